@@ -1,0 +1,156 @@
+/* ceoprofd.c: the daemon's command line: options, defaults, and the run from start to summary. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "sockpath.h"
+
+static const char usage[] =
+  "Usage: ceoprofd [OPTION]...\n"
+  "       ceoprofd --pid PID [-o PREFIX] [--duration SEC] [OPTION]...\n"
+  "Serve libceoprof clients on a Unix socket and write Chrome Trace JSON of their\n"
+  "workers and tasks. With --pid, profile that one process until it exits, the\n"
+  "duration passes, or SIGINT/SIGTERM, then write PREFIX.trace.json.\n"
+  "\n"
+  "  -s, --socket PATH        socket to serve (default: $CEOPROF_SOCKET, else\n"
+  "                           /run/ceoprof/ceoprofd.sock as root, else\n"
+  "                           $XDG_RUNTIME_DIR/ceoprof.sock)\n"
+  "  -d, --output-dir DIR     service mode: where each process's trace is written\n"
+  "                           when its last connection closes (default: .)\n"
+  "  -p, --pid PID            profile this process only\n"
+  "  -o, --output PREFIX      --pid mode: output prefix (default: ceoprof-PID)\n"
+  "  -D, --duration SEC       stop after SEC seconds (default: no limit)\n"
+  "      --hello-timeout MS   drop clients silent this long after connecting (5000)\n"
+  "  -v, --verbose            log every client connection\n"
+  "  -h, --help               show this help\n"
+  "  -V, --version            show the version\n";
+
+static int parse_u32(const char *s, uint32_t *out)
+{
+  char *end;
+  unsigned long v;
+
+  errno = 0;
+  v = strtoul(s, &end, 10);
+  if (errno || *end || end == s || v == 0 || v > UINT32_MAX)
+    return -EINVAL;
+  *out = (uint32_t)v;
+  return 0;
+}
+
+int main(int argc, char **argv)
+{
+  static const struct option opts[] = {
+    { "socket", required_argument, NULL, 's' },
+    { "output-dir", required_argument, NULL, 'd' },
+    { "pid", required_argument, NULL, 'p' },
+    { "output", required_argument, NULL, 'o' },
+    { "duration", required_argument, NULL, 'D' },
+    { "hello-timeout", required_argument, NULL, 'H' },
+    { "verbose", no_argument, NULL, 'v' },
+    { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'V' },
+    { NULL, 0, NULL, 0 },
+  };
+  const char *socket_opt = NULL;
+  struct stat st;
+  uint32_t u;
+  char *end;
+  int c, rc;
+
+  cpd.output_dir = ".";
+  while ((c = getopt_long(argc, argv, "s:d:p:o:D:vhV", opts, NULL)) != -1) {
+    switch (c) {
+    case 's':
+      socket_opt = optarg;
+      break;
+    case 'd':
+      cpd.output_dir = optarg;
+      break;
+    case 'p':
+      if (parse_u32(optarg, &cpd.target_pid) < 0) {
+        fprintf(stderr, "ceoprofd: --pid needs a process id, not '%s'\n", optarg);
+        return 2;
+      }
+      break;
+    case 'o':
+      cpd.prefix = optarg;
+      break;
+    case 'D':
+      cpd.duration_s = strtod(optarg, &end);
+      if (*end || end == optarg || cpd.duration_s <= 0) {
+        fprintf(stderr, "ceoprofd: --duration needs a positive number of seconds, not '%s'\n", optarg);
+        return 2;
+      }
+      break;
+    case 'H':
+      if (parse_u32(optarg, &u) < 0 || u > 3600000) {
+        fprintf(stderr, "ceoprofd: --hello-timeout needs milliseconds, not '%s'\n", optarg);
+        return 2;
+      }
+      cpd.hello_timeout_ms = (int)u;
+      break;
+    case 'v':
+      cpd_verbose = 1;
+      break;
+    case 'h':
+      fputs(usage, stdout);
+      return 0;
+    case 'V':
+      printf("ceoprofd %s\n", PACKAGE_VERSION);
+      return 0;
+    default:
+      fputs("Try 'ceoprofd --help' for more information.\n", stderr);
+      return 2;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "ceoprofd: unexpected argument '%s'; try 'ceoprofd --help'\n", argv[optind]);
+    return 2;
+  }
+  if (socket_opt) {
+    if (strlen(socket_opt) >= sizeof(cpd.socket_path)) {
+      fprintf(stderr, "ceoprofd: socket path too long (at most %zu bytes)\n",
+              sizeof(cpd.socket_path) - 1);
+      return 2;
+    }
+    snprintf(cpd.socket_path, sizeof(cpd.socket_path), "%s", socket_opt);
+  } else if ((rc = cp__socket_path(cpd.socket_path, sizeof(cpd.socket_path))) < 0) {
+    fprintf(stderr, "ceoprofd: no socket path: %s; set CEOPROF_SOCKET or XDG_RUNTIME_DIR, "
+                    "or pass --socket\n", rc == -ENOENT ? "not root and no XDG_RUNTIME_DIR" :
+                                                        "path too long");
+    return 2;
+  }
+  if (cpd.target_pid && kill((pid_t)cpd.target_pid, 0) < 0 && errno == ESRCH) {
+    fprintf(stderr, "ceoprofd: no process with pid %" PRIu32 "; check the pid with ps\n",
+            cpd.target_pid);
+    return 1;
+  }
+  if (!cpd.target_pid && (stat(cpd.output_dir, &st) < 0 || !S_ISDIR(st.st_mode))) {
+    fprintf(stderr, "ceoprofd: output directory %s does not exist; create it or pass "
+                    "--output-dir\n", cpd.output_dir);
+    return 1;
+  }
+  rc = cpd_server_start();
+  if (rc < 0) {
+    cpd_server_stop();
+    return 1;
+  }
+  if (cpd.target_pid)
+    cpd_log("profiling pid %" PRIu32 " on %s; Ctrl-C to stop", cpd.target_pid, cpd.socket_path);
+  else
+    cpd_log("serving %s, writing traces to %s", cpd.socket_path, cpd.output_dir);
+  cpd_server_run();
+  if (cpd.target_gone)
+    cpd_log("pid %" PRIu32 " exited", cpd.target_pid);
+  return cpd_server_stop() < 0 ? 1 : 0;
+}

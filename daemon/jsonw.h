@@ -1,0 +1,13 @@
+/* jsonw.h: the small pieces of streaming JSON output the trace writer is made of. */
+#ifndef CPD_JSONW_H
+#define CPD_JSONW_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* Writes S as a JSON string: escaped, invalid UTF-8 replaced by U+FFFD. */
+void cpd_json_str(FILE *f, const char *s);
+/* Writes NS nanoseconds as microseconds with three decimals (exact, locale-free). */
+void cpd_json_us(FILE *f, uint64_t ns);
+
+#endif

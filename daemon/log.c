@@ -1,0 +1,37 @@
+/* log.c: ceoprofd's diagnostics: one line each, prefixed with the program name. */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "log.h"
+
+int cpd_verbose;
+
+static void vlog(const char *fmt, va_list ap)
+{
+  char line[1024];
+
+  vsnprintf(line, sizeof(line), fmt, ap);
+  fprintf(stderr, "ceoprofd: %s\n", line);
+}
+
+void cpd_log(const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start(ap, fmt);
+  vlog(fmt, ap);
+  va_end(ap);
+}
+
+void cpd_debug(const char *fmt, ...)
+{
+  va_list ap;
+
+  if (!cpd_verbose)
+    return;
+  va_start(ap, fmt);
+  vlog(fmt, ap);
+  va_end(ap);
+}

@@ -1,0 +1,310 @@
+/* session.c: storing what a profiled process's clients send, validated on arrival. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "session.h"
+
+struct cpd_session *cpd_session_new(uint32_t pid, uint32_t uid, uint64_t now_mono_ns)
+{
+  struct cpd_session *s = calloc(1, sizeof(*s));
+
+  if (!s)
+    return NULL;
+  s->pid = pid;
+  s->uid = uid;
+  s->start_mono_ns = now_mono_ns;
+  s->service = strdup("unknown");
+  if (!s->service) {
+    free(s);
+    return NULL;
+  }
+  cpd_clocksync_init(&s->clock, 0);
+  return s;
+}
+
+void cpd_session_free(struct cpd_session *s)
+{
+  if (!s)
+    return;
+  for (size_t i = 0; i < s->nstrings; i++)
+    free(s->strings[i]);
+  free(s->strings);
+  for (size_t i = 0; i < s->nthreads; i++)
+    free(s->threads[i].worker_name);
+  free(s->threads);
+  free(s->events);
+  free(s->drops);
+  free(s->service);
+  cpd_clocksync_free(&s->clock);
+  free(s);
+}
+
+/* Grows *ARR (of *CAP elements of SIZE bytes) to hold one more than N. 0 or -ENOMEM. */
+static int grow(void *arr, size_t *cap, size_t n, size_t size)
+{
+  void **p = arr;
+  size_t c;
+  void *q;
+
+  if (n < *cap)
+    return 0;
+  c = *cap ? *cap * 2 : 64;
+  q = realloc(*p, c * size);
+  if (!q)
+    return -ENOMEM;
+  *p = q;
+  *cap = c;
+  return 0;
+}
+
+static void read_comm(uint32_t pid, uint32_t tid, char comm[17])
+{
+  char path[64];
+  ssize_t n;
+  int fd;
+
+  snprintf(comm, 17, "tid %u", tid);
+  snprintf(path, sizeof(path), "/proc/%u/task/%u/comm", pid, tid);
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return;
+  n = read(fd, comm, 16);
+  close(fd);
+  if (n <= 0) {
+    snprintf(comm, 17, "tid %u", tid);
+    return;
+  }
+  comm[n] = '\0';
+  if (n > 0 && comm[n - 1] == '\n')
+    comm[n - 1] = '\0';
+}
+
+/*
+ * A thread may be named by a client only if it is not a live thread of another
+ * process: a thread that already exited cannot be told apart, and is accepted.
+ */
+static int thread_is_foreign(uint32_t pid, uint32_t tid)
+{
+  char path[64], buf[512];
+  const char *tgid;
+  ssize_t n;
+  int fd;
+
+  snprintf(path, sizeof(path), "/proc/%u/status", tid);
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0)
+    return 0;
+  buf[n] = '\0';
+  tgid = strstr(buf, "\nTgid:");
+  return tgid && (uint32_t)strtoul(tgid + 6, NULL, 10) != pid;
+}
+
+struct cpd_thread *cpd_session_thread(struct cpd_session *s, uint32_t tid)
+{
+  struct cpd_thread *t;
+
+  for (size_t i = 0; i < s->nthreads; i++)
+    if (s->threads[i].tid == tid)
+      return &s->threads[i];
+  if (thread_is_foreign(s->pid, tid))
+    return NULL;
+  if (grow(&s->threads, &s->threads_cap, s->nthreads, sizeof(*t)) < 0)
+    return NULL;
+  t = &s->threads[s->nthreads++];
+  t->tid = tid;
+  t->worker_id = -1;
+  t->worker_name = NULL;
+  read_comm(s->pid, tid, t->comm);
+  return t;
+}
+
+const char *cpd_session_string(const struct cpd_session *s, uint32_t id)
+{
+  return id < s->nstrings ? s->strings[id] : NULL;
+}
+
+uint64_t cpd_session_drops(const struct cpd_session *s, uint32_t reason)
+{
+  uint64_t n = 0;
+
+  for (size_t i = 0; i < s->ndrops; i++)
+    if (s->drops[i].reason == reason)
+      n += s->drops[i].count;
+  return n;
+}
+
+int cpd_session_hello(struct cpd_session *s, const Ceoprof__Wire__Hello *h)
+{
+  char *svc = strdup(h->service_name && *h->service_name ? h->service_name : "unnamed");
+
+  if (!svc)
+    return -ENOMEM;
+  free(s->service);
+  s->service = svc;
+  if (!s->had_hello) {
+    s->hello_mono_ns = h->monotonic_ns;
+    s->hello_real_ns = h->realtime_ns;
+    cpd_clocksync_init(&s->clock, h->tsc_timestamps);
+  }
+  s->had_hello = 1;
+  if (h->sync)
+    cpd_clocksync_add(&s->clock, h->sync->tsc, h->sync->monotonic_ns);
+  return 0;
+}
+
+static void apply_strings(struct cpd_session *s, const Ceoprof__Wire__StringDefs *m)
+{
+  for (size_t i = 0; i < m->n_strings; i++) {
+    const Ceoprof__Wire__StringDef *d = m->strings[i];
+    char *v;
+
+    if (d->id == 0 || d->id >= CPD_MAX_STRING_ID || !d->value) {
+      s->rejects.strings++;
+      continue;
+    }
+    if (d->id >= s->nstrings) {
+      size_t n = d->id + 1 > s->nstrings * 2 ? d->id + 1 : s->nstrings * 2;
+      char **p = realloc(s->strings, n * sizeof(*p));
+
+      if (!p) {
+        s->rejects.strings++;
+        continue;
+      }
+      memset(p + s->nstrings, 0, (n - s->nstrings) * sizeof(*p));
+      s->strings = p;
+      s->nstrings = n;
+    }
+    v = strdup(d->value);
+    if (!v) {
+      s->rejects.strings++;
+      continue;
+    }
+    free(s->strings[d->id]);
+    s->strings[d->id] = v;
+  }
+}
+
+static void apply_workers(struct cpd_session *s, const Ceoprof__Wire__WorkerThreadMap *m)
+{
+  for (size_t i = 0; i < m->n_workers; i++) {
+    const Ceoprof__Wire__WorkerThread *w = m->workers[i];
+    struct cpd_thread *t = cpd_session_thread(s, w->tid);
+    char *name;
+
+    if (!t) {
+      s->rejects.events_bad_thread++;
+      continue;
+    }
+    name = strdup(w->worker_name ? w->worker_name : "");
+    if (!name)
+      continue;
+    free(t->worker_name);
+    t->worker_name = name;
+    t->worker_id = w->worker_id;
+  }
+}
+
+static int event_needs_name(uint32_t kind)
+{
+  return kind == CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_BEGIN ||
+         kind == CEOPROF__WIRE__EVENT_KIND__EVENT_INSTANT ||
+         kind == CEOPROF__WIRE__EVENT_KIND__EVENT_COUNTER ||
+         kind == CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_FIELD;
+}
+
+static void apply_events(struct cpd_session *s, const Ceoprof__Wire__EventBatch *m)
+{
+  if (m->sync)
+    cpd_clocksync_add(&s->clock, m->sync->tsc, m->sync->monotonic_ns);
+  for (size_t i = 0; i < m->n_events; i++) {
+    const Ceoprof__Wire__Event *e = m->events[i];
+    struct cpd_event *out;
+
+    if (e->kind < CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_BEGIN ||
+        e->kind > CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_FIELD) {
+      s->rejects.events_bad_kind++;
+      continue;
+    }
+    if (event_needs_name(e->kind) && !cpd_session_string(s, e->name_id)) {
+      s->rejects.events_bad_name++;
+      continue;
+    }
+    if (!cpd_session_thread(s, e->tid)) {
+      s->rejects.events_bad_thread++;
+      continue;
+    }
+    if (grow(&s->events, &s->events_cap, s->nevents, sizeof(*out)) < 0) {
+      s->rejects.events_bad_kind++;
+      continue;
+    }
+    out = &s->events[s->nevents++];
+    out->ts = e->timestamp;
+    out->task_id = e->task_id;
+    out->value = e->value;
+    out->seq = s->next_seq++;
+    out->tid = e->tid;
+    out->name_id = e->name_id;
+    out->kind = (uint8_t)e->kind;
+    out->resend = e->resend;
+  }
+}
+
+static void apply_drops(struct cpd_session *s, const Ceoprof__Wire__DropReport *m)
+{
+  for (size_t i = 0; i < m->n_drops; i++) {
+    const Ceoprof__Wire__DropCount *d = m->drops[i];
+    size_t j;
+
+    if (d->reason <= 0 || d->reason >= CPD_DROP_REASONS)
+      continue;
+    for (j = 0; j < s->ndrops; j++)
+      if (s->drops[j].tid == d->tid && s->drops[j].reason == (uint32_t)d->reason)
+        break;
+    if (j == s->ndrops) {
+      if (grow(&s->drops, &s->drops_cap, s->ndrops, sizeof(*s->drops)) < 0)
+        continue;
+      s->drops[j].tid = d->tid;
+      s->drops[j].reason = (uint32_t)d->reason;
+      s->drops[j].count = 0;
+      s->ndrops++;
+    }
+    /* Counts are cumulative: keep the largest, so a re-sent report is harmless. */
+    if (d->count > s->drops[j].count)
+      s->drops[j].count = d->count;
+  }
+}
+
+int cpd_session_apply(struct cpd_session *s, const Ceoprof__Wire__Frame *f)
+{
+  switch (f->body_case) {
+  case CEOPROF__WIRE__FRAME__BODY_STRINGS:
+    apply_strings(s, f->strings);
+    return 0;
+  case CEOPROF__WIRE__FRAME__BODY_WORKERS:
+    apply_workers(s, f->workers);
+    return 0;
+  case CEOPROF__WIRE__FRAME__BODY_EVENTS:
+    apply_events(s, f->events);
+    return 0;
+  case CEOPROF__WIRE__FRAME__BODY_DROPS:
+    apply_drops(s, f->drops);
+    return 0;
+  case CEOPROF__WIRE__FRAME__BODY_GOODBYE:
+    s->client_events_sent = f->goodbye->events_sent;
+    return 0;
+  default:
+    s->rejects.frames++;
+    return -EPROTO;
+  }
+}

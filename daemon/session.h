@@ -1,0 +1,89 @@
+/*
+ * session.h: everything ceoprofd knows about one profiled process: its names,
+ * threads and workers, the raw task events its clients sent, and what was dropped.
+ */
+#ifndef CPD_SESSION_H
+#define CPD_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ceoprof.pb-c.h"
+#include "clocksync.h"
+
+#define CPD_MAX_STRING_ID (1u << 20)  /* larger string ids are refused */
+#define CPD_DROP_REASONS 7            /* Ceoprof__Wire__DropReason values */
+
+/* One event as received; timestamps are converted when the session is built. */
+struct cpd_event {
+  uint64_t ts;       /* client timestamp (TSC ticks or ns) */
+  uint64_t task_id;
+  int64_t value;
+  uint64_t seq;      /* arrival order, breaks timestamp ties */
+  uint32_t tid;
+  uint32_t name_id;
+  uint8_t kind;      /* Ceoprof__Wire__EventKind */
+  uint8_t resend;
+};
+
+struct cpd_thread {
+  uint32_t tid;
+  int64_t worker_id;   /* -1 when the thread registered no worker */
+  char *worker_name;
+  char comm[17];       /* /proc/PID/task/TID/comm when first seen */
+};
+
+struct cpd_drop {
+  uint32_t tid;
+  uint32_t reason;
+  uint64_t count;      /* cumulative, as last reported */
+};
+
+/* Problems the daemon found in what clients sent; each is counted, none is fatal. */
+struct cpd_rejects {
+  uint64_t frames;            /* frames that did not decode or were out of place */
+  uint64_t events_bad_name;   /* events naming an undeclared string id */
+  uint64_t events_bad_thread; /* events for a thread of another process */
+  uint64_t events_bad_kind;
+  uint64_t strings;           /* string definitions with id 0 or too large */
+};
+
+struct cpd_session {
+  uint32_t pid;                 /* from SO_PEERCRED, or the --pid target */
+  uint32_t uid;
+  char *service;                /* from Hello; "unknown" until one arrives */
+  uint64_t hello_mono_ns;       /* the client's CLOCK_MONOTONIC/REALTIME pair */
+  uint64_t hello_real_ns;
+  uint64_t start_mono_ns;       /* when the daemon opened the session */
+  uint64_t end_mono_ns;         /* set when the session is closed */
+  struct cpd_clocksync clock;
+  char **strings;               /* by id; NULL where undefined */
+  size_t nstrings;
+  struct cpd_event *events;
+  size_t nevents, events_cap;
+  uint64_t next_seq;
+  struct cpd_thread *threads;
+  size_t nthreads, threads_cap;
+  struct cpd_drop *drops;
+  size_t ndrops, drops_cap;
+  struct cpd_rejects rejects;
+  uint64_t client_events_sent;  /* from Goodbye */
+  int had_hello;
+  int connections;              /* open connections feeding this session */
+  struct cpd_session *next;     /* in the daemon's list */
+};
+
+struct cpd_session *cpd_session_new(uint32_t pid, uint32_t uid, uint64_t now_mono_ns);
+void cpd_session_free(struct cpd_session *s);
+
+/* Applies one decoded frame from a client of this session. 0, or -errno for a frame out of place. */
+int cpd_session_hello(struct cpd_session *s, const Ceoprof__Wire__Hello *h);
+int cpd_session_apply(struct cpd_session *s, const Ceoprof__Wire__Frame *f);
+
+/* The thread record of TID, created (with its comm read from /proc) on first sight. */
+struct cpd_thread *cpd_session_thread(struct cpd_session *s, uint32_t tid);
+const char *cpd_session_string(const struct cpd_session *s, uint32_t id);
+/* Sum of the clients' drops for REASON over all threads. */
+uint64_t cpd_session_drops(const struct cpd_session *s, uint32_t reason);
+
+#endif

@@ -1,0 +1,30 @@
+/* trace_writer.h: writing a session as Chrome Trace Event JSON (Perfetto UI, speedscope). */
+#ifndef CPD_TRACE_WRITER_H
+#define CPD_TRACE_WRITER_H
+
+#include <stdio.h>
+
+#include "session.h"
+#include "timeline.h"
+
+/* Extra producers hook in here (CPU samples); NULL members are skipped. */
+struct cpd_trace_extra {
+  /* Writes more metadata members, each preceded by a comma. */
+  void (*metadata)(FILE *f, void *arg);
+  /* Writes more trace events, each preceded by a comma. */
+  void (*events)(FILE *f, void *arg);
+  void *arg;
+};
+
+/*
+ * Writes the trace of S to PATH (through PATH.tmp, renamed when complete).
+ * Deterministic: the same session gives a byte-identical file. 0 or -errno.
+ */
+int cpd_trace_write(const char *path, const struct cpd_session *s, const struct cpd_timeline *tl,
+                    uint64_t daemon_frames_rejected, const struct cpd_trace_extra *extra);
+
+/* Writes the trace to an open stream; what cpd_trace_write() does between open and rename. */
+void cpd_trace_emit(FILE *f, const struct cpd_session *s, const struct cpd_timeline *tl,
+                    uint64_t daemon_frames_rejected, const struct cpd_trace_extra *extra);
+
+#endif

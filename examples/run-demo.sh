@@ -1,0 +1,14 @@
+#!/bin/sh
+# run-demo.sh: the README's main job: run the demo runtime under ceoprofd --pid and
+# write its trace (out/demo.trace.json). Run from the build directory.
+set -eu
+out=${CEOPROF_DEMO_OUT:-out}
+seconds=${CEOPROF_DEMO_SECONDS:-3}
+mkdir -p "$out"
+sock="$out/ceoprof.sock"
+rm -f "$sock" "$out/demo.trace.json"
+CEOPROF_SOCKET="$sock" ./demo --seconds "$seconds" --wait-daemon 3000 &
+demo_pid=$!
+./ceoprofd --pid "$demo_pid" --socket "$sock" -o "$out/demo"
+wait "$demo_pid"
+echo "trace: $out/demo.trace.json (open it in https://ui.perfetto.dev or speedscope)"
