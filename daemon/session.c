@@ -257,6 +257,7 @@ static void apply_events(struct cpd_session *s, const Ceoprof__Wire__EventBatch 
     out->name_id = e->name_id;
     out->kind = (uint8_t)e->kind;
     out->resend = e->resend;
+    s->resends += e->resend;
   }
 }
 

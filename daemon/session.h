@@ -67,6 +67,7 @@ struct cpd_session {
   struct cpd_drop *drops;
   size_t ndrops, drops_cap;
   struct cpd_rejects rejects;
+  uint64_t resends;             /* events re-sent after a reconnect (not new events) */
   uint64_t client_events_sent;  /* from Goodbye */
   int had_hello;
   int connections;              /* open connections feeding this session */

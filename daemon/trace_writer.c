@@ -43,9 +43,10 @@ static void write_metadata(FILE *f, const struct cpd_session *s, const struct cp
   fprintf(f, ",\"pid\":%" PRIu32 ",\"clock\":\"CLOCK_MONOTONIC\""
              ",\"clock_monotonic_base_ns\":%" PRIu64 ",\"clock_realtime_at_base_ns\":%" PRIu64
              ",\"session_start_monotonic_ns\":%" PRIu64 ",\"session_end_monotonic_ns\":%" PRIu64
-             ",\"events_received\":%zu,\"client_events_sent\":%" PRIu64,
+             ",\"events_received\":%" PRIu64 ",\"events_resent\":%" PRIu64
+             ",\"client_events_sent\":%" PRIu64,
           s->pid, s->hello_mono_ns, s->hello_real_ns, s->start_mono_ns, s->end_mono_ns,
-          s->nevents, s->client_events_sent);
+          (uint64_t)s->nevents - s->resends, s->resends, s->client_events_sent);
   fputs(",\"drops\":{", f);
   for (uint32_t i = 1; i < CPD_DROP_REASONS; i++)
     fprintf(f, "\"%s\":%" PRIu64 ",", drop_names[i], cpd_session_drops(s, i));
