@@ -51,6 +51,15 @@ static void atfork_child(void)
   atomic_fetch_add(&cp__state.gen, 1);
   cp__state.threads = NULL;
   tls_thread = NULL;
+  /* The parent's workers are other threads; the child's register themselves. */
+  cp__state.nworkers = 0;
+  atomic_store(&cp__state.workers_dirty, 0);
+  /* The child's statistics count the child's own events. */
+  atomic_store(&cp__state.events_recorded, 0);
+  atomic_store(&cp__state.events_sent, 0);
+  atomic_store(&cp__state.connections, 0);
+  for (int r = 0; r < CP_DROP_REASONS; r++)
+    atomic_store(&cp__state.dropped[r], 0);
   cp__flusher_after_fork();
 }
 

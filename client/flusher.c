@@ -44,7 +44,8 @@ static struct {
   struct cp_thread exited;              /* drops of freed slots, reported as tid 0 */
   struct { uint64_t task_id; uint64_t ts; } orphans[CP_ORPHANS]; /* ends no task matched */
   unsigned orphan_next;
-  uint64_t resent;                      /* re-sent begins are not counted as events sent */
+  uint64_t threshold_ticks;             /* CEOPROF_THRESHOLD_US in timestamp units */
+  uint64_t cal_tsc, cal_mono;           /* the first clock pair, for the TSC rate */
 } fl = { .fd = -1 };
 
 static uint64_t now_ms(void)
@@ -198,7 +199,7 @@ static void end_task(struct cp_thread *t, uint32_t i, struct cp_thread *ender, u
 {
   struct cp_open_task *o = &t->stack[i];
 
-  if (!o->sent && ts - o->begin_ts < cp__state.threshold_ns) {
+  if (!o->sent && ts - o->begin_ts < fl.threshold_ticks) {
     /* The begin, the end and the held fields are not sent, but counted. */
     count_drop(ender, CEOPROF__WIRE__DROP_REASON__DROP_THRESHOLD, 2 + o->nfields);
   } else {
@@ -240,7 +241,7 @@ static void on_begin(struct cp_thread *t, const struct cp_rec *r)
   o->name_id = r->name_id;
   o->nfields = 0;
   o->sent = 0;
-  if (cp__state.threshold_ns == 0)
+  if (fl.threshold_ticks == 0)
     release_task(t, o);
 }
 
@@ -584,7 +585,12 @@ static void drain_all(void)
     n += cp__ring_drain(&t->ring, on_rec, t);
     collect_drops(t);
     if (dead) {
-      /* Its open tasks stay open in the daemon until the session ends. */
+      /*
+       * Its open tasks stay open in the daemon until they end elsewhere or the session
+       * ends; tasks held back under the threshold are sent now, not lost with the slot.
+       */
+      for (uint32_t i = 0; i < t->depth; i++)
+        release_task(t, &t->stack[i]);
       *pp = t->next;
       t->next = fl.graveyard;
       fl.graveyard = t;
@@ -636,9 +642,34 @@ static void flush_once(void)
   }
 }
 
+/*
+ * The threshold in timestamp units. With TSC timestamps that needs the TSC rate,
+ * measured against CLOCK_MONOTONIC over a baseline that grows as the process runs.
+ */
+static void update_threshold(void)
+{
+  uint64_t tsc, mono;
+
+  if (!cp__clock_use_tsc || cp__state.threshold_ns == 0) {
+    fl.threshold_ticks = cp__state.threshold_ns;
+    return;
+  }
+  cp__clock_sync(&tsc, &mono);
+  if (fl.cal_mono == 0 || mono <= fl.cal_mono || tsc <= fl.cal_tsc) {
+    fl.cal_tsc = tsc;
+    fl.cal_mono = mono;
+    /* A first estimate over 10 ms, before any event is judged. */
+    usleep(10000);
+    cp__clock_sync(&tsc, &mono);
+  }
+  fl.threshold_ticks = (uint64_t)((long double)cp__state.threshold_ns * (long double)(tsc - fl.cal_tsc) /
+                                  (long double)(mono - fl.cal_mono));
+}
+
 static void *flusher_main(void *arg)
 {
   for (;;) {
+    update_threshold();
     struct timespec deadline;
     int stop;
 
@@ -717,6 +748,7 @@ void cp__flusher_after_fork(void)
   fl.reader.len = fl.reader.cap = 0;
   cp__state.flusher_running = 0;
   cp__state.stopping = 0;
+  fl.cal_tsc = fl.cal_mono = 0;
   pthread_mutex_init(&cp__state.wake_lock, NULL);
   pthread_cond_init(&cp__state.wake, NULL);
   atomic_store(&cp__state.connected, 0);

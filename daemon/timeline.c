@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <inttypes.h>
+
+#include "log.h"
 #include "timeline.h"
 
 struct open_task {
@@ -146,6 +149,8 @@ static void on_end(struct builder *b, const struct cpd_event *e, uint64_t ts)
     }
   }
   b->tl->counts.unmatched_ends++;
+  cpd_debug("pid %u: end of task %" PRIu64 " on tid %u at %" PRIu64 " matches no open task",
+            b->s->pid, e->task_id, e->tid, ts);
 }
 
 static int on_field(struct builder *b, const struct cpd_event *e)

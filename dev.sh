@@ -1,0 +1,47 @@
+#!/bin/sh
+# dev.sh: installs what is missing (Debian, as root), builds, and runs the main job or the tests.
+#   ./dev.sh demo    profile the bundled demo runtime: out/demo.trace.json
+#   ./dev.sh test    run the whole test suite (make check)
+set -eu
+cd "$(dirname "$0")"
+
+DEPS="build-essential autoconf automake libtool pkg-config protobuf-c-compiler libprotobuf-c-dev
+check zlib1g-dev libelf-dev libdw-dev libunwind-dev python3 golang-go linux-perf"
+
+install_missing() {
+  missing=
+  for p in $DEPS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+  done
+  [ -z "$missing" ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "dev.sh: missing packages:$missing; install them as root (apt-get install$missing)" >&2
+    exit 1
+  fi
+  echo "dev.sh: installing$missing"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+build() {
+  [ -x configure ] || ./autogen.sh
+  [ -f Makefile ] || ./configure ${CONFIGURE_FLAGS:-}
+  make -j"$(nproc)"
+}
+
+case "${1:-}" in
+  demo)
+    install_missing
+    build
+    make demo-run
+    ;;
+  test)
+    install_missing
+    build
+    make -j"$(nproc)" check || { cat tests/*.log test-suite.log 2>/dev/null | tail -200; exit 1; }
+    ;;
+  *)
+    echo "usage: ./dev.sh demo|test" >&2
+    exit 2
+    ;;
+esac
