@@ -16,10 +16,11 @@
 
 static const char usage[] =
   "Usage: ceoprofd [OPTION]...\n"
-  "       ceoprofd --pid PID [-o PREFIX] [--duration SEC] [OPTION]...\n"
+  "       ceoprofd --pid PID [-F HZ] [--duration SEC] [-o PREFIX] [--call-graph fp] [--kernel]\n"
   "Serve libceoprof clients on a Unix socket and write Chrome Trace JSON of their\n"
-  "workers and tasks. With --pid, profile that one process until it exits, the\n"
-  "duration passes, or SIGINT/SIGTERM, then write PREFIX.trace.json.\n"
+  "workers and tasks. With --pid, sample that one process's CPU with perf_event_open\n"
+  "until it exits, the duration passes, or SIGINT/SIGTERM, then write PREFIX.pb.gz\n"
+  "(pprof) and PREFIX.trace.json, each sample labelled with its thread, worker and task.\n"
   "\n"
   "  -s, --socket PATH        socket to serve (default: $CEOPROF_SOCKET, else\n"
   "                           /run/ceoprof/ceoprofd.sock as root, else\n"
@@ -29,6 +30,10 @@ static const char usage[] =
   "  -p, --pid PID            profile this process only\n"
   "  -o, --output PREFIX      --pid mode: output prefix (default: ceoprof-PID)\n"
   "  -D, --duration SEC       stop after SEC seconds (default: no limit)\n"
+  "  -F, --freq HZ            samples per second (default: 99)\n"
+  "  -g, --call-graph MODE    how stacks are unwound: fp (frame pointers, the default)\n"
+  "  -k, --kernel             include kernel stacks\n"
+  "      --no-sampling        --pid: collect task events only, no CPU samples\n"
   "      --hello-timeout MS   drop clients silent this long after connecting (5000)\n"
   "  -v, --verbose            log every client connection\n"
   "  -h, --help               show this help\n"
@@ -56,6 +61,10 @@ int main(int argc, char **argv)
     { "output", required_argument, NULL, 'o' },
     { "duration", required_argument, NULL, 'D' },
     { "hello-timeout", required_argument, NULL, 'H' },
+    { "freq", required_argument, NULL, 'F' },
+    { "call-graph", required_argument, NULL, 'g' },
+    { "kernel", no_argument, NULL, 'k' },
+    { "no-sampling", no_argument, NULL, 'N' },
     { "verbose", no_argument, NULL, 'v' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
@@ -68,7 +77,7 @@ int main(int argc, char **argv)
   int c, rc;
 
   cpd.output_dir = ".";
-  while ((c = getopt_long(argc, argv, "s:d:p:o:D:vhV", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "s:d:p:o:D:F:g:kvhV", opts, NULL)) != -1) {
     switch (c) {
     case 's':
       socket_opt = optarg;
@@ -98,6 +107,25 @@ int main(int argc, char **argv)
         return 2;
       }
       cpd.hello_timeout_ms = (int)u;
+      break;
+    case 'F':
+      if (parse_u32(optarg, &u) < 0 || u > 100000) {
+        fprintf(stderr, "ceoprofd: -F needs a rate in Hz between 1 and 100000, not '%s'\n", optarg);
+        return 2;
+      }
+      cpd.hz = (int)u;
+      break;
+    case 'g':
+      if (strcmp(optarg, "fp") != 0) {
+        fprintf(stderr, "ceoprofd: --call-graph %s is not supported; use fp\n", optarg);
+        return 2;
+      }
+      break;
+    case 'k':
+      cpd.kernel = 1;
+      break;
+    case 'N':
+      cpd.no_sampling = 1;
       break;
     case 'v':
       cpd_verbose = 1;

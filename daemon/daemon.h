@@ -7,6 +7,8 @@
 #include <sys/un.h>
 
 #include "frame.h"
+#include "profile.h"
+#include "sampler.h"
 #include "session.h"
 
 /* One client connection. */
@@ -27,6 +29,9 @@ struct cpd_server {
   uint32_t target_pid;           /* --pid: the one process profiled, 0 in service mode */
   double duration_s;             /* --duration: stop after this long, 0 = no limit */
   int hello_timeout_ms;          /* a client silent for this long after connecting is dropped */
+  int hz;                        /* -F: samples per second (--pid) */
+  int kernel;                    /* --kernel: kernel stacks too */
+  int no_sampling;               /* --no-sampling: task events only */
   /* Runtime state. */
   int listen_fd;                 /* the Unix socket, -1 when not listening */
   int epfd;                      /* the event loop */
@@ -36,6 +41,12 @@ struct cpd_server {
   uint64_t started_ms;           /* CLOCK_MONOTONIC ms at start */
   volatile sig_atomic_t stop;    /* set by SIGINT/SIGTERM; the loop exits */
   int target_gone;               /* --pid: the target exited */
+  struct cpd_profile profile;    /* --pid: the target's CPU samples */
+  struct cpd_sampler sampler;    /* --pid: its perf events */
+  int sampling;                  /* the sampler is open */
+  uint64_t sampling_start_ns;    /* CLOCK_MONOTONIC when sampling was enabled */
+  uint64_t sampling_stop_ns;     /* ... and disabled */
+  uint64_t realtime_offset_ns;   /* CLOCK_REALTIME - CLOCK_MONOTONIC at start */
   /* Counters. */
   uint64_t conns_total;          /* connections accepted */
   uint64_t conns_dropped;        /* connections closed for a protocol error or timeout */

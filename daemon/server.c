@@ -21,7 +21,9 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "pprof_writer.h"
 #include "sockpath.h"
+#include "trace_samples.h"
 #include "timeline.h"
 #include "trace_writer.h"
 
@@ -33,10 +35,11 @@ struct cpd_server cpd = {
   .epfd = -1,
   .pidfd = -1,
   .hello_timeout_ms = 5000,
+  .hz = 99,
 };
 
 /* epoll tags for the two fds that are not connections. */
-static char tag_listen, tag_pidfd;
+static char tag_listen, tag_pidfd, tag_ring;
 
 uint64_t cpd_now_ns(void)
 {
@@ -101,22 +104,23 @@ static void sanitize(char *out, size_t size, const char *in)
     snprintf(out, size, "unnamed");
 }
 
-static int output_path(const struct cpd_session *s, char *path, size_t size)
+/* PATH gets the output name of S with extension EXT (".trace.json", ".pb.gz"). */
+static int output_path(const struct cpd_session *s, const char *ext, char *path, size_t size)
 {
   char svc[64];
   struct stat st;
 
   if (cpd.target_pid) {
     if (cpd.prefix)
-      return snprintf(path, size, "%s.trace.json", cpd.prefix) < (int)size ? 0 : -ENAMETOOLONG;
-    return snprintf(path, size, "ceoprof-%" PRIu32 ".trace.json", s->pid) < (int)size
+      return snprintf(path, size, "%s%s", cpd.prefix, ext) < (int)size ? 0 : -ENAMETOOLONG;
+    return snprintf(path, size, "ceoprof-%" PRIu32 "%s", s->pid, ext) < (int)size
                ? 0 : -ENAMETOOLONG;
   }
   sanitize(svc, sizeof(svc), s->service);
   for (int i = 0; i < 1000; i++) {
-    int n = i == 0 ? snprintf(path, size, "%s/%s-%" PRIu32 ".trace.json", cpd.output_dir, svc, s->pid)
-                   : snprintf(path, size, "%s/%s-%" PRIu32 "-%d.trace.json", cpd.output_dir, svc,
-                              s->pid, i);
+    int n = i == 0 ? snprintf(path, size, "%s/%s-%" PRIu32 "%s", cpd.output_dir, svc, s->pid, ext)
+                   : snprintf(path, size, "%s/%s-%" PRIu32 "-%d%s", cpd.output_dir, svc, s->pid, i,
+                              ext);
 
     if (n >= (int)size)
       return -ENAMETOOLONG;
@@ -126,21 +130,105 @@ static int output_path(const struct cpd_session *s, char *path, size_t size)
   return -EEXIST;
 }
 
+static int cmp_count_desc(const void *a, const void *b)
+{
+  const uint64_t *x = a, *y = b;  /* {count, location} pairs */
+
+  return x[0] < y[0] ? 1 : x[0] > y[0] ? -1 : (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+/* The short summary a user reads first: what was sampled and the hottest functions. */
+static void print_summary(const struct cpd_session *s, const struct cpd_timeline *tl,
+                          const char *pprof_path, const char *trace_path)
+{
+  const struct cpd_profile *p = &cpd.profile;
+  uint64_t (*self)[2] = calloc(p->nfuncs + 1, sizeof(*self));
+  size_t workers = 0;
+  double secs = (double)(cpd.sampling_stop_ns - cpd.sampling_start_ns) / 1e9;
+
+  for (size_t i = 0; i < s->nthreads; i++)
+    workers += s->threads[i].worker_name != NULL;
+  printf("ceoprof: pid %" PRIu32 " (%s) for %.2f s at %d Hz (%s)\n", s->pid, s->service, secs,
+         cpd.sampler.hz, cpd.sampler.event);
+  printf("  samples %zu, lost %" PRIu64 " (+%" PRIu64 " records), threads %zu, workers %zu, "
+         "tasks %zu\n", p->nsamples, p->lost_samples, p->lost_records, p->nthreads, workers,
+         tl->nspans);
+  if (self && p->nsamples) {
+    size_t n = 0;
+
+    for (size_t i = 0; i < p->nfuncs + 1; i++)
+      self[i][1] = i;
+    for (size_t i = 0; i < p->nsamples; i++) {
+      const struct cpd_stack *stk = &p->stacks[p->samples[i].stack];
+      uint32_t f = stk->len ? p->locs[p->frames[stk->off] - 1].function : 0;
+
+      self[f][0]++;
+    }
+    qsort(self, p->nfuncs + 1, sizeof(*self), cmp_count_desc);
+    printf("  top functions (self):\n");
+    for (size_t i = 0; i < p->nfuncs + 1 && n < 8; i++, n++) {
+      if (self[i][0] == 0)
+        break;
+      printf("    %5.1f%%  %s\n", 100.0 * (double)self[i][0] / (double)p->nsamples,
+             self[i][1] ? p->funcs[self[i][1] - 1].name : "(unknown)");
+    }
+  }
+  free(self);
+  if (pprof_path)
+    printf("  wrote %s\n", pprof_path);
+  if (trace_path)
+    printf("  wrote %s\n", trace_path);
+  fflush(stdout);
+}
+
 int cpd_server_finish_session(struct cpd_session *s)
 {
+  int sampled = cpd.sampling && s->pid == cpd.target_pid;
+  struct cpd_trace_samples ts = { &cpd.profile, cpd.sampler.event, cpd.sampler.hz };
+  struct cpd_trace_extra extra = { 0 };
   struct cpd_timeline tl;
-  char path[PATH_MAX];
-  int rc;
+  char path[PATH_MAX], ppath[PATH_MAX];
+  int rc, prc = 0;
 
   s->end_mono_ns = cpd_now_ns();
+  if (sampled) {
+    /* Every sampled thread gets a lane, named as the kernel last named it. */
+    for (size_t i = 0; i < cpd.profile.nthreads; i++) {
+      struct cpd_thread *t = cpd_session_thread(s, cpd.profile.threads[i].tid);
+
+      if (t)
+        snprintf(t->comm, sizeof(t->comm), "%s", cpd.profile.threads[i].comm);
+    }
+    cpd_trace_samples_extra(&ts, &extra);
+  }
   rc = cpd_timeline_build(&tl, s, s->end_mono_ns);
   if (rc < 0)
     goto out;
-  rc = output_path(s, path, sizeof(path));
+  rc = output_path(s, ".trace.json", path, sizeof(path));
   if (rc == 0)
-    rc = cpd_trace_write(path, s, &tl, 0, NULL);
+    rc = cpd_trace_write(path, s, &tl, 0, sampled ? &extra : NULL);
   if (rc == 0) {
     cpd.traces_written++;
+    cpd_debug("wrote %s (pid %" PRIu32 ", %zu tasks, %zu events, %zu threads)", path, s->pid,
+              tl.nspans, s->nevents, s->nthreads);
+  }
+  if (sampled) {
+    struct cpd_pprof_info info = {
+      .hz = cpd.sampler.hz,
+      .event = cpd.sampler.event,
+      .time_nanos = cpd.sampling_start_ns + cpd.realtime_offset_ns,
+      .duration_nanos = cpd.sampling_stop_ns - cpd.sampling_start_ns,
+    };
+
+    prc = output_path(s, ".pb.gz", ppath, sizeof(ppath));
+    if (prc == 0)
+      prc = cpd_pprof_write(ppath, &cpd.profile, s, &tl, &info);
+    if (prc < 0) {
+      cpd.write_errors++;
+      cpd_log("failed to write the profile of pid %" PRIu32 ": %s", s->pid, strerror(-prc));
+    }
+    print_summary(s, &tl, prc == 0 ? ppath : NULL, rc == 0 ? path : NULL);
+  } else if (rc == 0) {
     cpd_log("wrote %s (pid %" PRIu32 ", %zu tasks, %zu events, %zu threads)", path, s->pid,
             tl.nspans, s->nevents, s->nthreads);
   }
@@ -151,7 +239,7 @@ out:
     cpd_log("failed to write the trace of pid %" PRIu32 ": %s", s->pid, strerror(-rc));
   }
   cpd_session_free(s);
-  return rc;
+  return rc < 0 ? rc : prc;
 }
 
 /* ---- connections ---- */
@@ -432,6 +520,50 @@ static void watch_target(void)
 #endif
 }
 
+static int start_sampling(void)
+{
+  struct cpd_sampler_opts o = { .hz = cpd.hz, .kernel = cpd.kernel, .ring_pages = 128 };
+  struct timespec rt;
+  char err[512];
+  int rc;
+
+  cpd_profile_init(&cpd.profile, cpd.target_pid);
+  rc = cpd_sampler_open(&cpd.sampler, cpd.target_pid, &o, &cpd.profile, err, sizeof(err));
+  if (rc < 0) {
+    cpd_log("%s", err);
+    return rc;
+  }
+  if (cpd.sampler.warning[0])
+    cpd_log("%s", cpd.sampler.warning);
+  for (int i = 0; i < cpd.sampler.ncpus; i++) {
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &tag_ring };
+    int fd = cpd_sampler_ring_fd(&cpd.sampler, i);
+
+    if (fd >= 0)
+      epoll_ctl(cpd.epfd, EPOLL_CTL_ADD, fd, &ev);
+  }
+  clock_gettime(CLOCK_REALTIME, &rt);
+  cpd.sampling_start_ns = cpd_now_ns();
+  cpd.realtime_offset_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec - cpd.sampling_start_ns;
+  rc = cpd_sampler_enable(&cpd.sampler);
+  if (rc < 0) {
+    cpd_log("failed to enable perf events: %s", strerror(-rc));
+    cpd_sampler_close(&cpd.sampler);
+    return rc;
+  }
+  cpd.sampling = 1;
+  return 0;
+}
+
+static void stop_sampling(void)
+{
+  if (!cpd.sampling || cpd.sampling_stop_ns)
+    return;
+  cpd_sampler_disable(&cpd.sampler);
+  cpd.sampling_stop_ns = cpd_now_ns();
+  cpd_sampler_read(&cpd.sampler);
+}
+
 int cpd_server_start(void)
 {
   struct sigaction sa = { .sa_handler = on_signal };
@@ -458,6 +590,8 @@ int cpd_server_start(void)
     if (!session_get(cpd.target_pid, 0))
       return -ENOMEM;
     watch_target();
+    if (!cpd.no_sampling && (rc = start_sampling()) < 0)
+      return rc;
   }
   return 0;
 }
@@ -475,6 +609,8 @@ static void cron(void)
     cpd.stop = -1;
   if (cpd.target_pid && cpd.pidfd < 0 && kill((pid_t)cpd.target_pid, 0) < 0 && errno == ESRCH)
     cpd.target_gone = 1;
+  if (cpd.sampling)
+    cpd_sampler_read(&cpd.sampler);
 }
 
 void cpd_server_run(void)
@@ -493,6 +629,8 @@ void cpd_server_run(void)
         accept_clients();
       else if (p == &tag_pidfd)
         cpd.target_gone = 1;
+      else if (p == &tag_ring)
+        cpd_sampler_read(&cpd.sampler);
       else
         conn_readable(p);
     }
@@ -509,6 +647,7 @@ int cpd_server_stop(void)
 {
   struct cpd_session *s;
 
+  stop_sampling();
   while (cpd.conns) {
     struct cpd_conn *c = cpd.conns;
 
@@ -523,6 +662,11 @@ int cpd_server_stop(void)
     close(cpd.listen_fd);
     unlink(cpd.socket_path);
     cpd.listen_fd = -1;
+  }
+  if (cpd.sampling) {
+    cpd_sampler_close(&cpd.sampler);
+    cpd_profile_free(&cpd.profile);
+    cpd.sampling = 0;
   }
   if (cpd.pidfd >= 0)
     close(cpd.pidfd);

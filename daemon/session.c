@@ -110,13 +110,20 @@ static int thread_is_foreign(uint32_t pid, uint32_t tid)
   return tgid && (uint32_t)strtoul(tgid + 6, NULL, 10) != pid;
 }
 
-struct cpd_thread *cpd_session_thread(struct cpd_session *s, uint32_t tid)
+const struct cpd_thread *cpd_session_find_thread(const struct cpd_session *s, uint32_t tid)
 {
-  struct cpd_thread *t;
-
   for (size_t i = 0; i < s->nthreads; i++)
     if (s->threads[i].tid == tid)
       return &s->threads[i];
+  return NULL;
+}
+
+struct cpd_thread *cpd_session_thread(struct cpd_session *s, uint32_t tid)
+{
+  struct cpd_thread *t = (struct cpd_thread *)cpd_session_find_thread(s, tid);
+
+  if (t)
+    return t;
   if (thread_is_foreign(s->pid, tid))
     return NULL;
   if (grow(&s->threads, &s->threads_cap, s->nthreads, sizeof(*t)) < 0)

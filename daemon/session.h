@@ -81,6 +81,8 @@ void cpd_session_free(struct cpd_session *s);
 int cpd_session_hello(struct cpd_session *s, const Ceoprof__Wire__Hello *h);
 int cpd_session_apply(struct cpd_session *s, const Ceoprof__Wire__Frame *f);
 
+/* The thread record of TID if known, else NULL. */
+const struct cpd_thread *cpd_session_find_thread(const struct cpd_session *s, uint32_t tid);
 /* The thread record of TID, created (with its comm read from /proc) on first sight. */
 struct cpd_thread *cpd_session_thread(struct cpd_session *s, uint32_t tid);
 const char *cpd_session_string(const struct cpd_session *s, uint32_t id);

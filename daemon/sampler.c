@@ -1,0 +1,416 @@
+/* sampler.c: perf events for one process: open, enable, read rings into the profile, close. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "perf_event.h"
+#include "sampler.h"
+
+static int add_u32(uint32_t **v, size_t *n, size_t *cap, uint32_t x)
+{
+  if (*n == *cap) {
+    size_t c = *cap ? *cap * 2 : 64;
+    uint32_t *p = realloc(*v, c * sizeof(*p));
+
+    if (!p)
+      return -ENOMEM;
+    *v = p;
+    *cap = c;
+  }
+  (*v)[(*n)++] = x;
+  return 0;
+}
+
+static int add_fd(struct cpd_sampler *s, int fd)
+{
+  if (s->nfds == s->fds_cap) {
+    size_t c = s->fds_cap ? s->fds_cap * 2 : 64;
+    int *p = realloc(s->fds, c * sizeof(*p));
+
+    if (!p)
+      return -ENOMEM;
+    s->fds = p;
+    s->fds_cap = c;
+  }
+  s->fds[s->nfds++] = fd;
+  return 0;
+}
+
+static void fill_attr(const struct cpd_sampler *s, struct perf_event_attr *a, int hardware)
+{
+  memset(a, 0, sizeof(*a));
+  a->size = sizeof(*a);
+  if (hardware) {
+    a->type = PERF_TYPE_HARDWARE;
+    a->config = PERF_COUNT_HW_CPU_CYCLES;
+  } else {
+    a->type = PERF_TYPE_SOFTWARE;
+    a->config = PERF_COUNT_SW_CPU_CLOCK;
+  }
+  a->freq = 1;
+  a->sample_freq = (uint64_t)s->hz;
+  a->sample_type = s->sample_type;
+  a->disabled = 1;
+  a->inherit = 1;           /* threads created later are sampled too */
+  a->exclude_kernel = !s->opts.kernel;
+  a->exclude_callchain_kernel = !s->opts.kernel;
+  a->exclude_hv = 1;
+  a->mmap = 1;
+  a->mmap2 = 1;
+  a->comm = 1;
+  a->comm_exec = 1;
+  a->task = 1;
+  a->context_switch = 1;
+  a->sample_id_all = 1;
+  a->use_clockid = 1;
+  a->clockid = CLOCK_MONOTONIC; /* the clock libceoprof stamps events with */
+  a->watermark = 1;
+  a->wakeup_watermark = (uint32_t)(s->opts.ring_pages * (size_t)sysconf(_SC_PAGESIZE) / 4);
+}
+
+static int map_ring(struct cpd_sampler *s, struct cpd_sampler_cpu *c, int fd, char *err, size_t errlen)
+{
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+  c->len = (1 + s->opts.ring_pages) * page;
+  c->base = mmap(NULL, c->len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (c->base == MAP_FAILED) {
+    int e = errno;
+
+    c->base = NULL;
+    cpd_perf_advice(e, "mmap", (pid_t)s->pid, err, errlen);
+    return -e;
+  }
+  c->ring.meta = c->base;
+  c->ring.data = (uint8_t *)c->base + page;
+  c->ring.data_size = s->opts.ring_pages * page;
+  c->ring.tmp = malloc(c->ring.data_size);
+  if (!c->ring.tmp)
+    return -ENOMEM;
+  c->fd = fd;
+  return 0;
+}
+
+/* Opens the events of one thread on every CPU. */
+static int open_thread(struct cpd_sampler *s, uint32_t tid, char *err, size_t errlen)
+{
+  struct perf_event_attr a;
+
+  for (int cpu = 0; cpu < s->ncpus; cpu++) {
+    struct cpd_sampler_cpu *c = &s->cpus[cpu];
+    int fd, rc;
+
+    fill_attr(s, &a, strcmp(s->event, "cycles") == 0);
+    fd = cpd_perf_open(&a, (pid_t)tid, cpu, -1, 0);
+    if (fd == -ENOENT || fd == -ENODEV || fd == -EOPNOTSUPP) {
+      if (strcmp(s->event, "cycles") == 0 && s->nfds == 0) {
+        /* No hardware PMU (a VM): fall back, once, to the software clock. */
+        s->event = "cpu-clock";
+        s->period_is_ns = 1;
+        snprintf(s->warning, sizeof(s->warning),
+                 "hardware cycles are not supported here; sampling cpu-clock instead");
+        fill_attr(s, &a, 0);
+        fd = cpd_perf_open(&a, (pid_t)tid, cpu, -1, 0);
+      }
+    }
+    if (fd == -ESRCH)
+      return -ESRCH;  /* the thread exited meanwhile: the caller goes on */
+    if (fd < 0) {
+      cpd_perf_advice(-fd, "open", (pid_t)tid, err, errlen);
+      return fd;
+    }
+    if ((rc = add_fd(s, fd)) < 0) {
+      close(fd);
+      return rc;
+    }
+    if (c->fd < 0)
+      rc = map_ring(s, c, fd, err, errlen);
+    else if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, c->fd) < 0)
+      rc = -errno;
+    if (rc < 0) {
+      if (!*err)
+        snprintf(err, errlen, "failed to share the CPU %d ring buffer: %s", cpu, strerror(-rc));
+      return rc;
+    }
+  }
+  return add_u32(&s->tids, &s->ntids, &s->tids_cap, tid);
+}
+
+static int known_tid(const struct cpd_sampler *s, uint32_t tid)
+{
+  for (size_t i = 0; i < s->ntids; i++)
+    if (s->tids[i] == tid)
+      return 1;
+  return 0;
+}
+
+/* Opens events for every thread in /proc/PID/task not yet covered. Returns how many were new. */
+static int scan_threads(struct cpd_sampler *s, char *err, size_t errlen)
+{
+  char path[64];
+  struct dirent *de;
+  DIR *dir;
+  int added = 0;
+
+  snprintf(path, sizeof(path), "/proc/%" PRIu32 "/task", s->pid);
+  dir = opendir(path);
+  if (!dir) {
+    int e = errno;
+
+    cpd_perf_advice(e == ENOENT ? ESRCH : e, "open", (pid_t)s->pid, err, errlen);
+    return -(e == ENOENT ? ESRCH : e);
+  }
+  while ((de = readdir(dir)) != NULL) {
+    uint32_t tid;
+    int rc;
+
+    if (de->d_name[0] < '0' || de->d_name[0] > '9')
+      continue;
+    tid = (uint32_t)strtoul(de->d_name, NULL, 10);
+    if (known_tid(s, tid))
+      continue;
+    rc = open_thread(s, tid, err, errlen);
+    if (rc == -ESRCH)
+      continue;
+    if (rc < 0) {
+      closedir(dir);
+      return rc;
+    }
+    added++;
+  }
+  closedir(dir);
+  return added;
+}
+
+int cpd_sampler_open(struct cpd_sampler *s, uint32_t pid, const struct cpd_sampler_opts *o,
+                     struct cpd_profile *prof, char *err, size_t errlen)
+{
+  long max = cpd_perf_max_sample_rate();
+  int rc;
+
+  memset(s, 0, sizeof(*s));
+  err[0] = '\0';
+  s->pid = pid;
+  s->opts = *o;
+  s->prof = prof;
+  s->hz = o->hz;
+  if (max > 0 && s->hz > max) {
+    snprintf(s->warning, sizeof(s->warning),
+             "-F %d is above /proc/sys/kernel/perf_event_max_sample_rate; using %ld Hz", s->hz, max);
+    s->hz = (int)max;
+  }
+  s->event = "cycles";
+  s->sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU |
+                   PERF_SAMPLE_PERIOD | PERF_SAMPLE_CALLCHAIN;
+  s->ncpus = (int)sysconf(_SC_NPROCESSORS_CONF);
+  if (s->ncpus < 1)
+    s->ncpus = 1;
+  s->cpus = calloc((size_t)s->ncpus, sizeof(*s->cpus));
+  if (!s->cpus)
+    return -ENOMEM;
+  for (int i = 0; i < s->ncpus; i++)
+    s->cpus[i].fd = -1;
+  /* Until no new thread shows up: threads started while we opened are covered too. */
+  do {
+    rc = scan_threads(s, err, errlen);
+  } while (rc > 0);
+  if (rc < 0)
+    goto fail;
+  if (s->ntids == 0) {
+    cpd_perf_advice(ESRCH, "open", (pid_t)pid, err, errlen);
+    rc = -ESRCH;
+    goto fail;
+  }
+  /* Mappings and names before sampling starts: no sample meets an unknown address. */
+  cpd_profile_load_proc(prof);
+  return 0;
+fail:
+  cpd_sampler_close(s);
+  return rc;
+}
+
+int cpd_sampler_enable(struct cpd_sampler *s)
+{
+  for (size_t i = 0; i < s->nfds; i++)
+    if (ioctl(s->fds[i], PERF_EVENT_IOC_ENABLE, 0) < 0)
+      return -errno;
+  return 0;
+}
+
+void cpd_sampler_disable(struct cpd_sampler *s)
+{
+  for (size_t i = 0; i < s->nfds; i++)
+    ioctl(s->fds[i], PERF_EVENT_IOC_DISABLE, 0);
+}
+
+void cpd_sampler_record(struct cpd_sampler *s, const struct perf_event_header *h, size_t len)
+{
+  static struct cpd_perf_rec r;  /* large (frames): not on the stack; the daemon is single-threaded */
+  struct cpd_profile *p = s->prof;
+  int rc = cpd_perf_parse(h, len, s->sample_type, &r);
+
+  if (rc == -ENOTSUP)
+    return;
+  if (rc < 0) {
+    p->bad_records++;
+    return;
+  }
+  switch (r.type) {
+  case PERF_RECORD_SAMPLE:
+    if (r.id.pid != s->pid) {
+      p->other_pid++;
+      break;
+    }
+    s->samples++;
+    cpd_profile_add_sample(p, r.id.time, r.id.tid,
+                           s->period_is_ns ? r.u.sample.period : 1000000000ull / (uint64_t)s->hz,
+                           r.u.sample.frames, r.u.sample.nframes, r.u.sample.nkernel,
+                           r.u.sample.truncated);
+    break;
+  case PERF_RECORD_MMAP2:
+  case PERF_RECORD_MMAP:
+    if (r.id.pid == s->pid && (r.type == PERF_RECORD_MMAP || (r.u.mmap.prot & 4 /* PROT_EXEC */)))
+      cpd_profile_add_mapping(p, r.u.mmap.addr, r.u.mmap.len, r.u.mmap.pgoff, r.u.mmap.filename);
+    break;
+  case PERF_RECORD_COMM:
+    if (r.id.pid == s->pid && r.u.comm.comm)
+      cpd_profile_set_comm(p, r.id.tid, r.u.comm.comm);
+    if ((r.misc & PERF_RECORD_MISC_COMM_EXEC) && r.id.pid == s->pid)
+      cpd_profile_exec(p);  /* a new program image: the old mappings are gone */
+    break;
+  case PERF_RECORD_FORK:
+    if (r.u.task.pid == s->pid) {
+      const char *parent = cpd_profile_comm(p, r.u.task.ptid);
+
+      /* A new thread starts with its creator's name, unless it was renamed already. */
+      if (parent && !cpd_profile_comm(p, r.u.task.tid))
+        cpd_profile_set_comm(p, r.u.task.tid, parent);
+    }
+    break;
+  case PERF_RECORD_LOST:
+    p->lost_records += r.u.lost.lost;
+    break;
+  case PERF_RECORD_LOST_SAMPLES:
+    p->lost_samples += r.u.lost.lost;
+    break;
+  case PERF_RECORD_SWITCH:
+    p->switches++;
+    break;
+  default:
+    break;
+  }
+}
+
+/* Collects a record into the round; falls back to handling it at once when out of memory. */
+static void collect(void *arg, const struct perf_event_header *h, size_t len)
+{
+  struct cpd_sampler *s = arg;
+
+  if (s->round_len + len > s->round_cap) {
+    size_t cap = s->round_cap ? s->round_cap * 2 : 1 << 20;
+    uint8_t *p;
+
+    while (cap < s->round_len + len)
+      cap *= 2;
+    p = realloc(s->round, cap);
+    if (!p) {
+      cpd_sampler_record(s, h, len);
+      return;
+    }
+    s->round = p;
+    s->round_cap = cap;
+  }
+  if (s->norder == s->order_cap) {
+    size_t cap = s->order_cap ? s->order_cap * 2 : 16384;
+    __typeof__(s->order) p = realloc(s->order, cap * sizeof(*p));
+
+    if (!p) {
+      cpd_sampler_record(s, h, len);
+      return;
+    }
+    s->order = p;
+    s->order_cap = cap;
+  }
+  memcpy(s->round + s->round_len, h, len);
+  s->order[s->norder].time = cpd_perf_record_time(h, len, s->sample_type);
+  s->order[s->norder].off = s->round_len;
+  s->norder++;
+  s->round_len += len;
+}
+
+static int cmp_order(const void *a, const void *b)
+{
+  const uint64_t *x = a, *y = b;  /* {time, off}: equal times keep ring order */
+
+  if (x[0] != y[0])
+    return x[0] < y[0] ? -1 : 1;
+  return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+int cpd_sampler_read(struct cpd_sampler *s)
+{
+  int total = 0;
+
+  /*
+   * Each CPU has its own ring, so a thread's fork, rename, exec and mmaps may sit in
+   * different rings: handle one round of all rings in time order, as perf does.
+   */
+  s->round_len = 0;
+  s->norder = 0;
+  for (int i = 0; i < s->ncpus; i++) {
+    int n;
+
+    if (s->cpus[i].fd < 0)
+      continue;
+    n = cpd_perf_ring_read(&s->cpus[i].ring, collect, s);
+    if (n < 0)
+      s->prof->bad_records++;
+    else
+      total += n;
+  }
+  qsort(s->order, s->norder, sizeof(*s->order), cmp_order);
+  for (size_t i = 0; i < s->norder; i++) {
+    const struct perf_event_header *h = (const void *)(s->round + s->order[i].off);
+
+    cpd_sampler_record(s, h, h->size);
+  }
+  return total;
+}
+
+int cpd_sampler_ring_fd(const struct cpd_sampler *s, int cpu)
+{
+  return s->cpus[cpu].fd;
+}
+
+void cpd_sampler_close(struct cpd_sampler *s)
+{
+  if (s->cpus) {
+    for (int i = 0; i < s->ncpus; i++) {
+      if (s->cpus[i].base)
+        munmap(s->cpus[i].base, s->cpus[i].len);
+      free(s->cpus[i].ring.tmp);
+    }
+  }
+  for (size_t i = 0; i < s->nfds; i++)
+    close(s->fds[i]);
+  free(s->fds);
+  free(s->tids);
+  free(s->round);
+  free(s->order);
+  s->round = NULL;
+  s->order = NULL;
+  free(s->cpus);
+  s->fds = NULL;
+  s->tids = NULL;
+  s->cpus = NULL;
+  s->nfds = s->ntids = 0;
+}

@@ -1,0 +1,68 @@
+/*
+ * sampler.h: sampling one process with perf_event_open: one event per CPU and thread
+ * (inherit, so threads created later are followed), one ring buffer per CPU, and the
+ * records read from them into a cpd_profile.
+ */
+#ifndef CPD_SAMPLER_H
+#define CPD_SAMPLER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "perf_record.h"
+#include "profile.h"
+
+struct cpd_sampler_opts {
+  int hz;             /* samples per second per thread */
+  int kernel;         /* also sample kernel stacks */
+  size_t ring_pages;  /* data pages per CPU ring (a power of two) */
+};
+
+struct cpd_sampler_cpu {
+  int fd;                     /* the event whose ring this CPU's events share, -1 when none */
+  void *base;                 /* the mapping: metadata page + data */
+  size_t len;
+  struct cpd_perf_ring ring;
+};
+
+struct cpd_sampler {
+  uint32_t pid;
+  struct cpd_sampler_opts opts;
+  int hz;                      /* the rate in force (clamped to the kernel's maximum) */
+  const char *event;           /* "cycles" or "cpu-clock" */
+  int period_is_ns;            /* cpu-clock periods are nanoseconds */
+  uint64_t sample_type;
+  int ncpus;
+  struct cpd_sampler_cpu *cpus;
+  int *fds;                    /* every event fd */
+  size_t nfds, fds_cap;
+  uint32_t *tids;              /* threads an event was opened for */
+  size_t ntids, tids_cap;
+  struct cpd_profile *prof;
+  uint64_t samples;            /* samples read */
+  /* One read round: records of every ring, copied, then handled in time order. */
+  uint8_t *round;              /* record bytes */
+  size_t round_len, round_cap;
+  struct { uint64_t time; size_t off; } *order;
+  size_t norder, order_cap;
+  char warning[256];           /* set when the rate was clamped or the event fell back */
+};
+
+/*
+ * Opens disabled events for every thread of PID, reads its mappings and thread names,
+ * then the caller enables. On failure writes advice into ERR and returns -errno.
+ */
+int cpd_sampler_open(struct cpd_sampler *s, uint32_t pid, const struct cpd_sampler_opts *o,
+                     struct cpd_profile *prof, char *err, size_t errlen);
+int cpd_sampler_enable(struct cpd_sampler *s);
+void cpd_sampler_disable(struct cpd_sampler *s);
+/* Reads every ring into the profile. Returns the records read. */
+int cpd_sampler_read(struct cpd_sampler *s);
+/* The ring fds, for the event loop to watch. */
+int cpd_sampler_ring_fd(const struct cpd_sampler *s, int cpu);
+void cpd_sampler_close(struct cpd_sampler *s);
+
+/* Hands one ring record to the profile (exposed for tests). */
+void cpd_sampler_record(struct cpd_sampler *s, const struct perf_event_header *h, size_t len);
+
+#endif

@@ -1,0 +1,53 @@
+/*
+ * symbols.h: naming addresses. ELF files (.symtab, else .dynsym) read with libelf
+ * through /proc/PID/root, cached per file, with their GNU build-id and load segments;
+ * kernel symbols from /proc/kallsyms.
+ */
+#ifndef CPD_SYMBOLS_H
+#define CPD_SYMBOLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cpd_sym {
+  uint64_t addr;   /* ELF virtual address */
+  uint64_t size;   /* 0 when the symbol table gave none */
+  const char *name;
+};
+
+struct cpd_dso {
+  char *path;               /* as the process mapped it */
+  char build_id[41];        /* lowercase hex, "" when the file has none */
+  struct cpd_sym *syms;     /* sorted by addr */
+  size_t nsyms;
+  char *names;              /* all symbol names, one allocation */
+  struct { uint64_t offset, vaddr, filesz; } *loads;  /* PT_LOAD segments */
+  size_t nloads;
+  int readable;             /* the file was opened and parsed as ELF */
+};
+
+struct cpd_symbols {
+  struct cpd_dso **dsos;    /* every file seen, by path */
+  size_t ndsos, dsos_cap;
+  struct cpd_sym *kernel;   /* from /proc/kallsyms, sorted */
+  size_t nkernel;
+  char *kernel_names;
+  int kernel_loaded;
+};
+
+void cpd_symbols_init(struct cpd_symbols *s);
+void cpd_symbols_free(struct cpd_symbols *s);
+/* The DSO for PATH, read on first use (through /proc/PID/root when PID is non-zero). Never NULL
+ * unless out of memory; an unreadable file gives a DSO with readable == 0. */
+struct cpd_dso *cpd_symbols_dso(struct cpd_symbols *s, const char *path, uint32_t pid);
+/* Loads one ELF file from FD into D. 0 or -errno. */
+int cpd_dso_load_fd(struct cpd_dso *d, int fd);
+void cpd_dso_free(struct cpd_dso *d);
+/* The ELF virtual address of file offset OFF, or UINT64_MAX when no segment holds it. */
+uint64_t cpd_dso_offset_to_vaddr(const struct cpd_dso *d, uint64_t off);
+/* The symbol covering VADDR, or NULL. */
+const struct cpd_sym *cpd_dso_lookup(const struct cpd_dso *d, uint64_t vaddr);
+/* The kernel symbol covering IP (kallsyms loaded on first use), or NULL. */
+const struct cpd_sym *cpd_symbols_kernel(struct cpd_symbols *s, uint64_t ip);
+
+#endif
