@@ -57,3 +57,35 @@ stop_daemon() {
 
 # Prints field NAME (e.g. recorded) from a test_client report line.
 stat_of() { sed -n "s/.*[ ]$1=\([0-9]*\).*/\1/p" | head -n 1; }
+
+# Skips (exit 77) where this user may not sample other processes with perf_event_open.
+require_perf() {
+  paranoid=$(cat /proc/sys/kernel/perf_event_paranoid 2>/dev/null || echo 3)
+  if [ "$(id -u)" != 0 ] && [ "$paranoid" -gt 1 ]; then
+    echo "SKIP: not root and kernel.perf_event_paranoid=$paranoid: perf sampling is not permitted"
+    exit 77
+  fi
+}
+
+# Fails unless `go tool pprof` is there to judge our output.
+require_pprof() {
+  command -v go >/dev/null 2>&1 || die "go is not installed (apt-get install golang-go): go tool pprof judges the output"
+  export HOME="${HOME:-/root}" GOFLAGS=-mod=mod GOTOOLCHAIN=local
+}
+
+# Flat percentage of function $2 in `go tool pprof -top` output file $1 (0 when absent).
+flat_pct() {
+  awk -v fn="$2" '$NF == fn { sub("%", "", $2); print $2; found = 1; exit } END { if (!found) print 0 }' "$1"
+}
+
+# Succeeds when |$1 - $2| <= $3 (floating point).
+near() {
+  awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'
+}
+
+# Share (%) of function $2 among all functions listed in `go tool pprof -top` file $1: with
+# -tagfocus, pprof's own percentages stay relative to the whole profile.
+focus_share() {
+  awk -v fn="$2" '/flat%/ { on = 1; next } on && NF >= 6 { v = $2; sub("%", "", v); tot += v; if ($NF == fn) f = v }
+    END { if (tot > 0) print 100 * f / tot; else print 0 }' "$1"
+}

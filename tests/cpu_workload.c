@@ -1,0 +1,131 @@
+/*
+ * cpu_workload.c: a workload whose CPU profile is known, for the sampling tests.
+ *   alpha (worker 1): task "hot" runs burn_a for 3 ms, then task "warm" runs burn_b
+ *                     for 1 ms, over and over: burn_a:burn_b = 3:1 on that thread
+ *   beta  (worker 2): task "cold" runs burn_c for 2 ms, then sleeps 2 ms
+ *   gamma (worker 3): started 500 ms after the daemon attached; task "late" runs
+ *                     burn_d for 300 ms, then the thread exits
+ * Workers register at once; the work starts when a daemon is connected (or after
+ * 5 s without one), so workers registered before the attach are tested too.
+ * Usage: cpu_workload SECONDS
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ceoprof.h"
+
+static double seconds;
+static _Atomic int go;
+static _Atomic uint64_t next_id = 1;
+static volatile uint64_t sink;
+
+static uint64_t now_ns(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Each burns CPU in its own loop for MS milliseconds; the clock is read rarely. */
+#define BURN(fn, mul)                                                \
+  __attribute__((noinline, noclone)) static void fn(double ms)       \
+  {                                                                  \
+    volatile uint64_t acc[2] = { 0, 0 };                             \
+    uint64_t end = now_ns() + (uint64_t)(ms * 1e6);                  \
+    do {                                                             \
+      for (int i = 0; i < 20000; i++)                                \
+        acc[i & 1] = acc[i & 1] * (mul) + (uint64_t)i;               \
+    } while (now_ns() < end);                                        \
+    sink += acc[0];                                                  \
+  }
+BURN(burn_a, 31)
+BURN(burn_b, 37)
+BURN(burn_c, 41)
+BURN(burn_d, 43)
+
+static void wait_go(void)
+{
+  while (!atomic_load(&go))
+    usleep(1000);
+}
+
+static void *alpha(void *arg)
+{
+  uint64_t end;
+
+  ceoprof_worker_register(1, "alpha");
+  wait_go();
+  end = now_ns() + (uint64_t)(seconds * 1e9);
+  while (now_ns() < end) {
+    uint64_t hot = atomic_fetch_add(&next_id, 1), warm = atomic_fetch_add(&next_id, 1);
+
+    ceoprof_task_begin(hot, "hot");
+    burn_a(3);
+    ceoprof_task_end(hot);
+    ceoprof_task_begin(warm, "warm");
+    burn_b(1);
+    ceoprof_task_end(warm);
+  }
+  return NULL;
+}
+
+static void *beta(void *arg)
+{
+  uint64_t end;
+
+  ceoprof_worker_register(2, "beta");
+  wait_go();
+  end = now_ns() + (uint64_t)(seconds * 1e9);
+  while (now_ns() < end) {
+    uint64_t id = atomic_fetch_add(&next_id, 1);
+
+    ceoprof_task_begin(id, "cold");
+    burn_c(2);
+    ceoprof_task_end(id);
+    usleep(2000);
+  }
+  return NULL;
+}
+
+static void *gamma_worker(void *arg)
+{
+  uint64_t id = atomic_fetch_add(&next_id, 1);
+
+  ceoprof_worker_register(3, "gamma");
+  ceoprof_task_begin(id, "late");
+  burn_d(300);
+  ceoprof_task_end(id);
+  return NULL;
+}
+
+int main(int argc, char **argv)
+{
+  struct ceoprof_stats st;
+  pthread_t a, b, g;
+
+  seconds = argc > 1 ? atof(argv[1]) : 3;
+  ceoprof_init("cpuworkload");
+  pthread_create(&a, NULL, alpha, NULL);
+  pthread_create(&b, NULL, beta, NULL);
+  for (int i = 0; i < 500; i++) {
+    ceoprof_get_stats(&st);
+    if (st.connected)
+      break;
+    usleep(10000);
+  }
+  printf("ready\n");
+  fflush(stdout);
+  atomic_store(&go, 1);
+  usleep(500000);
+  pthread_create(&g, NULL, gamma_worker, NULL);  /* a thread started after the attach */
+  pthread_join(g, NULL);
+  pthread_join(a, NULL);
+  pthread_join(b, NULL);
+  ceoprof_shutdown();
+  return 0;
+}

@@ -1,0 +1,90 @@
+#!/bin/sh
+# sample_pprof.sh: "sampling - known workload judged by go tool pprof": ceoprofd --pid samples a
+# program whose CPU shares are known; go tool pprof finds the hot functions in the right
+# shares, the worker and task labels right, a thread started after the attach, and a worker
+# registered before it. The trace carries the samples on the thread lanes.
+. "$(dirname "$0")/lib.sh"
+require_perf
+require_pprof
+WORKLOAD="$top_builddir/tests/cpu_workload"
+
+mkfifo "$WORK/out.fifo"
+"$WORKLOAD" 4 >"$WORK/out.fifo" &
+wpid=$!
+exec 3<"$WORK/out.fifo"
+sleep 0.2   # the workers register before the daemon exists
+start_daemon --pid "$wpid" -F 499 -o "$WORK/cpu"
+read -r line <&3 || die "workload did not start"
+cat <&3 >/dev/null
+wait "$wpid" || die "workload failed"
+wait_daemon 30 || die "daemon failed: $(cat "$WORK/daemon.log")"
+cat "$WORK/daemon.log"
+[ -s "$WORK/cpu.pb.gz" ] && [ -s "$WORK/cpu.trace.json" ] || die "the target's exit did not leave both files"
+
+$PYTHON3 "$top_srcdir/tests/check_pprof.py" "$WORK/cpu.pb.gz" || die "the pprof breaks Pyroscope's ingest rules"
+go tool pprof -top -nodecount=50 "$WORK/cpu.pb.gz" >"$WORK/top.txt" 2>&1 || die "go tool pprof could not read the profile: $(cat "$WORK/top.txt")"
+cat "$WORK/top.txt"
+grep -q "^Type: cpu" "$WORK/top.txt" || die "default sample type is not cpu"
+a=$(flat_pct "$WORK/top.txt" burn_a); b=$(flat_pct "$WORK/top.txt" burn_b)
+c=$(flat_pct "$WORK/top.txt" burn_c); d=$(flat_pct "$WORK/top.txt" burn_d)
+echo "flat%: burn_a=$a burn_b=$b burn_c=$c burn_d=$d"
+# alpha spends 3 ms in burn_a for each 1 ms in burn_b: 75% of the two together.
+share=$(awk -v a="$a" -v b="$b" 'BEGIN { if (a + b > 0) print 100 * a / (a + b); else print 0 }')
+near "$share" 75 5 || die "burn_a is $share% of burn_a+burn_b, expected 75 +- 5"
+# alpha is busy all the time, beta half of it: burn_c is a third of alpha's pair.
+ratio=$(awk -v a="$a" -v b="$b" -v c="$c" 'BEGIN { print 100 * c / (a + b) }')
+near "$ratio" 50 10 || die "burn_c is $ratio% of alpha's CPU, expected 50 +- 10"
+
+# Task labels: what ran inside "hot" is burn_a, inside "cold" burn_c.
+go tool pprof -top -tagfocus=task=hot "$WORK/cpu.pb.gz" >"$WORK/hot.txt" 2>&1
+hot=$(focus_share "$WORK/hot.txt" burn_a)
+near "$hot" 100 5 || die "task=hot is $hot% burn_a: $(cat "$WORK/hot.txt")"
+go tool pprof -top -tagfocus=task=cold "$WORK/cpu.pb.gz" >"$WORK/cold.txt" 2>&1
+cold=$(focus_share "$WORK/cold.txt" burn_c)
+near "$cold" 100 5 || die "task=cold is $cold% burn_c"
+go tool pprof -top -tagfocus=worker=alpha "$WORK/cpu.pb.gz" >"$WORK/alpha.txt" 2>&1
+[ "$(flat_pct "$WORK/alpha.txt" burn_c)" = 0 ] || die "worker alpha shows beta's function"
+
+# Labels: workers (registered before the attach), the late thread, thread names.
+go tool pprof -tags "$WORK/cpu.pb.gz" >"$WORK/tags.txt" 2>&1
+cat "$WORK/tags.txt" | head -40
+for w in alpha beta gamma; do
+  grep -q ": $w\$" "$WORK/tags.txt" || die "no samples labelled worker $w"
+done
+for t in hot warm cold late; do
+  grep -q ": $t\$" "$WORK/tags.txt" || die "no samples labelled task $t"
+done
+go tool pprof -top -tagfocus=worker=gamma "$WORK/cpu.pb.gz" >"$WORK/gamma.txt" 2>&1
+near "$(focus_share "$WORK/gamma.txt" burn_d)" 100 5 || die "the thread started after the attach is missing or wrong"
+
+# The trace: samples on the lanes of alpha and beta, counts equal to the profile's.
+$PYTHON3 - "$WORK/cpu.trace.json" "$WORK/top.txt" <<'PY' || die "trace samples are wrong"
+import json, re, sys
+d = json.load(open(sys.argv[1]))
+ev = d["traceEvents"]
+names = {e["tid"]: e["args"]["name"] for e in ev if e["ph"] == "M" and e["name"] == "thread_name"}
+chunks = [e for e in ev if e["ph"] == "P" and e["name"] == "ProfileChunk"]
+profiles = [e for e in ev if e["ph"] == "P" and e["name"] == "Profile"]
+assert len(chunks) == len(profiles) and chunks, "no Profile/ProfileChunk pairs"
+total = 0
+lanes = set()
+for c in chunks:
+    cp = c["args"]["data"]["cpuProfile"]
+    ids = {n["id"] for n in cp["nodes"]}
+    assert all(s in ids for s in cp["samples"]), "sample names a missing node"
+    assert len(c["args"]["data"]["timeDeltas"]) == len(cp["samples"])
+    assert all(n.get("parent", 1) in ids for n in cp["nodes"])
+    total += len(cp["samples"])
+    lanes.add(names[c["tid"]].split(" (")[0])
+md = d["metadata"]["sampling"]
+assert md["samples"] == total, (md, total)
+assert {"alpha", "beta", "gamma"} <= lanes, lanes
+print("trace ok:", total, "samples on lanes", sorted(lanes), md)
+PY
+
+# A pid that does not exist: a clear error and a non-zero exit.
+if "$CEOPROFD" --pid 4194000 --socket "$WORK/x.sock" 2>"$WORK/nopid.log"; then
+  die "ceoprofd --pid of a missing process succeeded"
+fi
+grep -q "no process with pid 4194000" "$WORK/nopid.log" || die "unclear error: $(cat "$WORK/nopid.log")"
+echo "ok"
