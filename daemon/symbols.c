@@ -120,7 +120,7 @@ static int read_symtab(struct cpd_dso *d, Elf *elf, Elf_Scn *scn, GElf_Shdr *sh)
 
 int cpd_dso_load_fd(struct cpd_dso *d, int fd)
 {
-  Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+  Elf *elf = elf_version(EV_CURRENT) != EV_NONE ? elf_begin(fd, ELF_C_READ_MMAP, NULL) : NULL;
   Elf_Scn *scn = NULL, *symtab = NULL, *dynsym = NULL;
   GElf_Shdr sh, symtab_sh, dynsym_sh;
   const void *bid = NULL;

@@ -15,7 +15,9 @@ recorded=$(stat_of recorded <"$WORK/client.out")
 $VALIDATE "$WORK/basic.trace.json" --workers worker-0,worker-1,worker-2,mover-a,mover-b \
   --spans outer=600 --spans inner=600 --spans moved=1 --moved 1 --zero-drops \
   --received "$recorded" --field outer:items --unfinished 0 || die "trace check failed"
-grep -q "wrote $WORK/basic.trace.json" "$WORK/daemon.log" || die "daemon did not report the file"
+cat "$WORK/daemon.out"
+grep -q "wrote $WORK/basic.trace.json" "$WORK/daemon.out" || die "daemon did not report the file"
+grep -q "wrote $WORK/basic.pb.gz" "$WORK/daemon.out" || die "daemon did not report the profile"
 
 # CEOPROF_THRESHOLD_US: short spans are not sent but counted; long ones are kept.
 CEOPROF_THRESHOLD_US=150 TEST_WAIT_DAEMON_MS=5000 "$CLIENT" basic 200 >"$WORK/thr.out" &

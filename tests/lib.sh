@@ -21,7 +21,7 @@ die() { echo "FAIL: $*" >&2; exit 1; }
 
 # Starts ceoprofd in the background with the given arguments; waits for its socket.
 start_daemon() {
-  "$CEOPROFD" --socket "$SOCK" "$@" 2>"$WORK/daemon.log" &
+  "$CEOPROFD" --socket "$SOCK" "$@" >>"$WORK/daemon.out" 2>"$WORK/daemon.log" &
   daemon_pid=$!
   for _ in $(seq 1 100); do
     [ -S "$SOCK" ] && return 0

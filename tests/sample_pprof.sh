@@ -18,7 +18,7 @@ read -r line <&3 || die "workload did not start"
 cat <&3 >/dev/null
 wait "$wpid" || die "workload failed"
 wait_daemon 30 || die "daemon failed: $(cat "$WORK/daemon.log")"
-cat "$WORK/daemon.log"
+cat "$WORK/daemon.log" "$WORK/daemon.out"
 [ -s "$WORK/cpu.pb.gz" ] && [ -s "$WORK/cpu.trace.json" ] || die "the target's exit did not leave both files"
 
 $PYTHON3 "$top_srcdir/tests/check_pprof.py" "$WORK/cpu.pb.gz" || die "the pprof breaks Pyroscope's ingest rules"
