@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 
 #include "join.h"
 #include "pprof_writer.h"
+#include "util.h"
 #include "profile.pb-c.h"
 
 typedef Perftools__Profiles__Profile pb_profile;
@@ -177,24 +177,18 @@ static void add_num_label(Perftools__Profiles__Label *l, struct strtab *st, cons
   l->num = v;
 }
 
-/* The file is written gzipped, through a temporary name, then renamed. */
+/* The file is written gzipped, complete or not at all. */
 static int write_gz(const char *path, const uint8_t *buf, size_t len)
 {
-  char tmp[4096];
+  struct cpd_outfile o;
   gzFile gz;
-  int fd, rc = 0;
+  int rc = cpd_outfile_open(&o, path);
 
-  if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-    return -ENAMETOOLONG;
-  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return -errno;
-  gz = gzdopen(fd, "wb6");
-  if (!gz) {
-    close(fd);
-    unlink(tmp);
-    return -ENOMEM;
-  }
+  if (rc < 0)
+    return cpd_outfile_close(&o, rc);
+  gz = gzdopen(dup(o.fd), "wb6");
+  if (!gz)
+    return cpd_outfile_close(&o, -ENOMEM);
   while (len > 0 && rc == 0) {
     unsigned chunk = len > (1u << 30) ? 1u << 30 : (unsigned)len;
 
@@ -205,11 +199,7 @@ static int write_gz(const char *path, const uint8_t *buf, size_t len)
   }
   if (gzclose(gz) != Z_OK && rc == 0)
     rc = errno ? -errno : -EIO;
-  if (rc == 0 && rename(tmp, path) != 0)
-    rc = -errno;
-  if (rc < 0)
-    unlink(tmp);
-  return rc;
+  return cpd_outfile_close(&o, rc);  /* fsyncs the shared file, renames it into place */
 }
 
 int cpd_pprof_write(const char *path, const struct cpd_profile *p, const struct cpd_session *s,

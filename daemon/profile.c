@@ -11,25 +11,9 @@
 #include <unistd.h>
 
 #include "profile.h"
+#include "util.h"
 
 #define KERNEL_START 0xffff800000000000ull
-
-static int grow(void *arr, size_t *cap, size_t n, size_t size)
-{
-  void **p = arr;
-  size_t c;
-  void *q;
-
-  if (n < *cap)
-    return 0;
-  c = *cap ? *cap * 2 : 64;
-  q = realloc(*p, c * size);
-  if (!q)
-    return -ENOMEM;
-  *p = q;
-  *cap = c;
-  return 0;
-}
 
 static uint64_t mix(uint64_t x)
 {
@@ -93,7 +77,7 @@ void cpd_profile_set_comm(struct cpd_profile *p, uint32_t tid, const char *comm)
     if (p->threads[i].tid == tid)
       break;
   if (i == p->nthreads) {
-    if (grow(&p->threads, &p->threads_cap, p->nthreads, sizeof(*p->threads)) < 0)
+    if (cpd_grow(&p->threads, &p->threads_cap, p->nthreads, sizeof(*p->threads)) < 0)
       return;
     p->nthreads++;
   }
@@ -130,8 +114,8 @@ int cpd_profile_add_mapping(struct cpd_profile *p, uint64_t start, uint64_t len,
   uint64_t end = start + len;
   size_t i, out = 0;
 
-  if (len == 0 || grow(&p->mappings, &p->mappings_cap, p->nmappings, sizeof(*m)) < 0 ||
-      grow(&p->live, &p->live_cap, p->nlive + 1, sizeof(*p->live)) < 0)
+  if (len == 0 || cpd_grow(&p->mappings, &p->mappings_cap, p->nmappings, sizeof(*m)) < 0 ||
+      cpd_grow(&p->live, &p->live_cap, p->nlive + 1, sizeof(*p->live)) < 0)
     return -ENOMEM;
   m = &p->mappings[p->nmappings];
   memset(m, 0, sizeof(*m));
@@ -248,7 +232,7 @@ static uint32_t kernel_mapping(struct cpd_profile *p)
   for (size_t i = 0; i < p->nmappings; i++)
     if (p->mappings[i].kernel)
       return (uint32_t)i + 1;
-  if (grow(&p->mappings, &p->mappings_cap, p->nmappings, sizeof(*p->mappings)) < 0)
+  if (cpd_grow(&p->mappings, &p->mappings_cap, p->nmappings, sizeof(*p->mappings)) < 0)
     return 0;
   memset(&p->mappings[p->nmappings], 0, sizeof(p->mappings[0]));
   p->mappings[p->nmappings].start = KERNEL_START;
@@ -287,7 +271,7 @@ static uint32_t intern_function(struct cpd_profile *p, const char *name, uint32_
   for (i = h & (p->func_table_cap - 1); p->func_table[i].val; i = (i + 1) & (p->func_table_cap - 1))
     if (p->func_table[i].name == name && p->func_table[i].mapping == mapping)
       return p->func_table[i].val;
-  if (grow(&p->funcs, &p->funcs_cap, p->nfuncs, sizeof(*p->funcs)) < 0)
+  if (cpd_grow(&p->funcs, &p->funcs_cap, p->nfuncs, sizeof(*p->funcs)) < 0)
     return 0;
   p->funcs[p->nfuncs].name = name;
   p->funcs[p->nfuncs].mapping = mapping;
@@ -321,7 +305,7 @@ static uint32_t resolve(struct cpd_profile *p, uint64_t addr, int kernel)
       }
     }
   }
-  if (grow(&p->locs, &p->locs_cap, p->nlocs, sizeof(*l)) < 0)
+  if (cpd_grow(&p->locs, &p->locs_cap, p->nlocs, sizeof(*l)) < 0)
     return 0;
   l = &p->locs[p->nlocs];
   l->address = addr;
@@ -408,7 +392,7 @@ static uint32_t intern_stack(struct cpd_profile *p, const uint32_t *f, uint32_t 
         memcmp(p->frames + s->off, f, n * sizeof(*f)) == 0)
       return p->stack_table[i] - 1;
   }
-  if (grow(&p->stacks, &p->stacks_cap, p->nstacks, sizeof(*p->stacks)) < 0)
+  if (cpd_grow(&p->stacks, &p->stacks_cap, p->nstacks, sizeof(*p->stacks)) < 0)
     return UINT32_MAX;
   while (p->nframes + n > p->frames_cap) {
     size_t cap = p->frames_cap ? p->frames_cap * 2 : 16384;
@@ -444,7 +428,7 @@ int cpd_profile_add_sample(struct cpd_profile *p, uint64_t time, uint32_t tid, u
       locs[nl++] = loc;
   }
   stack = intern_stack(p, locs, nl, truncated);
-  if (stack == UINT32_MAX || grow(&p->samples, &p->samples_cap, p->nsamples, sizeof(*s)) < 0)
+  if (stack == UINT32_MAX || cpd_grow(&p->samples, &p->samples_cap, p->nsamples, sizeof(*s)) < 0)
     return -ENOMEM;
   s = &p->samples[p->nsamples++];
   s->time = time;

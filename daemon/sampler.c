@@ -14,33 +14,20 @@
 
 #include "perf_event.h"
 #include "sampler.h"
+#include "util.h"
 
 static int add_u32(uint32_t **v, size_t *n, size_t *cap, uint32_t x)
 {
-  if (*n == *cap) {
-    size_t c = *cap ? *cap * 2 : 64;
-    uint32_t *p = realloc(*v, c * sizeof(*p));
-
-    if (!p)
-      return -ENOMEM;
-    *v = p;
-    *cap = c;
-  }
+  if (cpd_grow(v, cap, *n, sizeof(**v)) < 0)
+    return -ENOMEM;
   (*v)[(*n)++] = x;
   return 0;
 }
 
 static int add_fd(struct cpd_sampler *s, int fd)
 {
-  if (s->nfds == s->fds_cap) {
-    size_t c = s->fds_cap ? s->fds_cap * 2 : 64;
-    int *p = realloc(s->fds, c * sizeof(*p));
-
-    if (!p)
-      return -ENOMEM;
-    s->fds = p;
-    s->fds_cap = c;
-  }
+  if (cpd_grow(&s->fds, &s->fds_cap, s->nfds, sizeof(*s->fds)) < 0)
+    return -ENOMEM;
   s->fds[s->nfds++] = fd;
   return 0;
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -174,6 +175,16 @@ static void print_summary(const struct cpd_session *s, const struct cpd_timeline
     }
   }
   free(self);
+  {
+    struct rusage ru;
+    double cpu;
+
+    getrusage(RUSAGE_SELF, &ru);
+    cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+          (double)ru.ru_stime.tv_usec / 1e6;
+    printf("  daemon CPU %.3f s (%.1f us per sample), peak RSS %ld KiB\n", cpu,
+           p->nsamples ? cpu * 1e6 / (double)p->nsamples : 0.0, ru.ru_maxrss);
+  }
   if (pprof_path)
     printf("  wrote %s\n", pprof_path);
   if (trace_path)

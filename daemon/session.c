@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "session.h"
+#include "util.h"
 
 struct cpd_session *cpd_session_new(uint32_t pid, uint32_t uid, uint64_t now_mono_ns)
 {
@@ -44,24 +45,6 @@ void cpd_session_free(struct cpd_session *s)
   free(s->service);
   cpd_clocksync_free(&s->clock);
   free(s);
-}
-
-/* Grows *ARR (of *CAP elements of SIZE bytes) to hold one more than N. 0 or -ENOMEM. */
-static int grow(void *arr, size_t *cap, size_t n, size_t size)
-{
-  void **p = arr;
-  size_t c;
-  void *q;
-
-  if (n < *cap)
-    return 0;
-  c = *cap ? *cap * 2 : 64;
-  q = realloc(*p, c * size);
-  if (!q)
-    return -ENOMEM;
-  *p = q;
-  *cap = c;
-  return 0;
 }
 
 static void read_comm(uint32_t pid, uint32_t tid, char comm[17])
@@ -126,7 +109,7 @@ struct cpd_thread *cpd_session_thread(struct cpd_session *s, uint32_t tid)
     return t;
   if (thread_is_foreign(s->pid, tid))
     return NULL;
-  if (grow(&s->threads, &s->threads_cap, s->nthreads, sizeof(*t)) < 0)
+  if (cpd_grow(&s->threads, &s->threads_cap, s->nthreads, sizeof(*t)) < 0)
     return NULL;
   t = &s->threads[s->nthreads++];
   t->tid = tid;
@@ -251,7 +234,7 @@ static void apply_events(struct cpd_session *s, const Ceoprof__Wire__EventBatch 
       s->rejects.events_bad_thread++;
       continue;
     }
-    if (grow(&s->events, &s->events_cap, s->nevents, sizeof(*out)) < 0) {
+    if (cpd_grow(&s->events, &s->events_cap, s->nevents, sizeof(*out)) < 0) {
       s->rejects.events_bad_kind++;
       continue;
     }
@@ -280,7 +263,7 @@ static void apply_drops(struct cpd_session *s, const Ceoprof__Wire__DropReport *
       if (s->drops[j].tid == d->tid && s->drops[j].reason == (uint32_t)d->reason)
         break;
     if (j == s->ndrops) {
-      if (grow(&s->drops, &s->drops_cap, s->ndrops, sizeof(*s->drops)) < 0)
+      if (cpd_grow(&s->drops, &s->drops_cap, s->ndrops, sizeof(*s->drops)) < 0)
         continue;
       s->drops[j].tid = d->tid;
       s->drops[j].reason = (uint32_t)d->reason;

@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "timeline.h"
+#include "util.h"
 
 struct open_task {
   size_t span;             /* index into the span array */
@@ -31,23 +32,6 @@ struct builder {
   struct { size_t span; struct cpd_field f; } *pending;
   size_t npending, pending_cap;
 };
-
-static int grow(void *arr, size_t *cap, size_t n, size_t size)
-{
-  void **p = arr;
-  size_t c;
-  void *q;
-
-  if (n < *cap)
-    return 0;
-  c = *cap ? *cap * 2 : 64;
-  q = realloc(*p, c * size);
-  if (!q)
-    return -ENOMEM;
-  *p = q;
-  *cap = c;
-  return 0;
-}
 
 static int cmp_events(const void *a, const void *b)
 {
@@ -94,7 +78,7 @@ static int on_begin(struct builder *b, const struct cpd_event *e, uint64_t ts)
           return 0;
         }
   }
-  if (grow(&b->tl->spans, &b->spans_cap, b->tl->nspans, sizeof(*sp)) < 0)
+  if (cpd_grow(&b->tl->spans, &b->spans_cap, b->tl->nspans, sizeof(*sp)) < 0)
     return -ENOMEM;
   o = malloc(sizeof(*o));
   if (!o)
@@ -170,7 +154,7 @@ static int on_field(struct builder *b, const struct cpd_event *e)
     b->tl->counts.orphan_fields++;
     return 0;
   }
-  if (grow(&b->pending, &b->pending_cap, b->npending, sizeof(*b->pending)) < 0)
+  if (cpd_grow(&b->pending, &b->pending_cap, b->npending, sizeof(*b->pending)) < 0)
     return -ENOMEM;
   b->pending[b->npending].span = o->span;
   b->pending[b->npending].f.key = e->name_id;
@@ -182,7 +166,7 @@ static int on_field(struct builder *b, const struct cpd_event *e)
 static int add_mark(struct cpd_mark **arr, size_t *n, size_t *cap, const struct cpd_event *e,
                     uint64_t ts)
 {
-  if (grow(arr, cap, *n, sizeof(**arr)) < 0)
+  if (cpd_grow(arr, cap, *n, sizeof(**arr)) < 0)
     return -ENOMEM;
   (*arr)[*n].ts = ts;
   (*arr)[*n].tid = e->tid;
@@ -289,7 +273,7 @@ int cpd_timeline_build(struct cpd_timeline *tl, const struct cpd_session *s, uin
     const struct cpd_event *e = &ev[i];
 
     if (!stack_of(&b, e->tid)) {
-      if (grow(&b.stacks, &stacks_cap, b.nstacks, sizeof(*b.stacks)) < 0) {
+      if (cpd_grow(&b.stacks, &stacks_cap, b.nstacks, sizeof(*b.stacks)) < 0) {
         rc = -ENOMEM;
         break;
       }

@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 
 #include "jsonw.h"
 #include "trace_writer.h"
+#include "util.h"
 
 static const char *drop_names[CPD_DROP_REASONS] = {
   [CEOPROF__WIRE__DROP_REASON__DROP_RING_FULL] = "client_ring_full",
@@ -185,30 +185,20 @@ void cpd_trace_emit(FILE *f, const struct cpd_session *s, const struct cpd_timel
 int cpd_trace_write(const char *path, const struct cpd_session *s, const struct cpd_timeline *tl,
                     uint64_t frames_rejected, const struct cpd_trace_extra *extra)
 {
-  char tmp[4096];
+  struct cpd_outfile o;
   FILE *f;
-  int fd, rc = 0;
+  int rc = cpd_outfile_open(&o, path);
 
-  if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-    return -ENAMETOOLONG;
-  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return -errno;
-  f = fdopen(fd, "w");
-  if (!f) {
-    rc = -errno;
-    close(fd);
-    goto out_unlink;
-  }
+  if (rc < 0)
+    return cpd_outfile_close(&o, rc);
+  f = fdopen(o.fd, "w");
+  if (!f)
+    return cpd_outfile_close(&o, -errno);
   cpd_trace_emit(f, s, tl, frames_rejected, extra);
-  if (fflush(f) != 0 || ferror(f) || fsync(fd) != 0)
+  if (fflush(f) != 0 || ferror(f) || fsync(o.fd) != 0)
     rc = errno ? -errno : -EIO;
   if (fclose(f) != 0 && rc == 0)
     rc = -errno;
-  if (rc == 0 && rename(tmp, path) != 0)
-    rc = -errno;
-out_unlink:
-  if (rc < 0)
-    unlink(tmp);
-  return rc;
+  o.fd = -1;  /* closed with the stream */
+  return cpd_outfile_close(&o, rc);
 }

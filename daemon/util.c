@@ -1,0 +1,52 @@
+/* util.c: array growth and complete-or-nothing output files. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "util.h"
+
+int cpd_grow(void *arr, size_t *cap, size_t n, size_t size)
+{
+  void **p = arr;
+  size_t c;
+  void *q;
+
+  if (n < *cap)
+    return 0;
+  c = *cap ? *cap * 2 : 64;
+  q = realloc(*p, c * size);
+  if (!q)
+    return -ENOMEM;
+  *p = q;
+  *cap = c;
+  return 0;
+}
+
+int cpd_outfile_open(struct cpd_outfile *o, const char *path)
+{
+  o->fd = -1;
+  if (snprintf(o->path, sizeof(o->path), "%s", path) >= (int)sizeof(o->path) ||
+      snprintf(o->tmp, sizeof(o->tmp), "%s.tmp", path) >= (int)sizeof(o->tmp))
+    return -ENAMETOOLONG;
+  o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  return o->fd < 0 ? -errno : 0;
+}
+
+int cpd_outfile_close(struct cpd_outfile *o, int rc)
+{
+  if (o->fd >= 0) {
+    if (rc == 0 && fsync(o->fd) != 0)
+      rc = -errno;
+    close(o->fd);
+    o->fd = -1;
+  }
+  if (rc == 0 && rename(o->tmp, o->path) != 0)
+    rc = -errno;
+  if (rc < 0)
+    unlink(o->tmp);
+  return rc;
+}

@@ -1,0 +1,29 @@
+/* util.h: small helpers the daemon's modules share: growing arrays, writing output files safely. */
+#ifndef CPD_UTIL_H
+#define CPD_UTIL_H
+
+#include <stddef.h>
+
+/*
+ * Makes room in *ARR (an array of *CAP elements of SIZE bytes, N in use) for one more,
+ * doubling it (64 at first). 0 or -ENOMEM; *ARR is unchanged on failure.
+ */
+int cpd_grow(void *arr, size_t *cap, size_t n, size_t size);
+
+/* An output file written as PATH.tmp and renamed to PATH only when complete. */
+struct cpd_outfile {
+  char path[4096];
+  char tmp[4096];
+  int fd;          /* -1 once handed over or closed */
+};
+
+/* Creates PATH.tmp (O_NOFOLLOW, mode 0644). 0 or -errno. */
+int cpd_outfile_open(struct cpd_outfile *o, const char *path);
+/*
+ * Ends the file: with RC == 0, renames it into place (the caller has flushed and closed
+ * the fd, or left it to this function when o->fd >= 0); otherwise removes it. Returns RC,
+ * or the rename's -errno.
+ */
+int cpd_outfile_close(struct cpd_outfile *o, int rc);
+
+#endif
