@@ -1,6 +1,6 @@
 #!/bin/sh
 # run-demo.sh: the README's main job: run the demo runtime under ceoprofd --pid and
-# write its trace (out/demo.trace.json). Run from the build directory.
+# write its profile and trace (out/demo.pb.gz, out/demo.trace.json). Run from the build directory.
 set -eu
 out=${CEOPROF_DEMO_OUT:-out}
 seconds=${CEOPROF_DEMO_SECONDS:-3}
@@ -11,4 +11,5 @@ CEOPROF_SOCKET="$sock" ./demo --seconds "$seconds" --wait-daemon 3000 &
 demo_pid=$!
 ./ceoprofd --pid "$demo_pid" --socket "$sock" -o "$out/demo"
 wait "$demo_pid"
-echo "trace: $out/demo.trace.json (open it in https://ui.perfetto.dev or speedscope)"
+echo "profile: $out/demo.pb.gz (go tool pprof -top $out/demo.pb.gz; -tags for workers and tasks)"
+echo "trace:   $out/demo.trace.json (open it in https://ui.perfetto.dev or speedscope)"
