@@ -499,14 +499,23 @@ static int listen_socket(void)
             "another --socket", cpd.socket_path);
     return -EADDRINUSE;
   }
-  unlink(cpd.socket_path);  /* a stale file left by a daemon that died */
+  /*
+   * Bind to a temporary name and rename it into place once listening: the socket file
+   * never exists without a listener behind it, so another daemon probing it cannot
+   * mistake a starting daemon for a stale file.
+   */
+  if (snprintf(addr.sun_path, sizeof(addr.sun_path), "%s.%d", cpd.socket_path, (int)getpid()) >=
+      (int)sizeof(addr.sun_path))
+    return -ENAMETOOLONG;
+  unlink(addr.sun_path);
   cpd.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (cpd.listen_fd < 0)
     return -errno;
   if (bind(cpd.listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-      listen(cpd.listen_fd, 128) < 0) {
+      listen(cpd.listen_fd, 128) < 0 || rename(addr.sun_path, cpd.socket_path) < 0) {
     rc = -errno;
     cpd_log("failed to listen on %s: %s", cpd.socket_path, strerror(errno));
+    unlink(addr.sun_path);
     close(cpd.listen_fd);
     cpd.listen_fd = -1;
     return rc;
