@@ -217,7 +217,7 @@ int cpd_server_finish_session(struct cpd_session *s)
     goto out;
   rc = output_path(s, ".trace.json", path, sizeof(path));
   if (rc == 0)
-    rc = cpd_trace_write(path, s, &tl, 0, sampled ? &extra : NULL);
+    rc = cpd_trace_write(path, s, &tl, sampled ? &extra : NULL);
   if (rc == 0) {
     cpd.traces_written++;
     cpd_debug("wrote %s (pid %" PRIu32 ", %zu tasks, %zu events, %zu threads)", path, s->pid,
@@ -668,6 +668,11 @@ int cpd_server_stop(void)
   struct cpd_session *s;
 
   stop_sampling();
+  /* What no session could be charged with: clients dropped before they said Hello. */
+  if (cpd.conns_dropped || cpd.frames_rejected)
+    cpd_log("%" PRIu64 " connections served; %" PRIu64 " dropped for protocol errors or timeouts, "
+            "%" PRIu64 " of them before their Hello", cpd.conns_total, cpd.conns_dropped,
+            cpd.frames_rejected);
   while (cpd.conns) {
     struct cpd_conn *c = cpd.conns;
 

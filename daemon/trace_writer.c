@@ -34,7 +34,7 @@ static void head(FILE *f, const char *ph, uint32_t pid, uint32_t tid)
 }
 
 static void write_metadata(FILE *f, const struct cpd_session *s, const struct cpd_timeline *tl,
-                           uint64_t frames_rejected, const struct cpd_trace_extra *extra)
+                           const struct cpd_trace_extra *extra)
 {
   const struct cpd_rejects *r = &s->rejects;
 
@@ -54,7 +54,7 @@ static void write_metadata(FILE *f, const struct cpd_session *s, const struct cp
              ",\"orphan_fields\":%" PRIu64 ",\"frames_rejected\":%" PRIu64
              ",\"events_rejected\":%" PRIu64 ",\"strings_rejected\":%" PRIu64 "}",
           tl->counts.implicit_ends, tl->counts.unmatched_ends, tl->counts.orphan_fields,
-          r->frames + frames_rejected, r->events_bad_name + r->events_bad_thread + r->events_bad_kind,
+          r->frames, r->events_bad_name + r->events_bad_thread + r->events_bad_kind,
           r->strings);
   fprintf(f, ",\"tasks\":{\"spans\":%zu,\"unfinished\":%" PRIu64 ",\"moved\":%" PRIu64
              ",\"duplicate_resends\":%" PRIu64 "}",
@@ -139,12 +139,12 @@ static void write_span(FILE *f, const struct cpd_session *s, const struct cpd_ti
 }
 
 void cpd_trace_emit(FILE *f, const struct cpd_session *s, const struct cpd_timeline *tl,
-                    uint64_t frames_rejected, const struct cpd_trace_extra *extra)
+                    const struct cpd_trace_extra *extra)
 {
   const struct cpd_thread **th = calloc(s->nthreads ? s->nthreads : 1, sizeof(*th));
 
   fputs("{\"displayTimeUnit\":\"ms\",\n", f);
-  write_metadata(f, s, tl, frames_rejected, extra);
+  write_metadata(f, s, tl, extra);
   fputs(",\n\"traceEvents\":[{\"ph\":\"M\",\"pid\":", f);
   fprintf(f, "%" PRIu32 ",\"tid\":%" PRIu32 ",\"name\":\"process_sort_index\","
              "\"args\":{\"sort_index\":0}}", s->pid, s->pid);
@@ -183,7 +183,7 @@ void cpd_trace_emit(FILE *f, const struct cpd_session *s, const struct cpd_timel
 }
 
 int cpd_trace_write(const char *path, const struct cpd_session *s, const struct cpd_timeline *tl,
-                    uint64_t frames_rejected, const struct cpd_trace_extra *extra)
+                    const struct cpd_trace_extra *extra)
 {
   struct cpd_outfile o;
   FILE *f;
@@ -194,7 +194,7 @@ int cpd_trace_write(const char *path, const struct cpd_session *s, const struct 
   f = fdopen(o.fd, "w");
   if (!f)
     return cpd_outfile_close(&o, -errno);
-  cpd_trace_emit(f, s, tl, frames_rejected, extra);
+  cpd_trace_emit(f, s, tl, extra);
   if (fflush(f) != 0 || ferror(f) || fsync(o.fd) != 0)
     rc = errno ? -errno : -EIO;
   if (fclose(f) != 0 && rc == 0)

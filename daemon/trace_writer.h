@@ -21,10 +21,10 @@ struct cpd_trace_extra {
  * Deterministic: the same session gives a byte-identical file. 0 or -errno.
  */
 int cpd_trace_write(const char *path, const struct cpd_session *s, const struct cpd_timeline *tl,
-                    uint64_t daemon_frames_rejected, const struct cpd_trace_extra *extra);
+                    const struct cpd_trace_extra *extra);
 
 /* Writes the trace to an open stream; what cpd_trace_write() does between open and rename. */
 void cpd_trace_emit(FILE *f, const struct cpd_session *s, const struct cpd_timeline *tl,
-                    uint64_t daemon_frames_rejected, const struct cpd_trace_extra *extra);
+                    const struct cpd_trace_extra *extra);
 
 #endif

@@ -17,7 +17,7 @@ static char *render(struct cpd_session *s, size_t *len)
   FILE *f = open_memstream(&buf, len);
 
   ck_assert_int_eq(cpd_timeline_build(&tl, s, 5000), 0);
-  cpd_trace_emit(f, s, &tl, 0, NULL);
+  cpd_trace_emit(f, s, &tl, NULL);
   fclose(f);
   cpd_timeline_free(&tl);
   return buf;
@@ -99,7 +99,7 @@ START_TEST(test_trace_writer_output_parses_as_json)
   ck_assert_int_ge(fd, 0);
   close(fd);
   ck_assert_int_eq(cpd_timeline_build(&tl, s, 5000), 0);
-  ck_assert_int_eq(cpd_trace_write(path, s, &tl, 0, NULL), 0);
+  ck_assert_int_eq(cpd_trace_write(path, s, &tl, NULL), 0);
   snprintf(cmd, sizeof(cmd),
            "%s -c 'import json,sys; d=json.load(open(sys.argv[1])); "
            "assert len(d[\"traceEvents\"]) > 5' %s", py, path);
@@ -130,7 +130,7 @@ START_TEST(test_trace_writer_unwritable_path_fails_cleanly)
   struct cpd_timeline tl;
 
   ck_assert_int_eq(cpd_timeline_build(&tl, s, 5000), 0);
-  ck_assert_int_lt(cpd_trace_write("/nonexistent-dir/x.trace.json", s, &tl, 0, NULL), 0);
+  ck_assert_int_lt(cpd_trace_write("/nonexistent-dir/x.trace.json", s, &tl, NULL), 0);
   cpd_timeline_free(&tl);
   cpd_session_free(s);
 }
