@@ -5,6 +5,10 @@
  *   beta  (worker 2): task "cold" runs burn_c for 2 ms, then sleeps 2 ms
  *   gamma (worker 3): started 500 ms after the daemon attached; task "late" runs
  *                     burn_d for 300 ms, then the thread exits
+ * Burn times are the thread's own CPU time (CLOCK_THREAD_CPUTIME_ID), so the 3:1 share
+ * holds however the machine schedules the threads; with wall-clock burns, a thread
+ * preempted inside burn_a more often than inside burn_b (alpha's and beta's 4 ms cycles
+ * lock in phase on a busy machine) skewed it.
  * Workers register at once; the work starts when a daemon is connected (or after
  * 5 s without one), so workers registered before the attach are tested too.
  * Usage: cpu_workload SECONDS
@@ -23,24 +27,39 @@ static _Atomic int go;
 static _Atomic uint64_t next_id = 1;
 static volatile uint64_t sink;
 
-static uint64_t now_ns(void)
+static uint64_t clock_ns(clockid_t id)
 {
   struct timespec ts;
 
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(id, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Each burns CPU in its own loop for MS milliseconds; the clock is read rarely. */
+static uint64_t now_ns(void)
+{
+  return clock_ns(CLOCK_MONOTONIC);
+}
+
+static uint64_t cpu_ns(void)
+{
+  return clock_ns(CLOCK_THREAD_CPUTIME_ID);
+}
+
+/* Each burns MS milliseconds of this thread's CPU time in its own loop (the clock is
+ * read rarely) and adds the CPU time it really used to its total, printed at exit so
+ * the test can hold the profile against it. */
 #define BURN(fn, mul)                                                \
+  static _Atomic uint64_t fn##_total;                                \
   __attribute__((noinline, noclone)) static void fn(double ms)       \
   {                                                                  \
     volatile uint64_t acc[2] = { 0, 0 };                             \
-    uint64_t end = now_ns() + (uint64_t)(ms * 1e6);                  \
+    uint64_t start = cpu_ns(), now;                                  \
+    uint64_t end = start + (uint64_t)(ms * 1e6);                     \
     do {                                                             \
       for (int i = 0; i < 20000; i++)                                \
         acc[i & 1] = acc[i & 1] * (mul) + (uint64_t)i;               \
-    } while (now_ns() < end);                                        \
+    } while ((now = cpu_ns()) < end);                                \
+    atomic_fetch_add(&fn##_total, now - start);                      \
     sink += acc[0];                                                  \
   }
 BURN(burn_a, 31)
@@ -126,6 +145,8 @@ int main(int argc, char **argv)
   pthread_join(g, NULL);
   pthread_join(a, NULL);
   pthread_join(b, NULL);
+  printf("cpu_ms burn_a=%.1f burn_b=%.1f burn_c=%.1f burn_d=%.1f\n", burn_a_total / 1e6,
+         burn_b_total / 1e6, burn_c_total / 1e6, burn_d_total / 1e6);
   ceoprof_shutdown();
   return 0;
 }
