@@ -17,16 +17,25 @@
 static const char usage[] =
   "Usage: ceoprofd [OPTION]...\n"
   "       ceoprofd --pid PID [-F HZ] [--duration SEC] [-o PREFIX] [--call-graph fp] [--kernel]\n"
-  "Serve libceoprof clients on a Unix socket and write Chrome Trace JSON of their\n"
-  "workers and tasks. With --pid, sample that one process's CPU with perf_event_open\n"
-  "until it exits, the duration passes, or SIGINT/SIGTERM, then write PREFIX.pb.gz\n"
-  "(pprof) and PREFIX.trace.json, each sample labelled with its thread, worker and task.\n"
+  "Serve libceoprof clients and the ceoprof command on a Unix socket. Without --pid\n"
+  "(service mode) it profiles the processes 'ceoprof attach' asks for, or with --auto\n"
+  "every libceoprof client that connects, and writes a Chrome Trace JSON of each\n"
+  "client's workers and tasks. With --pid, sample that one process's CPU with\n"
+  "perf_event_open until it exits, the duration passes, or SIGINT/SIGTERM, then write\n"
+  "PREFIX.pb.gz (pprof) and PREFIX.trace.json, each sample labelled with its thread,\n"
+  "worker and task.\n"
   "\n"
   "  -s, --socket PATH        socket to serve (default: $CEOPROF_SOCKET, else\n"
   "                           /run/ceoprof/ceoprofd.sock as root, else\n"
   "                           $XDG_RUNTIME_DIR/ceoprof.sock)\n"
-  "  -d, --output-dir DIR     service mode: where each process's trace is written\n"
-  "                           when its last connection closes (default: .)\n"
+  "  -d, --output-dir DIR     service mode: where files are written, named\n"
+  "                           SERVICE-PID[-TIME].pb.gz / .trace.json (default: .)\n"
+  "  -a, --auto               service mode: profile every libceoprof client\n"
+  "  -w, --window SEC         cut profiles into windows of SEC seconds, one pprof\n"
+  "                           and one trace per process per window\n"
+  "      --pyroscope URL      push each pprof to Grafana Pyroscope (URL/ingest)\n"
+  "      --push-retries N     attempts after a failed push (default: 4)\n"
+  "      --push-backoff MS    first wait before a retry, doubled each time (1000)\n"
   "  -p, --pid PID            profile this process only\n"
   "  -o, --output PREFIX      --pid mode: output prefix (default: ceoprof-PID)\n"
   "  -D, --duration SEC       stop after SEC seconds (default: no limit)\n"
@@ -65,6 +74,11 @@ int main(int argc, char **argv)
     { "call-graph", required_argument, NULL, 'g' },
     { "kernel", no_argument, NULL, 'k' },
     { "no-sampling", no_argument, NULL, 'N' },
+    { "auto", no_argument, NULL, 'a' },
+    { "window", required_argument, NULL, 'w' },
+    { "pyroscope", required_argument, NULL, 'P' },
+    { "push-retries", required_argument, NULL, 'R' },
+    { "push-backoff", required_argument, NULL, 'B' },
     { "verbose", no_argument, NULL, 'v' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
@@ -77,7 +91,7 @@ int main(int argc, char **argv)
   int c, rc;
 
   cpd.output_dir = ".";
-  while ((c = getopt_long(argc, argv, "s:d:p:o:D:F:g:kvhV", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "s:d:p:o:D:F:g:kaw:vhV", opts, NULL)) != -1) {
     switch (c) {
     case 's':
       socket_opt = optarg;
@@ -127,6 +141,40 @@ int main(int argc, char **argv)
     case 'N':
       cpd.no_sampling = 1;
       break;
+    case 'a':
+      cpd.auto_attach = 1;
+      break;
+    case 'w':
+      cpd.window_s = strtod(optarg, &end);
+      if (*end || end == optarg || cpd.window_s < 0.1) {
+        fprintf(stderr, "ceoprofd: --window needs seconds (at least 0.1), not '%s'\n", optarg);
+        return 2;
+      }
+      break;
+    case 'P':
+      if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0) {
+        fprintf(stderr, "ceoprofd: --pyroscope needs an http:// or https:// URL, not '%s'\n",
+                optarg);
+        return 2;
+      }
+      cpd.pyroscope_url = optarg;
+      break;
+    case 'R':
+      if (strcmp(optarg, "0") == 0)
+        u = 0;
+      else if (parse_u32(optarg, &u) < 0 || u > 100) {
+        fprintf(stderr, "ceoprofd: --push-retries needs a count from 0 to 100, not '%s'\n", optarg);
+        return 2;
+      }
+      cpd.push_retries = (int)u;
+      break;
+    case 'B':
+      if (parse_u32(optarg, &u) < 0 || u > 600000) {
+        fprintf(stderr, "ceoprofd: --push-backoff needs milliseconds, not '%s'\n", optarg);
+        return 2;
+      }
+      cpd.push_backoff_ms = (int)u;
+      break;
     case 'v':
       cpd_verbose = 1;
       break;
@@ -158,6 +206,10 @@ int main(int argc, char **argv)
                                                         "path too long");
     return 2;
   }
+  if (cpd.target_pid && cpd.auto_attach) {
+    fprintf(stderr, "ceoprofd: --auto is for service mode; leave out --pid\n");
+    return 2;
+  }
   if (cpd.target_pid && kill((pid_t)cpd.target_pid, 0) < 0 && errno == ESRCH) {
     fprintf(stderr, "ceoprofd: no process with pid %" PRIu32 "; check the pid with ps\n",
             cpd.target_pid);
@@ -176,9 +228,8 @@ int main(int argc, char **argv)
   if (cpd.target_pid)
     cpd_log("profiling pid %" PRIu32 " on %s; Ctrl-C to stop", cpd.target_pid, cpd.socket_path);
   else
-    cpd_log("serving %s, writing traces to %s", cpd.socket_path, cpd.output_dir);
+    cpd_log("serving %s, writing to %s%s", cpd.socket_path, cpd.output_dir,
+            cpd.auto_attach ? ", profiling every client" : "");
   cpd_server_run();
-  if (cpd.target_gone)
-    cpd_log("pid %" PRIu32 " exited", cpd.target_pid);
   return cpd_server_stop() < 0 ? 1 : 0;
 }

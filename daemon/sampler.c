@@ -47,6 +47,7 @@ static void fill_attr(const struct cpd_sampler *s, struct perf_event_attr *a, in
   a->sample_freq = (uint64_t)s->hz;
   a->sample_type = s->sample_type;
   a->disabled = 1;
+  a->enable_on_exec = s->opts.enable_on_exec != 0;
   a->inherit = 1;           /* threads created later are sampled too */
   a->exclude_kernel = !s->opts.kernel;
   a->exclude_callchain_kernel = !s->opts.kernel;

@@ -16,6 +16,7 @@ struct cpd_sampler_opts {
   int hz;             /* samples per second per thread */
   int kernel;         /* also sample kernel stacks */
   size_t ring_pages;  /* data pages per CPU ring (a power of two) */
+  int enable_on_exec; /* the kernel enables the events when the target execs */
 };
 
 struct cpd_sampler_cpu {

@@ -13,18 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "daemon.h"
+#include "push.h"
 #include "log.h"
-#include "pprof_writer.h"
 #include "sockpath.h"
-#include "trace_samples.h"
 #include "timeline.h"
 #include "trace_writer.h"
 
@@ -34,13 +33,15 @@
 struct cpd_server cpd = {
   .listen_fd = -1,
   .epfd = -1,
-  .pidfd = -1,
+  .listen_watch = { CPD_W_LISTEN, NULL },
+  .push_retries = 4,
+  .push_backoff_ms = 1000,
+  .push_drain_ms = 5000,
   .hello_timeout_ms = 5000,
   .hz = 99,
 };
 
-/* epoll tags for the two fds that are not connections. */
-static char tag_listen, tag_pidfd, tag_ring;
+static void conn_readable(struct cpd_conn *c);
 
 uint64_t cpd_now_ns(void)
 {
@@ -57,7 +58,7 @@ uint64_t cpd_now_ms(void)
 
 /* ---- sessions ---- */
 
-static struct cpd_session *session_find(uint32_t pid)
+struct cpd_session *cpd_session_find(uint32_t pid)
 {
   for (struct cpd_session *s = cpd.sessions; s; s = s->next)
     if (s->pid == pid)
@@ -65,9 +66,9 @@ static struct cpd_session *session_find(uint32_t pid)
   return NULL;
 }
 
-static struct cpd_session *session_get(uint32_t pid, uint32_t uid)
+struct cpd_session *cpd_session_get(uint32_t pid, uint32_t uid)
 {
-  struct cpd_session *s = session_find(pid);
+  struct cpd_session *s = cpd_session_find(pid);
 
   if (s)
     return s;
@@ -79,6 +80,14 @@ static struct cpd_session *session_get(uint32_t pid, uint32_t uid)
   return s;
 }
 
+struct cpd_target *cpd_target_find(uint32_t pid)
+{
+  for (struct cpd_target *t = cpd.targets; t; t = t->next)
+    if (t->pid == pid)
+      return t;
+  return NULL;
+}
+
 static void session_unlink(struct cpd_session *s)
 {
   for (struct cpd_session **pp = &cpd.sessions; *pp; pp = &(*pp)->next)
@@ -88,158 +97,35 @@ static void session_unlink(struct cpd_session *s)
     }
 }
 
-/* Keeps letters, digits, '.', '_' and '-' of a client-chosen name; never "." or "..". */
-static void sanitize(char *out, size_t size, const char *in)
+void cpd_session_release(struct cpd_session *s)
 {
-  size_t n = 0;
-
-  for (; *in && n + 1 < size; in++) {
-    char c = *in;
-    int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-             c == '_' || c == '-' || (c == '.' && n > 0);
-
-    out[n++] = ok ? c : '_';
-  }
-  out[n] = '\0';
-  if (n == 0)
-    snprintf(out, size, "unnamed");
+  if (s->connections > 0 || cpd_target_find(s->pid))
+    return;
+  session_unlink(s);
+  /* Events that came after its profile was written still make a trace. */
+  if (s->written && s->nevents == 0)
+    cpd_session_free(s);
+  else
+    cpd_server_finish_session(s);
 }
 
-/* PATH gets the output name of S with extension EXT (".trace.json", ".pb.gz"). */
-static int output_path(const struct cpd_session *s, const char *ext, char *path, size_t size)
-{
-  char svc[64];
-  struct stat st;
-
-  if (cpd.target_pid) {
-    if (cpd.prefix)
-      return snprintf(path, size, "%s%s", cpd.prefix, ext) < (int)size ? 0 : -ENAMETOOLONG;
-    return snprintf(path, size, "ceoprof-%" PRIu32 "%s", s->pid, ext) < (int)size
-               ? 0 : -ENAMETOOLONG;
-  }
-  sanitize(svc, sizeof(svc), s->service);
-  for (int i = 0; i < 1000; i++) {
-    int n = i == 0 ? snprintf(path, size, "%s/%s-%" PRIu32 "%s", cpd.output_dir, svc, s->pid, ext)
-                   : snprintf(path, size, "%s/%s-%" PRIu32 "-%d%s", cpd.output_dir, svc, s->pid, i,
-                              ext);
-
-    if (n >= (int)size)
-      return -ENAMETOOLONG;
-    if (lstat(path, &st) != 0)
-      return 0;
-  }
-  return -EEXIST;
-}
-
-static int cmp_count_desc(const void *a, const void *b)
-{
-  const uint64_t *x = a, *y = b;  /* {count, location} pairs */
-
-  return x[0] < y[0] ? 1 : x[0] > y[0] ? -1 : (x[1] > y[1]) - (x[1] < y[1]);
-}
-
-/* The short summary a user reads first: what was sampled and the hottest functions. */
-static void print_summary(const struct cpd_session *s, const struct cpd_timeline *tl,
-                          const char *pprof_path, const char *trace_path)
-{
-  const struct cpd_profile *p = &cpd.profile;
-  uint64_t (*self)[2] = calloc(p->nfuncs + 1, sizeof(*self));
-  size_t workers = 0;
-  double secs = (double)(cpd.sampling_stop_ns - cpd.sampling_start_ns) / 1e9;
-
-  for (size_t i = 0; i < s->nthreads; i++)
-    workers += s->threads[i].worker_name != NULL;
-  printf("ceoprof: pid %" PRIu32 " (%s) for %.2f s at %d Hz (%s)\n", s->pid, s->service, secs,
-         cpd.sampler.hz, cpd.sampler.event);
-  printf("  samples %zu, lost %" PRIu64 " (+%" PRIu64 " records), threads %zu, workers %zu, "
-         "tasks %zu\n", p->nsamples, p->lost_samples, p->lost_records, p->nthreads, workers,
-         tl->nspans);
-  if (self && p->nsamples) {
-    size_t n = 0;
-
-    for (size_t i = 0; i < p->nfuncs + 1; i++)
-      self[i][1] = i;
-    for (size_t i = 0; i < p->nsamples; i++) {
-      const struct cpd_stack *stk = &p->stacks[p->samples[i].stack];
-      uint32_t f = stk->len ? p->locs[p->frames[stk->off] - 1].function : 0;
-
-      self[f][0]++;
-    }
-    qsort(self, p->nfuncs + 1, sizeof(*self), cmp_count_desc);
-    printf("  top functions (self):\n");
-    for (size_t i = 0; i < p->nfuncs + 1 && n < 8; i++, n++) {
-      if (self[i][0] == 0)
-        break;
-      printf("    %5.1f%%  %s\n", 100.0 * (double)self[i][0] / (double)p->nsamples,
-             self[i][1] ? p->funcs[self[i][1] - 1].name : "(unknown)");
-    }
-  }
-  free(self);
-  {
-    struct rusage ru;
-    double cpu;
-
-    getrusage(RUSAGE_SELF, &ru);
-    cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-          (double)ru.ru_stime.tv_usec / 1e6;
-    printf("  daemon CPU %.3f s (%.1f us per sample), peak RSS %ld KiB\n", cpu,
-           p->nsamples ? cpu * 1e6 / (double)p->nsamples : 0.0, ru.ru_maxrss);
-  }
-  if (pprof_path)
-    printf("  wrote %s\n", pprof_path);
-  if (trace_path)
-    printf("  wrote %s\n", trace_path);
-  fflush(stdout);
-}
-
+/* A session no target sampled: its trace alone, when its last connection closes. */
 int cpd_server_finish_session(struct cpd_session *s)
 {
-  int sampled = cpd.sampling && s->pid == cpd.target_pid;
-  struct cpd_trace_samples ts = { &cpd.profile, cpd.sampler.event, cpd.sampler.hz };
-  struct cpd_trace_extra extra = { 0 };
   struct cpd_timeline tl;
-  char path[PATH_MAX], ppath[PATH_MAX];
-  int rc, prc = 0;
+  char path[PATH_MAX];
+  int rc;
 
   s->end_mono_ns = cpd_now_ns();
-  if (sampled) {
-    /* Every sampled thread gets a lane, named as the kernel last named it. */
-    for (size_t i = 0; i < cpd.profile.nthreads; i++) {
-      struct cpd_thread *t = cpd_session_thread(s, cpd.profile.threads[i].tid);
-
-      if (t)
-        snprintf(t->comm, sizeof(t->comm), "%s", cpd.profile.threads[i].comm);
-    }
-    cpd_trace_samples_extra(&ts, &extra);
-  }
   rc = cpd_timeline_build(&tl, s, s->end_mono_ns);
   if (rc < 0)
     goto out;
-  rc = output_path(s, ".trace.json", path, sizeof(path));
+  rc = cpd_output_path(path, sizeof(path), cpd.prefix, s, 0, ".trace.json");
   if (rc == 0)
-    rc = cpd_trace_write(path, s, &tl, sampled ? &extra : NULL);
+    rc = cpd_trace_write(path, s, &tl, NULL);
   if (rc == 0) {
     cpd.traces_written++;
-    cpd_debug("wrote %s (pid %" PRIu32 ", %zu tasks, %zu events, %zu threads)", path, s->pid,
-              tl.nspans, s->nevents, s->nthreads);
-  }
-  if (sampled) {
-    struct cpd_pprof_info info = {
-      .hz = cpd.sampler.hz,
-      .event = cpd.sampler.event,
-      .time_nanos = cpd.sampling_start_ns + cpd.realtime_offset_ns,
-      .duration_nanos = cpd.sampling_stop_ns - cpd.sampling_start_ns,
-    };
-
-    prc = output_path(s, ".pb.gz", ppath, sizeof(ppath));
-    if (prc == 0)
-      prc = cpd_pprof_write(ppath, &cpd.profile, s, &tl, &info);
-    if (prc < 0) {
-      cpd.write_errors++;
-      cpd_log("failed to write the profile of pid %" PRIu32 ": %s", s->pid, strerror(-prc));
-    }
-    print_summary(s, &tl, prc == 0 ? ppath : NULL, rc == 0 ? path : NULL);
-  } else if (rc == 0) {
+    cpd.files_written++;
     cpd_log("wrote %s (pid %" PRIu32 ", %zu tasks, %zu events, %zu threads)", path, s->pid,
             tl.nspans, s->nevents, s->nthreads);
   }
@@ -250,12 +136,12 @@ out:
     cpd_log("failed to write the trace of pid %" PRIu32 ": %s", s->pid, strerror(-rc));
   }
   cpd_session_free(s);
-  return rc < 0 ? rc : prc;
+  return rc;
 }
 
 /* ---- connections ---- */
 
-static void conn_send_error(struct cpd_conn *c, int code, const char *msg)
+void cpd_conn_send_error(struct cpd_conn *c, int code, const char *msg)
 {
   Ceoprof__Wire__Error err = CEOPROF__WIRE__ERROR__INIT;
   cp_frame f = CEOPROF__WIRE__FRAME__INIT;
@@ -274,7 +160,20 @@ static void conn_send_error(struct cpd_conn *c, int code, const char *msg)
   }
 }
 
-static void conn_close(struct cpd_conn *c)
+void cpd_conn_send(struct cpd_conn *c, const Ceoprof__Wire__Frame *f)
+{
+  uint8_t *buf;
+  size_t len;
+
+  if (!c || c->fd < 0 || cp__frame_encode(f, &buf, &len) < 0)
+    return;
+  /* Best effort: a peer that does not read its socket does not stall the daemon. */
+  if (send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+    cpd_debug("pid %" PRIu32 ": could not send a frame: %s", c->pid, strerror(errno));
+  free(buf);
+}
+
+void cpd_conn_close(struct cpd_conn *c)
 {
   struct cpd_session *s = c->session;
 
@@ -285,16 +184,25 @@ static void conn_close(struct cpd_conn *c)
     }
   epoll_ctl(cpd.epfd, EPOLL_CTL_DEL, c->fd, NULL);
   close(c->fd);
+  c->fd = -1;
   cp__frame_reader_free(&c->reader);
+  /* A profile whose requester went away (ceoprof killed) ends: its files are still written. */
+  for (struct cpd_target *t = cpd.targets; t; t = t->next) {
+    if (t->detacher == c)
+      t->detacher = NULL;
+    if (t->requester == c) {
+      t->requester = NULL;
+      if (!t->end_reason)
+        t->end_reason = "requester gone";
+    }
+  }
   free(c);
   if (!s)
     return;
   s->connections--;
-  /* In service mode a process's session ends with its last connection. */
-  if (!cpd.target_pid && s->connections == 0) {
-    session_unlink(s);
-    cpd_server_finish_session(s);
-  }
+  /* A process's session ends with its last connection, unless a target still samples it. */
+  if (!cpd.target_pid)
+    cpd_session_release(s);
 }
 
 /* Drops a misbehaving client with one clear line; everyone else is served on. */
@@ -306,7 +214,7 @@ static void conn_drop(struct cpd_conn *c, const char *why)
     c->session->rejects.frames++;
   else
     cpd.frames_rejected++;
-  conn_close(c);
+  cpd_conn_close(c);
 }
 
 static int conn_hello(struct cpd_conn *c, const Ceoprof__Wire__Hello *h)
@@ -320,24 +228,26 @@ static int conn_hello(struct cpd_conn *c, const Ceoprof__Wire__Hello *h)
   if (h->protocol_version != CP_PROTOCOL_VERSION) {
     snprintf(msg, sizeof(msg), "protocol version %u is not supported (this daemon speaks %u)",
              h->protocol_version, CP_PROTOCOL_VERSION);
-    conn_send_error(c, -EPROTONOSUPPORT, msg);
+    cpd_conn_send_error(c, -EPROTONOSUPPORT, msg);
     conn_drop(c, msg);
     return -EPROTONOSUPPORT;
   }
   if (cpd.target_pid && c->pid != cpd.target_pid) {
     snprintf(msg, sizeof(msg), "this daemon profiles pid %" PRIu32 " only", cpd.target_pid);
-    conn_send_error(c, -EPERM, msg);
+    cpd_conn_send_error(c, -EPERM, msg);
     cpd_debug("client pid %" PRIu32 ": refused: %s", c->pid, msg);
-    conn_close(c);
+    cpd_conn_close(c);
     return -EPERM;
   }
-  c->session = session_get(c->pid, c->uid);
+  c->session = cpd_session_get(c->pid, c->uid);
   if (!c->session || cpd_session_hello(c->session, h) < 0) {
-    conn_send_error(c, -ENOMEM, "out of memory");
+    cpd_conn_send_error(c, -ENOMEM, "out of memory");
     conn_drop(c, "out of memory");
     return -ENOMEM;
   }
   c->session->connections++;
+  if (cpd.auto_attach && !cpd_target_find(c->pid))
+    cpd_control_auto_attach(c);
   ack.protocol_version = CP_PROTOCOL_VERSION;
   ack.daemon_version = PACKAGE_VERSION;
   f.body_case = CEOPROF__WIRE__FRAME__BODY_ACK;
@@ -367,10 +277,18 @@ static int conn_frames(struct cpd_conn *c)
       conn_drop(c, why);
       return -1;
     }
+    if (c->control || (!c->session && cpd_control_is_request(f))) {
+      c->control = 1;
+      rc = cpd_control_request(c, f);
+      cp__frame_free(f);
+      if (rc < 0)
+        return -1;
+      continue;
+    }
     if (!c->session) {
       if (f->body_case != CEOPROF__WIRE__FRAME__BODY_HELLO) {
         cp__frame_free(f);
-        conn_drop(c, "first frame is not Hello");
+        conn_drop(c, "first frame is neither Hello nor a request");
         return -1;
       }
       rc = conn_hello(c, f->hello);
@@ -405,14 +323,14 @@ static void conn_readable(struct cpd_conn *c)
     n = recv(c->fd, space, 65536, MSG_DONTWAIT);
     if (n == 0) {
       if (conn_frames(c) == 0)
-        conn_close(c);
+        cpd_conn_close(c);
       return;
     }
     if (n < 0) {
       if (errno == EINTR)
         continue;
       if (errno != EAGAIN)
-        conn_close(c);
+        cpd_conn_close(c);
       return;
     }
     cp__frame_reader_commit(&c->reader, (size_t)n);
@@ -443,12 +361,13 @@ static void accept_clients(void)
       close(fd);
       continue;
     }
+    c->watch = (struct cpd_watch){ CPD_W_CONN, c };
     c->fd = fd;
     c->pid = (uint32_t)cred.pid;
     c->uid = cred.uid;
     c->opened_ms = cpd_now_ms();
     cp__frame_reader_init(&c->reader, CP_MAX_FRAME);
-    ev.data.ptr = c;
+    ev.data.ptr = &c->watch;
     if (epoll_ctl(cpd.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
       cpd_log("failed to watch a client: %s", strerror(errno));
       close(fd);
@@ -484,7 +403,7 @@ static int socket_in_use(const struct sockaddr_un *addr)
 static int listen_socket(void)
 {
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
-  struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &tag_listen };
+  struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &cpd.listen_watch };
   int rc;
 
   memcpy(addr.sun_path, cpd.socket_path, sizeof(addr.sun_path));
@@ -527,66 +446,34 @@ static int listen_socket(void)
   return 0;
 }
 
-static void watch_target(void)
+/* --pid: the one target, from the command line. */
+static int start_single_target(void)
 {
-#ifdef SYS_pidfd_open
-  struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &tag_pidfd };
+  struct cpd_target_opts o = {
+    .hz = cpd.hz, .kernel = cpd.kernel, .no_sampling = cpd.no_sampling,
+    .enable_on_exec = cpd.enable_on_exec, .owner_uid = geteuid(),
+  };
+  char prefix[64], err[512];
 
-  cpd.pidfd = (int)syscall(SYS_pidfd_open, (pid_t)cpd.target_pid, 0);
-  if (cpd.pidfd >= 0 && epoll_ctl(cpd.epfd, EPOLL_CTL_ADD, cpd.pidfd, &ev) < 0) {
-    close(cpd.pidfd);
-    cpd.pidfd = -1;
+  if (!cpd.prefix) {
+    snprintf(prefix, sizeof(prefix), "ceoprof-%" PRIu32, cpd.target_pid);
+    o.prefix = prefix;
+  } else {
+    o.prefix = cpd.prefix;
   }
-#endif
-}
-
-static int start_sampling(void)
-{
-  struct cpd_sampler_opts o = { .hz = cpd.hz, .kernel = cpd.kernel, .ring_pages = 128 };
-  struct timespec rt;
-  char err[512];
-  int rc;
-
-  cpd_profile_init(&cpd.profile, cpd.target_pid);
-  rc = cpd_sampler_open(&cpd.sampler, cpd.target_pid, &o, &cpd.profile, err, sizeof(err));
-  if (rc < 0) {
+  if (!cpd_session_get(cpd.target_pid, 0))
+    return -ENOMEM;
+  if (!cpd_target_start(cpd.target_pid, &o, err, sizeof(err))) {
     cpd_log("%s", err);
-    return rc;
+    return -EPERM;
   }
-  if (cpd.sampler.warning[0])
-    cpd_log("%s", cpd.sampler.warning);
-  for (int i = 0; i < cpd.sampler.ncpus; i++) {
-    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &tag_ring };
-    int fd = cpd_sampler_ring_fd(&cpd.sampler, i);
-
-    if (fd >= 0)
-      epoll_ctl(cpd.epfd, EPOLL_CTL_ADD, fd, &ev);
-  }
-  clock_gettime(CLOCK_REALTIME, &rt);
-  cpd.sampling_start_ns = cpd_now_ns();
-  cpd.realtime_offset_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec - cpd.sampling_start_ns;
-  rc = cpd_sampler_enable(&cpd.sampler);
-  if (rc < 0) {
-    cpd_log("failed to enable perf events: %s", strerror(-rc));
-    cpd_sampler_close(&cpd.sampler);
-    return rc;
-  }
-  cpd.sampling = 1;
   return 0;
-}
-
-static void stop_sampling(void)
-{
-  if (!cpd.sampling || cpd.sampling_stop_ns)
-    return;
-  cpd_sampler_disable(&cpd.sampler);
-  cpd.sampling_stop_ns = cpd_now_ns();
-  cpd_sampler_read(&cpd.sampler);
 }
 
 int cpd_server_start(void)
 {
   struct sigaction sa = { .sa_handler = on_signal };
+  struct timespec rt;
   sigset_t block;
   int rc;
 
@@ -600,20 +487,46 @@ int cpd_server_start(void)
   sigaddset(&block, SIGTERM);
   sigprocmask(SIG_BLOCK, &block, NULL);
   cpd.started_ms = cpd_now_ms();
+  clock_gettime(CLOCK_REALTIME, &rt);
+  cpd.realtime_offset_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec - cpd_now_ns();
   cpd.epfd = epoll_create1(EPOLL_CLOEXEC);
   if (cpd.epfd < 0)
     return -errno;
   rc = listen_socket();
   if (rc < 0)
     return rc;
-  if (cpd.target_pid) {
-    if (!session_get(cpd.target_pid, 0))
-      return -ENOMEM;
-    watch_target();
-    if (!cpd.no_sampling && (rc = start_sampling()) < 0)
-      return rc;
+  if (cpd.pyroscope_url && (rc = cpd_push_start(cpd.pyroscope_url, cpd.push_retries,
+                                                cpd.push_backoff_ms)) < 0) {
+    cpd_log("failed to start the Pyroscope uploader: %s", strerror(-rc));
+    return rc;
   }
+  if (cpd.target_pid && (rc = start_single_target()) < 0)
+    return rc;
   return 0;
+}
+
+/* Reads what the target's clients already sent: it belongs in the target's last files. */
+static void drain_clients_of(uint32_t pid)
+{
+  for (struct cpd_conn *c = cpd.conns, *next; c; c = next) {
+    next = c->next;
+    if (c->session && c->session->pid == pid)
+      conn_readable(c);
+  }
+}
+
+static void end_target(struct cpd_target *t)
+{
+  uint32_t pid = t->pid;
+  int rc;
+
+  drain_clients_of(pid);
+  cpd_debug("pid %" PRIu32 ": profile ends (%s)", pid, t->end_reason);
+  rc = cpd_target_finish(t);
+  if (cpd.target_pid == pid) {
+    cpd.target_gone = 1;
+    cpd.target_status = rc;
+  }
 }
 
 static void cron(void)
@@ -622,15 +535,36 @@ static void cron(void)
 
   for (struct cpd_conn *c = cpd.conns, *next; c; c = next) {
     next = c->next;
-    if (!c->session && now - c->opened_ms > (uint64_t)cpd.hello_timeout_ms)
+    if (!c->session && !c->control && now - c->opened_ms > (uint64_t)cpd.hello_timeout_ms)
       conn_drop(c, "no Hello within the timeout");
   }
   if (cpd.duration_s > 0 && now - cpd.started_ms >= (uint64_t)(cpd.duration_s * 1000))
     cpd.stop = -1;
-  if (cpd.target_pid && cpd.pidfd < 0 && kill((pid_t)cpd.target_pid, 0) < 0 && errno == ESRCH)
-    cpd.target_gone = 1;
-  if (cpd.sampling)
-    cpd_sampler_read(&cpd.sampler);
+  for (struct cpd_target *t = cpd.targets, *next; t; t = next) {
+    uint64_t ns = cpd_now_ns();
+
+    next = t->next;
+    cpd_target_read(t);
+    if (t->pidfd < 0 && !t->gone && kill((pid_t)t->pid, 0) < 0 && errno == ESRCH)
+      t->gone = 1;
+    if (t->gone && !t->end_reason)
+      t->end_reason = "exited";
+    if (t->opts.duration_s > 0 && !t->end_reason &&
+        ns - t->start_ns >= (uint64_t)(t->opts.duration_s * 1e9))
+      t->end_reason = "duration";
+    if (t->end_reason) {
+      end_target(t);
+      continue;
+    }
+    if (cpd.window_s > 0 && ns - t->window_start_ns >= (uint64_t)(cpd.window_s * 1e9))
+      cpd_target_cut(t);
+    if (t->progress && t->requester && now - t->progress_ms >= 500) {
+      t->progress_ms = now;
+      cpd_control_progress(t);
+    }
+  }
+  if (cpd.on_tick)
+    cpd.on_tick();
 }
 
 void cpd_server_run(void)
@@ -643,20 +577,32 @@ void cpd_server_run(void)
     int n = epoll_pwait(cpd.epfd, evs, 64, CRON_MS, &none);
 
     for (int i = 0; i < n; i++) {
-      void *p = evs[i].data.ptr;
+      struct cpd_watch *w = evs[i].data.ptr;
 
-      if (p == &tag_listen)
+      switch (w->kind) {
+      case CPD_W_LISTEN:
         accept_clients();
-      else if (p == &tag_pidfd)
-        cpd.target_gone = 1;
-      else if (p == &tag_ring)
-        cpd_sampler_read(&cpd.sampler);
-      else
-        conn_readable(p);
+        break;
+      case CPD_W_PIDFD:
+        ((struct cpd_target *)w->obj)->gone = 1;
+        epoll_ctl(cpd.epfd, EPOLL_CTL_DEL, ((struct cpd_target *)w->obj)->pidfd, NULL);
+        break;
+      case CPD_W_RING:
+        cpd_target_read(w->obj);
+        break;
+      case CPD_W_CONN:
+        /* A connection closed earlier in this batch is not touched again. */
+        for (struct cpd_conn *c = cpd.conns; c; c = c->next)
+          if (c == w->obj) {
+            conn_readable(c);
+            break;
+          }
+        break;
+      }
     }
     cron();
   }
-  /* Frames already on the wire from the target belong in its output. */
+  /* Frames already on the wire belong in the output. */
   for (struct cpd_conn *c = cpd.conns, *next; c; c = next) {
     next = c->next;
     conn_readable(c);
@@ -667,7 +613,15 @@ int cpd_server_stop(void)
 {
   struct cpd_session *s;
 
-  stop_sampling();
+  while (cpd.targets) {
+    struct cpd_target *t = cpd.targets;
+
+    if (!t->end_reason)
+      t->end_reason = cpd.stop == -1 ? "duration" : "daemon stopping";
+    end_target(t);
+  }
+  if (cpd.pyroscope_url)
+    cpd_push_stop(cpd.push_drain_ms);
   /* What no session could be charged with: clients dropped before they said Hello. */
   if (cpd.conns_dropped || cpd.frames_rejected)
     cpd_log("%" PRIu64 " connections served; %" PRIu64 " dropped for protocol errors or timeouts, "
@@ -676,27 +630,28 @@ int cpd_server_stop(void)
   while (cpd.conns) {
     struct cpd_conn *c = cpd.conns;
 
-    c->session = NULL;  /* its session is finished below, not by conn_close */
-    conn_close(c);
+    c->session = NULL;  /* its session is finished below, not by cpd_conn_close */
+    cpd_conn_close(c);
   }
   while ((s = cpd.sessions) != NULL) {
     cpd.sessions = s->next;
-    cpd_server_finish_session(s);
+    if (cpd.target_pid || (s->written && s->nevents == 0)) {
+      /* Its profile is written; events that came after it (rare) are counted here. */
+      if (s->nevents)
+        cpd_log("pid %" PRIu32 ": %zu events arrived after its profile was written; not written",
+                s->pid, s->nevents);
+      cpd_session_free(s);
+    } else {
+      cpd_server_finish_session(s);
+    }
   }
   if (cpd.listen_fd >= 0) {
     close(cpd.listen_fd);
     unlink(cpd.socket_path);
     cpd.listen_fd = -1;
   }
-  if (cpd.sampling) {
-    cpd_sampler_close(&cpd.sampler);
-    cpd_profile_free(&cpd.profile);
-    cpd.sampling = 0;
-  }
-  if (cpd.pidfd >= 0)
-    close(cpd.pidfd);
   if (cpd.epfd >= 0)
     close(cpd.epfd);
-  cpd.pidfd = cpd.epfd = -1;
+  cpd.epfd = -1;
   return cpd.write_errors ? -EIO : 0;
 }

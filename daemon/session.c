@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "session.h"
+#include "timeline.h"
 #include "util.h"
 
 struct cpd_session *cpd_session_new(uint32_t pid, uint32_t uid, uint64_t now_mono_ns)
@@ -134,6 +135,74 @@ uint64_t cpd_session_drops(const struct cpd_session *s, uint32_t reason)
   return n;
 }
 
+uint64_t cpd_session_event_mono(const struct cpd_session *s, const struct cpd_event *e)
+{
+  return e->mono ? e->ts : cpd_clocksync_to_mono(&s->clock, e->ts);
+}
+
+static int cmp_open_spans(const void *a, const void *b)
+{
+  const struct cpd_span *x = *(const struct cpd_span *const *)a, *y = *(const struct cpd_span *const *)b;
+
+  if (x->tid != y->tid)
+    return x->tid < y->tid ? -1 : 1;
+  return (x->depth > y->depth) - (x->depth < y->depth);
+}
+
+int cpd_session_cut(struct cpd_session *s, const struct cpd_timeline *tl, uint64_t cut_ns)
+{
+  const struct cpd_span **open = NULL;
+  struct cpd_event *ev = NULL;
+  size_t nopen = 0, n = 0, need = s->nevents;
+  uint64_t seq = 0;
+
+  for (size_t i = 0; i < tl->nspans; i++)
+    if (tl->spans[i].unfinished) {
+      nopen++;
+      need += 1 + tl->spans[i].nfields;
+    }
+  if (nopen && !(open = malloc(nopen * sizeof(*open))))
+    return -ENOMEM;
+  if (need && !(ev = malloc(need * sizeof(*ev)))) {
+    free(open);
+    return -ENOMEM;
+  }
+  nopen = 0;
+  for (size_t i = 0; i < tl->nspans; i++)
+    if (tl->spans[i].unfinished)
+      open[nopen++] = &tl->spans[i];
+  /* Outer tasks first, each followed by its fields: the replay rebuilds the same nesting. */
+  qsort(open, nopen, sizeof(*open), cmp_open_spans);
+  for (size_t i = 0; i < nopen; i++) {
+    const struct cpd_span *sp = open[i];
+
+    ev[n++] = (struct cpd_event){ .ts = cut_ns, .task_id = sp->task_id, .seq = seq++,
+                                  .tid = sp->tid, .name_id = sp->name_id,
+                                  .kind = CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_BEGIN, .mono = 1 };
+    for (uint32_t f = 0; f < sp->nfields; f++) {
+      const struct cpd_field *fd = &tl->fields[sp->first_field + f];
+
+      ev[n++] = (struct cpd_event){ .ts = cut_ns, .value = fd->value, .seq = seq++, .tid = sp->tid,
+                                    .name_id = fd->key,
+                                    .kind = CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_FIELD, .mono = 1 };
+    }
+  }
+  /* The events after the cut keep their order; their sequence numbers follow the carried ones. */
+  for (size_t i = 0; i < s->nevents; i++)
+    if (cpd_session_event_mono(s, &s->events[i]) >= cut_ns) {
+      ev[n] = s->events[i];
+      ev[n++].seq = seq++;
+    }
+  free(open);
+  free(s->events);
+  s->events = ev;
+  s->nevents = n;
+  s->events_cap = need;
+  s->next_seq = seq;
+  s->start_mono_ns = cut_ns;
+  return 0;
+}
+
 int cpd_session_hello(struct cpd_session *s, const Ceoprof__Wire__Hello *h)
 {
   char *svc = strdup(h->service_name && *h->service_name ? h->service_name : "unnamed");
@@ -247,7 +316,9 @@ static void apply_events(struct cpd_session *s, const Ceoprof__Wire__EventBatch 
     out->name_id = e->name_id;
     out->kind = (uint8_t)e->kind;
     out->resend = e->resend;
+    out->mono = 0;
     s->resends += e->resend;
+    s->tasks_begun += e->kind == CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_BEGIN && !e->resend;
   }
 }
 

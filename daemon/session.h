@@ -24,6 +24,7 @@ struct cpd_event {
   uint32_t name_id;
   uint8_t kind;      /* Ceoprof__Wire__EventKind */
   uint8_t resend;
+  uint8_t mono;      /* ts is already CLOCK_MONOTONIC ns (a task carried over a window cut) */
 };
 
 struct cpd_thread {
@@ -68,8 +69,10 @@ struct cpd_session {
   size_t ndrops, drops_cap;
   struct cpd_rejects rejects;
   uint64_t resends;             /* events re-sent after a reconnect (not new events) */
+  uint64_t tasks_begun;         /* task begin events received (not re-sends), ever */
   uint64_t client_events_sent;  /* from Goodbye */
   int had_hello;
+  int written;                  /* a target wrote its events; what is left came later */
   int connections;              /* open connections feeding this session */
   struct cpd_session *next;     /* in the daemon's list */
 };
@@ -88,5 +91,16 @@ struct cpd_thread *cpd_session_thread(struct cpd_session *s, uint32_t tid);
 const char *cpd_session_string(const struct cpd_session *s, uint32_t id);
 /* Sum of the clients' drops for REASON over all threads. */
 uint64_t cpd_session_drops(const struct cpd_session *s, uint32_t reason);
+/* CLOCK_MONOTONIC ns of event E. */
+uint64_t cpd_session_event_mono(const struct cpd_session *s, const struct cpd_event *e);
+
+struct cpd_timeline;
+/*
+ * Cuts S at CUT_NS (a window boundary): the events before it, already written with TL
+ * (its timeline up to the cut), are removed; each task still open at the cut is begun
+ * again at CUT_NS with its fields, so the next window starts where this one ended.
+ * 0 or -ENOMEM (S is unchanged then).
+ */
+int cpd_session_cut(struct cpd_session *s, const struct cpd_timeline *tl, uint64_t cut_ns);
 
 #endif

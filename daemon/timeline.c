@@ -251,11 +251,12 @@ static int layout(struct builder *b)
   return 0;
 }
 
-int cpd_timeline_build(struct cpd_timeline *tl, const struct cpd_session *s, uint64_t end_ns)
+static int build(struct cpd_timeline *tl, const struct cpd_session *s, uint64_t cut_ns,
+                 uint64_t end_ns)
 {
   struct builder b = { .tl = tl, .s = s };
   struct cpd_event *ev = NULL;
-  size_t stacks_cap = 0;
+  size_t stacks_cap = 0, nev = 0;
   int rc = 0;
 
   memset(tl, 0, sizeof(*tl));
@@ -265,11 +266,15 @@ int cpd_timeline_build(struct cpd_timeline *tl, const struct cpd_session *s, uin
       return -ENOMEM;
   }
   for (size_t i = 0; i < s->nevents; i++) {
-    ev[i] = s->events[i];
-    ev[i].ts = cpd_clocksync_to_mono(&s->clock, ev[i].ts);
+    uint64_t ts = cpd_session_event_mono(s, &s->events[i]);
+
+    if (ts >= cut_ns)
+      continue;
+    ev[nev] = s->events[i];
+    ev[nev++].ts = ts;
   }
-  qsort(ev, s->nevents, sizeof(*ev), cmp_events);
-  for (size_t i = 0; i < s->nevents && rc == 0; i++) {
+  qsort(ev, nev, sizeof(*ev), cmp_events);
+  for (size_t i = 0; i < nev && rc == 0; i++) {
     const struct cpd_event *e = &ev[i];
 
     if (!stack_of(&b, e->tid)) {
@@ -327,6 +332,16 @@ int cpd_timeline_build(struct cpd_timeline *tl, const struct cpd_session *s, uin
   if (rc < 0)
     cpd_timeline_free(tl);
   return rc;
+}
+
+int cpd_timeline_build(struct cpd_timeline *tl, const struct cpd_session *s, uint64_t end_ns)
+{
+  return build(tl, s, UINT64_MAX, end_ns);
+}
+
+int cpd_timeline_build_until(struct cpd_timeline *tl, const struct cpd_session *s, uint64_t cut_ns)
+{
+  return build(tl, s, cut_ns, cut_ns);
 }
 
 void cpd_timeline_free(struct cpd_timeline *tl)

@@ -59,6 +59,8 @@ struct cpd_timeline {
 
 /* Builds the timeline of S, closing open tasks at END_NS. 0 or -ENOMEM. */
 int cpd_timeline_build(struct cpd_timeline *tl, const struct cpd_session *s, uint64_t end_ns);
+/* The same for the events before CUT_NS only, closing open tasks (unfinished) at CUT_NS. */
+int cpd_timeline_build_until(struct cpd_timeline *tl, const struct cpd_session *s, uint64_t cut_ns);
 void cpd_timeline_free(struct cpd_timeline *tl);
 /* The innermost span open on TID at TS, or NULL. */
 const struct cpd_span *cpd_timeline_task_at(const struct cpd_timeline *tl, uint32_t tid, uint64_t ts);

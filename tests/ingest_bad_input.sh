@@ -11,7 +11,7 @@ $PYTHON3 "$top_srcdir/tests/send_frames.py" "$SOCK" || die "a bad client was not
 wait "$cpid" || die "the good client failed"
 kill -0 "$daemon_pid" || die "the daemon died"
 cat "$WORK/daemon.log"
-for msg in "frame does not decode" "frame larger than the 1 MiB limit" "first frame is not Hello" \
+for msg in "frame does not decode" "frame larger than the 1 MiB limit" "first frame is neither Hello nor a request" \
   "protocol version 99 is not supported" "no Hello within the timeout"; do
   grep -q "$msg" "$WORK/daemon.log" || die "no log line saying: $msg"
 done
