@@ -94,7 +94,7 @@ void cpd_conn_close(struct cpd_conn *c);
 
 /*
  * PATH gets an output file name: PREFIX + EXT, or OUTPUT_DIR/SERVICE-PID + EXT (made unique),
- * with -YYYYmmddTHHMMSSZ before EXT when WINDOW_REAL_NS (CLOCK_REALTIME) is not 0. 0 or -errno.
+ * with -YYYYmmddTHHMMSS.mmmZ (UTC) before EXT when WINDOW_REAL_NS (CLOCK_REALTIME) is not 0. 0 or -errno.
  */
 int cpd_output_path(char *path, size_t size, const char *prefix, const struct cpd_session *s,
                     uint64_t window_real_ns, const char *ext);

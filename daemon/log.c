@@ -7,13 +7,14 @@
 #include "log.h"
 
 int cpd_verbose;
+const char *cpd_log_name = "ceoprofd";
 
 static void vlog(const char *fmt, va_list ap)
 {
   char line[1024];
 
   vsnprintf(line, sizeof(line), fmt, ap);
-  fprintf(stderr, "ceoprofd: %s\n", line);
+  fprintf(stderr, "%s: %s\n", cpd_log_name, line);
 }
 
 void cpd_log(const char *fmt, ...)

@@ -3,6 +3,7 @@
 #define CPD_LOG_H
 
 extern int cpd_verbose;  /* -v: also print debug lines */
+extern const char *cpd_log_name;  /* the prefix of each line: "ceoprofd", or "ceoprof" */
 
 void cpd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cpd_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

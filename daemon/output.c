@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -37,7 +38,8 @@ int cpd_output_path(char *path, size_t size, const char *prefix, const struct cp
     struct tm tm;
 
     gmtime_r(&secs, &tm);
-    strftime(when, sizeof(when), "-%Y%m%dT%H%M%SZ", &tm);
+    strftime(when, sizeof(when) - 6, "-%Y%m%dT%H%M%S", &tm);
+    snprintf(when + strlen(when), 6, ".%03uZ", (unsigned)(window_real_ns / 1000000u % 1000u));
   }
   if (prefix)
     return snprintf(path, size, "%s%s%s", prefix, when, ext) < (int)size ? 0 : -ENAMETOOLONG;

@@ -140,6 +140,15 @@ uint64_t cpd_session_event_mono(const struct cpd_session *s, const struct cpd_ev
   return e->mono ? e->ts : cpd_clocksync_to_mono(&s->clock, e->ts);
 }
 
+uint64_t cpd_session_event_time(const struct cpd_session *s, const struct cpd_event *e)
+{
+  uint64_t ts = cpd_session_event_mono(s, e);
+
+  /* Stamped before the last cut but sent after it (the client flushes every few ms): it
+   * belongs to the window it arrived in, at its start, after the tasks carried there. */
+  return ts < s->cut_ns ? s->cut_ns : ts;
+}
+
 static int cmp_open_spans(const void *a, const void *b)
 {
   const struct cpd_span *x = *(const struct cpd_span *const *)a, *y = *(const struct cpd_span *const *)b;
@@ -189,7 +198,7 @@ int cpd_session_cut(struct cpd_session *s, const struct cpd_timeline *tl, uint64
   }
   /* The events after the cut keep their order; their sequence numbers follow the carried ones. */
   for (size_t i = 0; i < s->nevents; i++)
-    if (cpd_session_event_mono(s, &s->events[i]) >= cut_ns) {
+    if (cpd_session_event_time(s, &s->events[i]) >= cut_ns) {
       ev[n] = s->events[i];
       ev[n++].seq = seq++;
     }
@@ -200,6 +209,7 @@ int cpd_session_cut(struct cpd_session *s, const struct cpd_timeline *tl, uint64
   s->events_cap = need;
   s->next_seq = seq;
   s->start_mono_ns = cut_ns;
+  s->cut_ns = cut_ns;
   return 0;
 }
 

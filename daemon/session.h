@@ -73,6 +73,8 @@ struct cpd_session {
   uint64_t client_events_sent;  /* from Goodbye */
   int had_hello;
   int written;                  /* a target wrote its events; what is left came later */
+  uint64_t cut_ns;              /* the last window cut, 0 when never cut; events stamped
+                                   before it that arrive late are placed at it */
   int connections;              /* open connections feeding this session */
   struct cpd_session *next;     /* in the daemon's list */
 };
@@ -93,6 +95,8 @@ const char *cpd_session_string(const struct cpd_session *s, uint32_t id);
 uint64_t cpd_session_drops(const struct cpd_session *s, uint32_t reason);
 /* CLOCK_MONOTONIC ns of event E. */
 uint64_t cpd_session_event_mono(const struct cpd_session *s, const struct cpd_event *e);
+/* The same, but never before the last window cut: where the timeline places E. */
+uint64_t cpd_session_event_time(const struct cpd_session *s, const struct cpd_event *e);
 
 struct cpd_timeline;
 /*

@@ -266,7 +266,7 @@ static int build(struct cpd_timeline *tl, const struct cpd_session *s, uint64_t 
       return -ENOMEM;
   }
   for (size_t i = 0; i < s->nevents; i++) {
-    uint64_t ts = cpd_session_event_mono(s, &s->events[i]);
+    uint64_t ts = cpd_session_event_time(s, &s->events[i]);
 
     if (ts >= cut_ns)
       continue;

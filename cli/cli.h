@@ -1,0 +1,18 @@
+/* cli.h: the ceoprof command's subcommands, one file each, and its shared usage text. */
+#ifndef CPC_CLI_H
+#define CPC_CLI_H
+
+#include <stdio.h>
+
+int cpc_attach(int argc, char **argv);
+int cpc_record(int argc, char **argv);
+int cpc_detach(int argc, char **argv);
+int cpc_status(int argc, char **argv);
+int cpc_report(int argc, char **argv);
+int cpc_report_trace(const char *path, int top);
+int cpc_push(int argc, char **argv);
+
+/* Prints the usage of subcommand CMD (NULL: all of them) to F. */
+void cpc_usage(FILE *f, const char *cmd);
+
+#endif

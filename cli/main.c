@@ -1,0 +1,84 @@
+/* main.c: the ceoprof command: subcommand dispatch and the usage text of each subcommand. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *usage;
+} cmds[] = {
+  { "attach", cpc_attach,
+    "ceoprof attach PID [-F HZ] [-D SEC] [-o PREFIX] [-k] [-s SOCKET]\n"
+    "  Profile a running process until Ctrl-C, --duration, or its exit; write PREFIX.pb.gz\n"
+    "  and PREFIX.trace.json (default prefix: ./ceoprof-PID). Asks the running ceoprofd,\n"
+    "  or profiles directly when none runs.\n" },
+  { "record", cpc_record,
+    "ceoprof record [-F HZ] [-D SEC] [-o PREFIX] [-k] -- CMD [ARGS...]\n"
+    "  Run CMD profiled from its first instruction (its libceoprof connects to this run)\n"
+    "  and exit with CMD's exit status. Default prefix: ./ceoprof-PID.\n" },
+  { "report", cpc_report,
+    "ceoprof report FILE.pb.gz [--by function|worker|task|thread] [--top N]\n"
+    "ceoprof report FILE.trace.json [--top N]\n"
+    "  A profile as a table (flat and cumulative share, samples, CPU time), or a trace's\n"
+    "  task durations per task name (count, total, p50, p95, max).\n" },
+  { "status", cpc_status,
+    "ceoprof status [-s SOCKET]\n"
+    "  The running ceoprofd: profiles in progress, clients, counters, drops, pushes.\n" },
+  { "detach", cpc_detach,
+    "ceoprof detach PID [-s SOCKET]\n"
+    "  End the profile of PID now; its files are written.\n" },
+  { "push", cpc_push,
+    "ceoprof push FILE.pb.gz --url URL --name APP [--from UNIX --until UNIX]\n"
+    "  Upload one pprof file to Grafana Pyroscope (URL/ingest).\n" },
+};
+
+static const char options[] =
+  "Options of attach and record:\n"
+  "  -F, --freq HZ          samples per second (default 99)\n"
+  "  -D, --duration SEC     stop after SEC seconds\n"
+  "  -o, --output PREFIX    write PREFIX.pb.gz and PREFIX.trace.json\n"
+  "  -k, --kernel           kernel stacks too\n"
+  "  -g, --call-graph fp    unwind with frame pointers (the default and only mode so far)\n"
+  "  -s, --socket PATH      ceoprofd's socket (default: $CEOPROF_SOCKET, else\n"
+  "                         /run/ceoprof/ceoprofd.sock as root, else $XDG_RUNTIME_DIR/ceoprof.sock)\n";
+
+void cpc_usage(FILE *f, const char *cmd)
+{
+  if (!cmd)
+    fputs("Usage: ceoprof COMMAND [OPTION]... (ceoprof help COMMAND for one)\n\n", f);
+  for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+    if (!cmd || strcmp(cmd, cmds[i].name) == 0)
+      fputs(cmds[i].usage, f);
+  if (!cmd || strcmp(cmd, "attach") == 0 || strcmp(cmd, "record") == 0)
+    fprintf(f, "\n%s", options);
+  if (!cmd)
+    fputs("\nceoprof --version prints the version. See ceoprof(1).\n", f);
+}
+
+int main(int argc, char **argv)
+{
+  const char *cmd = argc > 1 ? argv[1] : NULL;
+
+  if (!cmd) {
+    cpc_usage(stderr, NULL);
+    return 2;
+  }
+  if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+    cpc_usage(stdout, argc > 2 && strcmp(cmd, "help") == 0 ? argv[2] : NULL);
+    return 0;
+  }
+  if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
+    printf("ceoprof %s\n", PACKAGE_VERSION);
+    return 0;
+  }
+  for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+    if (strcmp(cmd, cmds[i].name) == 0)
+      return cmds[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "ceoprof: unknown command '%s'; the commands are attach, record, report, "
+                  "status, detach and push (ceoprof --help)\n", cmd);
+  return 2;
+}

@@ -1,0 +1,366 @@
+/* report.c: ceoprof report FILE.pb.gz: a profile as a table by function, worker, task or thread. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "cli.h"
+#include "profile.pb-c.h"
+
+typedef Perftools__Profiles__Profile profile_t;
+
+struct row {
+  char *key;                 /* owned */
+  int64_t flat, cum;         /* in the chosen sample type */
+  int64_t samples;           /* samples/count when the profile has it */
+  size_t last_sample;        /* the sample that last added to cum (count each once) */
+};
+
+struct table {
+  struct row *rows;
+  size_t n, cap;
+  size_t *index;             /* open addressing: row index + 1, 0 = empty */
+  size_t index_cap;
+};
+
+static uint64_t hash_str(const char *s)
+{
+  uint64_t h = 1469598103934665603ull;  /* FNV-1a */
+
+  for (; *s; s++)
+    h = (h ^ (uint8_t)*s) * 1099511628211ull;
+  return h;
+}
+
+static int reindex(struct table *t, size_t cap)
+{
+  size_t *ix = calloc(cap, sizeof(*ix));
+
+  if (!ix)
+    return -1;
+  for (size_t r = 0; r < t->n; r++) {
+    size_t i = hash_str(t->rows[r].key) & (cap - 1);
+
+    while (ix[i])
+      i = (i + 1) & (cap - 1);
+    ix[i] = r + 1;
+  }
+  free(t->index);
+  t->index = ix;
+  t->index_cap = cap;
+  return 0;
+}
+
+static profile_t *load(const char *path, char *err, size_t errlen)
+{
+  gzFile gz = gzopen(path, "rb");
+  uint8_t *buf = NULL;
+  size_t len = 0, cap = 0;
+  profile_t *p;
+  int n;
+
+  if (!gz) {
+    snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+    return NULL;
+  }
+  do {
+    if (len + 65536 > cap) {
+      uint8_t *nb = realloc(buf, cap = cap ? cap * 2 : 1 << 20);
+
+      if (!nb) {
+        free(buf);
+        gzclose(gz);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+      }
+      buf = nb;
+    }
+    n = gzread(gz, buf + len, 65536);
+    if (n > 0)
+      len += (size_t)n;
+  } while (n > 0);
+  gzclose(gz);
+  p = n < 0 ? NULL : perftools__profiles__profile__unpack(NULL, len, buf);
+  free(buf);
+  if (!p || p->n_sample_type == 0 || p->n_string_table == 0) {
+    snprintf(err, errlen, "%s is not a pprof profile (gzipped profile.proto)", path);
+    if (p)
+      perftools__profiles__profile__free_unpacked(p, NULL);
+    return NULL;
+  }
+  return p;
+}
+
+static const char *str(const profile_t *p, int64_t i)
+{
+  return i >= 0 && (size_t)i < p->n_string_table ? p->string_table[i] : "";
+}
+
+static struct row *row_of(struct table *t, const char *key)
+{
+  size_t i;
+
+  if ((t->n + 1) * 2 > t->index_cap && reindex(t, t->index_cap ? t->index_cap * 2 : 1024) < 0)
+    return NULL;
+  for (i = hash_str(key) & (t->index_cap - 1); t->index[i]; i = (i + 1) & (t->index_cap - 1))
+    if (strcmp(t->rows[t->index[i] - 1].key, key) == 0)
+      return &t->rows[t->index[i] - 1];
+  if (t->n == t->cap) {
+    size_t cap = t->cap ? t->cap * 2 : 256;
+    struct row *r = realloc(t->rows, cap * sizeof(*r));
+
+    if (!r)
+      return NULL;
+    t->rows = r;
+    t->cap = cap;
+  }
+  t->rows[t->n] = (struct row){ .key = strdup(key), .last_sample = SIZE_MAX };
+  if (!t->rows[t->n].key)
+    return NULL;
+  t->index[i] = t->n + 1;
+  return &t->rows[t->n++];
+}
+
+static const Perftools__Profiles__Location *location(const profile_t *p, uint64_t id)
+{
+  /* Our writer and most others number locations 1..n in order; fall back to a search. */
+  if (id >= 1 && id <= p->n_location && p->location[id - 1]->id == id)
+    return p->location[id - 1];
+  for (size_t i = 0; i < p->n_location; i++)
+    if (p->location[i]->id == id)
+      return p->location[i];
+  return NULL;
+}
+
+static const char *function_name(const profile_t *p, uint64_t id)
+{
+  if (id >= 1 && id <= p->n_function && p->function[id - 1]->id == id)
+    return str(p, p->function[id - 1]->name);
+  for (size_t i = 0; i < p->n_function; i++)
+    if (p->function[i]->id == id)
+      return str(p, p->function[i]->name);
+  return "(unknown)";
+}
+
+/* The name go tool pprof shows for a location without a function: its file, in brackets. */
+static const char *mapping_name(const profile_t *p, uint64_t id, char *buf, size_t size)
+{
+  for (size_t i = 0; i < p->n_mapping; i++)
+    if (p->mapping[i]->id == id) {
+      const char *f = str(p, p->mapping[i]->filename), *slash = strrchr(f, '/');
+
+      snprintf(buf, size, "[%s]", slash ? slash + 1 : f);  /* as go tool pprof: [[vdso]] too */
+      return buf;
+    }
+  return "(unknown)";
+}
+
+static const char *label(const profile_t *p, const Perftools__Profiles__Sample *s, const char *key)
+{
+  for (size_t i = 0; i < s->n_label; i++)
+    if (strcmp(str(p, s->label[i]->key), key) == 0 && s->label[i]->str)
+      return str(p, s->label[i]->str);
+  return "(none)";
+}
+
+static int cmp_flat(const void *a, const void *b)
+{
+  const struct row *x = a, *y = b;
+
+  if (x->flat != y->flat)
+    return x->flat < y->flat ? 1 : -1;
+  if (x->cum != y->cum)
+    return x->cum < y->cum ? 1 : -1;
+  return strcmp(x->key, y->key);
+}
+
+static void fmt_value(char *buf, size_t size, int64_t v, const char *unit)
+{
+  if (strcmp(unit, "nanoseconds") == 0) {
+    double ms = (double)v / 1e6;
+
+    if (ms >= 1000)
+      snprintf(buf, size, "%.2fs", ms / 1000);
+    else
+      snprintf(buf, size, "%.2fms", ms);
+  } else {
+    snprintf(buf, size, "%" PRId64, v);
+  }
+}
+
+static int report_pprof(const char *path, const char *by, int top)
+{
+  char err[512], mname[256];
+  profile_t *p = load(path, err, sizeof(err));
+  struct table t = { 0 };
+  int vi, ci = -1, rc = 0;
+  int64_t total = 0, nsamples = 0;
+  const char *type, *unit;
+
+  if (!p) {
+    fprintf(stderr, "ceoprof report: %s\n", err);
+    return 1;
+  }
+  /* The default sample type, else the last one (go tool pprof's rule). */
+  vi = (int)p->n_sample_type - 1;
+  for (size_t i = 0; i < p->n_sample_type; i++) {
+    if (p->default_sample_type && p->sample_type[i]->type == p->default_sample_type)
+      vi = (int)i;
+    if (strcmp(str(p, p->sample_type[i]->type), "samples") == 0)
+      ci = (int)i;
+  }
+  type = str(p, p->sample_type[vi]->type);
+  unit = str(p, p->sample_type[vi]->unit);
+  for (size_t i = 0; i < p->n_sample; i++) {
+    const Perftools__Profiles__Sample *s = p->sample[i];
+    int64_t v = (size_t)vi < s->n_value ? s->value[vi] : 0;
+    int64_t cnt = ci >= 0 && (size_t)ci < s->n_value ? s->value[ci] : 0;
+
+    total += v;
+    nsamples += cnt;
+    if (strcmp(by, "function") == 0) {
+      int leaf = 1;
+
+      for (size_t l = 0; l < s->n_location_id; l++) {
+        const Perftools__Profiles__Location *loc = location(p, s->location_id[l]);
+        size_t nl = loc ? (loc->n_line ? loc->n_line : 1) : 1;
+
+        /* Inlined frames: line[0] is the innermost, the last the function it was inlined into. */
+        for (size_t k = 0; k < nl; k++) {
+          const char *name = !loc ? "(unknown)"
+                             : loc->n_line ? function_name(p, loc->line[k]->function_id)
+                                           : mapping_name(p, loc->mapping_id, mname, sizeof(mname));
+          struct row *r = row_of(&t, name);
+
+          if (!r) {
+            rc = 1;
+            goto out;
+          }
+          if (leaf) {
+            r->flat += v;
+            r->samples += cnt;
+            leaf = 0;
+          }
+          if (r->last_sample != i) {
+            r->cum += v;
+            r->last_sample = i;
+          }
+        }
+      }
+      if (s->n_location_id == 0) {
+        struct row *r = row_of(&t, "(no stack)");
+
+        if (r) {
+          r->flat += v;
+          r->cum += v;
+          r->samples += cnt;
+        }
+      }
+    } else {
+      const char *key = strcmp(by, "worker") == 0 ? label(p, s, "worker")
+                        : strcmp(by, "task") == 0 ? label(p, s, "task")
+                                                  : label(p, s, "thread_name");
+      struct row *r = row_of(&t, key);
+
+      if (!r) {
+        rc = 1;
+        goto out;
+      }
+      r->flat += v;
+      r->cum += v;
+      r->samples += cnt;
+    }
+  }
+  free(t.index);  /* rows are sorted now: the index would be stale */
+  t.index = NULL;
+  qsort(t.rows, t.n, sizeof(*t.rows), cmp_flat);
+  {
+    char tot[32];
+
+    fmt_value(tot, sizeof(tot), total, unit);
+    printf("File: %s\nType: %s (%s)\nDuration: %.2f s, total %s in %" PRId64 " samples\n", path,
+           type, unit, (double)p->duration_nanos / 1e9, tot, nsamples);
+    for (size_t i = 0; i < p->n_comment; i++)
+      printf("%s\n", str(p, p->comment[i]));
+  }
+  printf("%10s %7s %10s %7s %9s  %s\n", "flat", "flat%", "cum", "cum%", "samples", by);
+  for (size_t i = 0; i < t.n && (top <= 0 || (int)i < top); i++) {
+    const struct row *r = &t.rows[i];
+    char fl[32], cu[32];
+
+    fmt_value(fl, sizeof(fl), r->flat, unit);
+    fmt_value(cu, sizeof(cu), r->cum, unit);
+    printf("%10s %6.2f%% %10s %6.2f%% %9" PRId64 "  %s\n", fl,
+           total ? 100.0 * (double)r->flat / (double)total : 0.0, cu,
+           total ? 100.0 * (double)r->cum / (double)total : 0.0, r->samples, r->key);
+  }
+  if (top > 0 && t.n > (size_t)top)
+    printf("(%zu more; --top N shows more)\n", t.n - (size_t)top);
+out:
+  for (size_t i = 0; i < t.n; i++)
+    free(t.rows[i].key);
+  free(t.rows);
+  free(t.index);
+  perftools__profiles__profile__free_unpacked(p, NULL);
+  return rc;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+  size_t a = strlen(s), b = strlen(suffix);
+
+  return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+int cpc_report(int argc, char **argv)
+{
+  static const struct option opts[] = {
+    { "by", required_argument, NULL, 'b' },
+    { "top", required_argument, NULL, 'n' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  const char *by = "function";
+  char *end;
+  int opt, top = 20;
+
+  optind = 1;
+  while ((opt = getopt_long(argc, argv, "b:n:h", opts, NULL)) != -1) {
+    switch (opt) {
+    case 'b':
+      by = optarg;
+      if (strcmp(by, "function") && strcmp(by, "worker") && strcmp(by, "task") &&
+          strcmp(by, "thread")) {
+        fprintf(stderr, "ceoprof report: --by takes function, worker, task or thread, not '%s'\n",
+                by);
+        return 2;
+      }
+      break;
+    case 'n':
+      top = (int)strtol(optarg, &end, 10);
+      if (*end || top < 0) {
+        fprintf(stderr, "ceoprof report: --top needs a count (0: all), not '%s'\n", optarg);
+        return 2;
+      }
+      break;
+    case 'h':
+      cpc_usage(stdout, "report");
+      return 0;
+    default:
+      fputs("Try 'ceoprof report --help'.\n", stderr);
+      return 2;
+    }
+  }
+  if (optind != argc - 1) {
+    fprintf(stderr, "ceoprof report: give one FILE.pb.gz or FILE.trace.json\n");
+    return 2;
+  }
+  if (ends_with(argv[optind], ".json"))
+    return cpc_report_trace(argv[optind], top);
+  return report_pprof(argv[optind], by, top);
+}
