@@ -144,7 +144,7 @@ static const char *function_name(const profile_t *p, uint64_t id)
   for (size_t i = 0; i < p->n_function; i++)
     if (p->function[i]->id == id)
       return str(p, p->function[i]->name);
-  return "(unknown)";
+  return "<unknown>";
 }
 
 /* The name go tool pprof shows for a location without a function: its file, in brackets. */
@@ -157,7 +157,7 @@ static const char *mapping_name(const profile_t *p, uint64_t id, char *buf, size
       snprintf(buf, size, "[%s]", slash ? slash + 1 : f);  /* as go tool pprof: [[vdso]] too */
       return buf;
     }
-  return "(unknown)";
+  return "<unknown>";
 }
 
 static const char *label(const profile_t *p, const Perftools__Profiles__Sample *s, const char *key)
@@ -232,7 +232,7 @@ static int report_pprof(const char *path, const char *by, int top)
 
         /* Inlined frames: line[0] is the innermost, the last the function it was inlined into. */
         for (size_t k = 0; k < nl; k++) {
-          const char *name = !loc ? "(unknown)"
+          const char *name = !loc ? "<unknown>"
                              : loc->n_line ? function_name(p, loc->line[k]->function_id)
                                            : mapping_name(p, loc->mapping_id, mname, sizeof(mname));
           struct row *r = row_of(&t, name);

@@ -225,8 +225,9 @@ static int write_window(struct cpd_target *t, struct cpd_session *s, uint64_t cu
   uint64_t real = cpd.window_s > 0 ? t->window_start_ns + cpd.realtime_offset_ns : 0;
   size_t total = t->sampling ? p->nsamples : 0, k = 0;
   size_t written_before = t->nfiles;
-  /* A session whose client stays connected goes on: it is cut like a window. */
-  int cut = !final || s->connections > 0;
+  /* A session whose client stays connected to a service goes on: it is cut like a window.
+   * With --pid nothing follows the last window, so it takes every event. */
+  int cut = !final || (s->connections > 0 && !cpd.target_pid);
   struct cpd_timeline tl;
   char path[PATH_MAX];
   int rc;

@@ -2,9 +2,11 @@
 """check_pprof.py: applies Grafana Pyroscope's ingest rules to a pprof file.
 
 Decodes the protobuf wire format itself (no generated code), so it judges the bytes
-independently of the writer. Exits 1 and prints every rule broken.
+independently of the writer. Exits 1 and prints every rule broken. With --json, a last
+line "json {...}" gives the totals per sample type, time_nanos and duration_nanos.
 """
 import gzip
+import json
 import re
 import sys
 
@@ -160,6 +162,10 @@ def main():
         print(f"{sys.argv[1]}: {e}")
     print(f"{sys.argv[1]}: sample types {names}, period type {period_type}, {nsamples} samples, "
           f"totals {total}, labels {sorted(label_keys)}")
+    if "--json" in sys.argv[2:]:
+        print("json " + json.dumps({"totals": dict(zip([t for t, _ in names], total)),
+                                    "time_nanos": one(p, 9), "duration_nanos": one(p, 10),
+                                    "labels": sorted(label_keys)}))
     return 1 if errors else 0
 
 

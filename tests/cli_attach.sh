@@ -1,0 +1,87 @@
+#!/bin/sh
+# cli_attach.sh: "ceoprof attach/status/detach" against a real ceoprofd in service mode,
+# attach without a daemon (the engine in-process), and the errors a user meets.
+. "$(dirname "$0")/lib.sh"
+require_perf
+require_pprof
+CEOPROF="$top_builddir/ceoprof"
+WORKLOAD="$top_builddir/tests/cpu_workload"
+
+# Errors before any daemon: one clear line, a non-zero status.
+expect_error() {  # expected-status expected-text command...
+  want=$1 text=$2; shift 2
+  rc=0; "$@" >"$WORK/err.out" 2>"$WORK/err.txt" || rc=$?
+  [ "$rc" = "$want" ] || die "'$*' exited $rc, expected $want: $(cat "$WORK/err.txt")"
+  grep -q -- "$text" "$WORK/err.txt" || die "'$*' said '$(cat "$WORK/err.txt")', expected '$text'"
+}
+expect_error 2 "unknown command 'frobnicate'" "$CEOPROF" frobnicate
+expect_error 2 "Try 'ceoprof attach --help'" "$CEOPROF" attach --bogus 1
+expect_error 2 "give one process id" "$CEOPROF" attach
+expect_error 1 "no process with pid 4194000" "$CEOPROF" attach 4194000
+expect_error 1 "no ceoprofd on $SOCK" "$CEOPROF" status
+expect_error 1 "no ceoprofd on $SOCK" "$CEOPROF" detach 1
+expect_error 1 "is not a pprof profile" "$CEOPROF" report "$top_srcdir/README.md"
+"$CEOPROF" --help | grep -q "ceoprof record" || die "--help does not list record"
+"$CEOPROF" help report | grep -q -- "--by function" || die "help report lacks --by"
+
+# No daemon: attach runs the engine itself and serves the socket the client looks for.
+"$WORKLOAD" 3 >"$WORK/w0.out" &
+w0=$!
+sleep 0.3
+"$CEOPROF" attach "$w0" -F 499 -D 1.5 -o "$WORK/direct" >"$WORK/direct.out" 2>"$WORK/direct.err" ||
+  die "direct attach failed: $(cat "$WORK/direct.err")"
+cat "$WORK/direct.out" "$WORK/direct.err"
+grep -q "profiling pid $w0 directly" "$WORK/direct.err" || die "attach did not say it ran directly"
+grep -q "wrote $WORK/direct.pb.gz" "$WORK/direct.out" || die "no pprof path printed"
+go tool pprof -tags "$WORK/direct.pb.gz" >"$WORK/direct.tags" 2>&1 || die "pprof cannot read it"
+grep -q ": alpha\$" "$WORK/direct.tags" || die "direct attach: no worker labels (client not served)"
+wait "$w0"
+
+# Service mode: attach asks the daemon; status shows it; detach from another ceoprof ends it.
+start_daemon --output-dir "$WORK" -v
+"$WORKLOAD" 6 >"$WORK/w1.out" &
+w1=$!
+sleep 0.3
+"$CEOPROF" attach "$w1" -F 299 -o "$WORK/svc" >"$WORK/attach.out" 2>"$WORK/attach.err" &
+ap=$!
+sleep 1.5
+"$CEOPROF" status >"$WORK/status.txt" 2>&1 || die "status failed: $(cat "$WORK/status.txt")"
+cat "$WORK/status.txt"
+grep -Eq "^ +$w1 +cpuworkload .* 299 .*attach\$" "$WORK/status.txt" || die "status does not list the profile"
+grep -Eq "^ +$w1 +cpuworkload +1 " "$WORK/status.txt" || die "status does not list the client"
+expect_error 1 "already being profiled" "$CEOPROF" attach "$w1"
+"$CEOPROF" detach "$w1" >"$WORK/detach.out" 2>&1 || die "detach failed: $(cat "$WORK/detach.out")"
+cat "$WORK/detach.out"
+grep -q "profile ended (detached)" "$WORK/detach.out" || die "detach did not report the end"
+wait "$ap" || die "attach failed after the detach: $(cat "$WORK/attach.err")"
+cat "$WORK/attach.out"
+grep -q "wrote $WORK/svc.pb.gz" "$WORK/attach.out" || die "attach did not print the pprof path"
+grep -q "wrote $WORK/svc.trace.json" "$WORK/attach.out" || die "attach did not print the trace path"
+samples=$(sed -n 's/.*: \([0-9]*\) samples.*/\1/p' "$WORK/attach.out")
+[ "$samples" -gt 100 ] || die "only $samples samples in 1.5 s at 299 Hz"
+$PYTHON3 "$top_srcdir/tests/check_pprof.py" "$WORK/svc.pb.gz" || die "the pprof breaks Pyroscope's rules"
+$VALIDATE "$WORK/svc.trace.json" >/dev/null || die "the trace does not validate"
+
+# Ctrl-C (SIGINT) ends an attach cleanly: both files, exit 0.
+"$CEOPROF" attach "$w1" -o "$WORK/int" >"$WORK/int.out" 2>&1 &
+ip=$!
+sleep 0.8
+kill -INT "$ip"
+wait "$ip" || die "attach interrupted failed: $(cat "$WORK/int.out")"
+[ -s "$WORK/int.pb.gz" ] && [ -s "$WORK/int.trace.json" ] || die "Ctrl-C lost the files"
+
+# A user who could not ptrace the target is refused by the daemon, which runs as root.
+if command -v setpriv >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  chmod 755 "$WORK"
+  rc=0
+  setpriv --reuid=65534 --regid=65534 --clear-groups "$CEOPROF" attach "$w1" -D 1 \
+    >"$WORK/nobody.out" 2>"$WORK/nobody.err" || rc=$?
+  cat "$WORK/nobody.err"
+  [ "$rc" = 1 ] || die "uid 65534 could attach to a root process (status $rc)"
+  grep -q "belongs to another user" "$WORK/nobody.err" || die "unclear refusal: $(cat "$WORK/nobody.err")"
+else
+  echo "note: not root or no setpriv; the permission refusal is not exercised here"
+fi
+wait "$w1"
+stop_daemon || die "the daemon failed: $(cat "$WORK/daemon.log")"
+echo ok

@@ -1,0 +1,78 @@
+#!/bin/sh
+# cli_report.sh: "ceoprof report" agrees with go tool pprof on the same file, groups by
+# worker, task and thread, and summarizes a trace's task durations per task name.
+. "$(dirname "$0")/lib.sh"
+require_perf
+require_pprof
+CEOPROF="$top_builddir/ceoprof"
+unset CEOPROF_SOCKET
+
+"$CEOPROF" record -F 499 -o "$WORK/r" -- "$top_builddir/tests/cpu_workload" 1.5 >"$WORK/rec.out" 2>&1 ||
+  die "record: $(cat "$WORK/rec.out")"
+"$CEOPROF" report "$WORK/r.pb.gz" --top 0 >"$WORK/ours.txt" || die "report failed"
+go tool pprof -top -nodecount=1000 -nodefraction=0 -edgefraction=0 "$WORK/r.pb.gz" >"$WORK/go.txt" 2>&1 ||
+  die "go tool pprof: $(cat "$WORK/go.txt")"
+cat "$WORK/ours.txt"
+# Every function go tool pprof lists has the same flat% and cum% in our table (2 decimals).
+$PYTHON3 - "$WORK/ours.txt" "$WORK/go.txt" <<'PY' || die "report disagrees with go tool pprof"
+import re, sys
+def table(path, flat_col, cum_col):
+    rows, on = {}, False
+    for line in open(path):
+        if re.match(r"\s+flat\s+flat%", line):
+            on = True
+            continue
+        if on and line.strip() and not line.startswith("("):
+            f = line.split()
+            name = " ".join(f[5:]) if len(f) > 5 else f[-1]
+            rows[name] = (float(f[flat_col].rstrip("%")), float(f[cum_col].rstrip("%")))
+    return rows
+ours = table(sys.argv[1], 1, 3)
+theirs = table(sys.argv[2], 1, 4)
+assert theirs, "go tool pprof listed nothing"
+bad = [(n, ours.get(n), v) for n, v in theirs.items()
+       if n not in ours or abs(ours[n][0] - v[0]) > 0.011 or abs(ours[n][1] - v[1]) > 0.011]
+for b in bad:
+    print("differs:", b)
+print(len(theirs), "functions compared,", len(bad), "differ")
+sys.exit(1 if bad else 0)
+PY
+"$CEOPROF" report "$WORK/r.pb.gz" --by worker >"$WORK/worker.txt" || die "--by worker failed"
+cat "$WORK/worker.txt"
+for w in alpha beta gamma; do grep -Eq " $w\$" "$WORK/worker.txt" || die "--by worker lacks $w"; done
+"$CEOPROF" report "$WORK/r.pb.gz" --by task >"$WORK/task.txt" || die "--by task failed"
+for t in hot warm cold late; do grep -Eq " $t\$" "$WORK/task.txt" || die "--by task lacks $t"; done
+"$CEOPROF" report "$WORK/r.pb.gz" --by thread >/dev/null || die "--by thread failed"
+# --by worker percentages agree with go tool pprof's tagfocus shares.
+alpha=$(awk '$NF == "alpha" { sub("%", "", $2); print $2 }' "$WORK/worker.txt")
+go tool pprof -top -tagfocus=worker=alpha "$WORK/r.pb.gz" >"$WORK/alpha.txt" 2>&1
+galpha=$(sed -n 's/.*Showing nodes accounting for .*, \([0-9.]*\)% of .*/\1/p' "$WORK/alpha.txt")
+near "$alpha" "$galpha" 0.2 || die "worker alpha: ours $alpha%, go tool pprof $galpha%"
+rc=0; "$CEOPROF" report "$WORK/r.pb.gz" --by color >/dev/null 2>"$WORK/e" || rc=$?
+[ "$rc" = 2 ] && grep -q "takes function, worker, task or thread" "$WORK/e" || die "bad --by accepted"
+
+# The trace report: count, total, p50, p95, max per task name, as computed from the file.
+"$CEOPROF" report "$WORK/r.trace.json" >"$WORK/trace.txt" || die "trace report failed"
+cat "$WORK/trace.txt"
+$PYTHON3 - "$WORK/r.trace.json" "$WORK/trace.txt" <<'PY' || die "trace report is wrong"
+import json, math, sys
+ev = json.load(open(sys.argv[1]))["traceEvents"]
+d = {}
+for e in ev:
+    if e.get("ph") == "X" and e.get("cat") == "task" and "began_on_tid" not in e["args"]:
+        d.setdefault(e["name"], []).append(e["dur"])
+rows = {l.split()[0]: l.split() for l in open(sys.argv[2]).readlines()[3:]}
+def us(s):
+    for suf, m in (("ms", 1e3), ("us", 1), ("s", 1e6)):
+        if s.endswith(suf):
+            return float(s[:-len(suf)]) * m
+for name, durs in d.items():
+    durs.sort()
+    r = rows[name]
+    assert int(r[1]) == len(durs), (name, r, len(durs))
+    p95 = durs[max(0, math.ceil(0.95 * len(durs)) - 1)]
+    for got, want in ((us(r[2]), sum(durs)), (us(r[5]), p95), (us(r[6]), durs[-1])):
+        assert abs(got - want) <= 0.006 * want + 0.1, (name, got, want)
+print("trace report ok:", sorted(d))
+PY
+echo ok

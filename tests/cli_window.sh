@@ -1,0 +1,67 @@
+#!/bin/sh
+# cli_window.sh: "ceoprofd --auto --window": a libceoprof client is profiled as soon as it
+# connects, in windows that follow each other without gap or overlap, whose samples add
+# up to the CPU the workload measured, and whose traces never count a task twice.
+. "$(dirname "$0")/lib.sh"
+require_perf
+require_pprof
+WORKLOAD="$top_builddir/tests/cpu_workload"
+
+start_daemon --output-dir "$WORK" --auto --window 0.5 -F 199 -v
+"$WORKLOAD" 3 >"$WORK/w.out" || die "workload failed"
+wpid=$(sed -n 's/.*--auto: profiling pid \([0-9]*\).*/\1/p' "$WORK/daemon.log" | head -n 1)
+[ -n "$wpid" ] || die "--auto did not profile the client: $(cat "$WORK/daemon.log")"
+for _ in $(seq 1 100); do
+  grep -q "profile ends" "$WORK/daemon.log" && break
+  sleep 0.05
+done
+stop_daemon || die "daemon failed: $(cat "$WORK/daemon.log")"
+cat "$WORK/w.out"
+ls "$WORK"
+for f in "$WORK"/cpuworkload-"$wpid"-*.pb.gz; do
+  $PYTHON3 "$top_srcdir/tests/check_pprof.py" "$f" --json >"$f.check" || die "$f: $(cat "$f.check")"
+  go tool pprof -top "$f" >/dev/null 2>&1 || die "go tool pprof cannot read $f"
+done
+$PYTHON3 - "$WORK" "$wpid" <<'PY' || die "windows are wrong"
+import glob, json, sys
+work, pid = sys.argv[1], sys.argv[2]
+wins = []
+for f in sorted(glob.glob(f"{work}/cpuworkload-{pid}-*.pb.gz")):
+    line = [l for l in open(f + ".check") if l.startswith("json ")][0]
+    w = json.loads(line[5:])
+    w["trace"] = f[:-len(".pb.gz")] + ".trace.json"
+    wins.append(w)
+wins.sort(key=lambda w: w["time_nanos"])
+print(len(wins), "windows")
+assert len(wins) >= 5, f"only {len(wins)} windows in 3 s with --window 0.5"
+for a, b in zip(wins, wins[1:]):
+    assert a["time_nanos"] + a["duration_nanos"] == b["time_nanos"], \
+        ("gap or overlap between windows", a["time_nanos"], a["duration_nanos"], b["time_nanos"])
+samples = sum(w["totals"]["samples"] for w in wins)
+cpu_ms = sum(w["totals"]["cpu"] for w in wins) / 1e6
+burns = dict(kv.split("=") for kv in open(f"{work}/w.out").read().split("cpu_ms ")[1].split())
+burn_ms = sum(float(v) for v in burns.values())
+print(f"windows: {samples} samples, {cpu_ms:.0f} ms CPU; the workload burned {burn_ms:.0f} ms")
+# Sampled CPU covers the burns (plus a little runtime) without counting any twice.
+assert 0.93 * burn_ms <= cpu_ms <= 1.07 * burn_ms + 50, (cpu_ms, burn_ms)
+assert abs(samples - burn_ms / 1000 * 199) <= 0.08 * burn_ms / 1000 * 199 + 20, samples
+# Traces: every span inside its window; one task never in two windows at the same time.
+spans = {}
+for w in wins:
+    start, end = w["time_nanos"], w["time_nanos"] + w["duration_nanos"]
+    d = json.load(open(w["trace"]))
+    for e in d["traceEvents"]:
+        if e.get("ph") != "X" or e.get("cat") != "task" or "began_on_tid" in e["args"]:
+            continue
+        spans.setdefault(e["args"]["task_id"], []).append((e["ts"], e["ts"] + e["dur"]))
+    w["nspans"] = sum(1 for e in d["traceEvents"] if e.get("ph") == "X")
+split = 0
+for tid, ss in spans.items():
+    ss.sort()
+    split += len(ss) > 1
+    for a, b in zip(ss, ss[1:]):
+        assert a[1] <= b[0] + 0.002, (tid, ss)
+print(f"{len(spans)} tasks, {split} split across windows, none overlapping")
+assert split >= 1, "no task crossed a window boundary: the test proves nothing"
+PY
+echo ok
