@@ -223,6 +223,51 @@ void ceoprof_task_field(const char *key, int64_t value)
   emit_named(CP_EV_FIELD, key, 0, value);
 }
 
+static uint64_t be64(const uint8_t *b)
+{
+  uint64_t v = 0;
+
+  for (int i = 0; i < 8; i++)
+    v = v << 8 | b[i];
+  return v;
+}
+
+void ceoprof_task_span(const uint8_t trace_id[16], const uint8_t span_id[8])
+{
+  if (!trace_id || !span_id)
+    return;
+  /* Reserved field keys (see ceoprof.h); the daemon turns them into the span's ids. */
+  emit_named(CP_EV_FIELD, "@trace_hi", 0, (int64_t)be64(trace_id));
+  emit_named(CP_EV_FIELD, "@trace_lo", 0, (int64_t)be64(trace_id + 8));
+  emit_named(CP_EV_FIELD, "@span_id", 0, (int64_t)be64(span_id));
+}
+
+static int hex_bytes(const char *s, uint8_t *out, size_t n)
+{
+  for (size_t i = 0; i < 2 * n; i++) {
+    char c = s[i];
+    int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+
+    if (v < 0)
+      return -EINVAL;
+    out[i / 2] = (uint8_t)(i % 2 ? out[i / 2] | v : v << 4);
+  }
+  return 0;
+}
+
+int ceoprof_task_traceparent(const char *tp)
+{
+  uint8_t trace[16], span[8], zero[16] = { 0 };
+
+  /* version(2) - trace id(32) - parent id(16) - flags(2): 55 characters. */
+  if (!tp || strlen(tp) < 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-' ||
+      hex_bytes(tp + 3, trace, 16) < 0 || hex_bytes(tp + 36, span, 8) < 0 ||
+      memcmp(trace, zero, 16) == 0 || memcmp(span, zero, 8) == 0)
+    return -EINVAL;
+  ceoprof_task_span(trace, span);
+  return 0;
+}
+
 void ceoprof_instant(const char *name)
 {
   emit_named(CP_EV_INSTANT, name, 0, 0);

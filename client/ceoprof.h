@@ -43,6 +43,18 @@ CEOPROF_EXTERN void ceoprof_task_begin(uint64_t task_id, const char *task_name);
 CEOPROF_EXTERN void ceoprof_task_end(uint64_t task_id);
 /* Attaches KEY=VALUE (e.g. "bytes", 4096) to the innermost task open on this thread. */
 CEOPROF_EXTERN void ceoprof_task_field(const char *key, int64_t value);
+
+/*
+ * Span profiles: ties the innermost task open on this thread to a distributed-tracing
+ * span (W3C trace context: a 16-byte trace id and an 8-byte span id, big-endian as on
+ * the wire). Its CPU samples carry the pprof labels span_id (16 hex digits) and
+ * span_name (the task's name), which is how Grafana Pyroscope links profiles to
+ * traces; tasks begun inside it inherit the span. Field keys starting with '@' are
+ * reserved for this.
+ */
+CEOPROF_EXTERN void ceoprof_task_span(const uint8_t trace_id[16], const uint8_t span_id[8]);
+/* The same from a W3C traceparent header ("00-<32 hex>-<16 hex>-<2 hex>"). 0 or -EINVAL. */
+CEOPROF_EXTERN int ceoprof_task_traceparent(const char *traceparent);
 CEOPROF_EXTERN void ceoprof_instant(const char *name);
 CEOPROF_EXTERN void ceoprof_counter(const char *name, int64_t value);
 

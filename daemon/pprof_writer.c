@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,8 +328,8 @@ int cpd_pprof_write(const char *path, const struct cpd_profile *p, const struct 
   /* Samples with labels. */
   samples = calloc(ag.n + 1, sizeof(*samples));
   samplep = calloc(ag.n + 1, sizeof(*samplep));
-  labels = calloc(ag.n * 7 + 1, sizeof(*labels));
-  labelp = calloc(ag.n * 7 + 1, sizeof(*labelp));
+  labels = calloc(ag.n * 9 + 1, sizeof(*labels));
+  labelp = calloc(ag.n * 9 + 1, sizeof(*labelp));
   values = calloc(ag.n * 2 + 1, sizeof(*values));
   for (size_t i = 0; i < ag.n; i++)
     nlocids += p->stacks[ag.v[i].stack].len;
@@ -367,6 +368,16 @@ int cpd_pprof_write(const char *path, const struct cpd_profile *p, const struct 
       add_str_label(&labels[nlabels++], &st, "task", ctx.task_name);
       if (ctx.task->task_id)
         add_num_label(&labels[nlabels++], &st, "task_id", (int64_t)ctx.task->task_id);
+      if (ctx.task->has_span) {
+        /* Span profiles: Pyroscope links samples to a trace span by these two labels. */
+        char hex[17];
+
+        snprintf(hex, sizeof(hex), "%016" PRIx64, ctx.task->span_id);
+        add_str_label(&labels[nlabels++], &st, "span_id", hex);
+        add_str_label(&labels[nlabels++], &st, "span_name",
+                      cpd_session_string(s, ctx.task->span_name_id)
+                          ? cpd_session_string(s, ctx.task->span_name_id) : "unnamed");
+      }
     }
     for (size_t k = first_label; k < nlabels; k++)
       labelp[k] = &labels[k];

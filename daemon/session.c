@@ -125,6 +125,14 @@ const char *cpd_session_string(const struct cpd_session *s, uint32_t id)
   return id < s->nstrings ? s->strings[id] : NULL;
 }
 
+uint32_t cpd_session_string_id(const struct cpd_session *s, const char *value)
+{
+  for (size_t i = 1; i < s->nstrings; i++)
+    if (s->strings[i] && strcmp(s->strings[i], value) == 0)
+      return (uint32_t)i;
+  return 0;
+}
+
 uint64_t cpd_session_drops(const struct cpd_session *s, uint32_t reason)
 {
   uint64_t n = 0;
@@ -165,10 +173,14 @@ int cpd_session_cut(struct cpd_session *s, const struct cpd_timeline *tl, uint64
   size_t nopen = 0, n = 0, need = s->nevents;
   uint64_t seq = 0;
 
+  uint32_t span_keys[3] = { cpd_session_string_id(s, "@trace_hi"),
+                             cpd_session_string_id(s, "@trace_lo"),
+                             cpd_session_string_id(s, "@span_id") };
+
   for (size_t i = 0; i < tl->nspans; i++)
     if (tl->spans[i].unfinished) {
       nopen++;
-      need += 1 + tl->spans[i].nfields;
+      need += 1 + tl->spans[i].nfields + 3;
     }
   if (nopen && !(open = malloc(nopen * sizeof(*open))))
     return -ENOMEM;
@@ -191,9 +203,18 @@ int cpd_session_cut(struct cpd_session *s, const struct cpd_timeline *tl, uint64
     for (uint32_t f = 0; f < sp->nfields; f++) {
       const struct cpd_field *fd = &tl->fields[sp->first_field + f];
 
-      ev[n++] = (struct cpd_event){ .ts = cut_ns, .value = fd->value, .seq = seq++, .tid = sp->tid,
-                                    .name_id = fd->key,
+      ev[n++] = (struct cpd_event){ .ts = cut_ns, .task_id = sp->task_id, .value = fd->value,
+                                    .seq = seq++, .tid = sp->tid, .name_id = fd->key,
                                     .kind = CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_FIELD, .mono = 1 };
+    }
+    if (sp->has_span == 1 && span_keys[0] && span_keys[1] && span_keys[2]) {
+      uint64_t v[3] = { sp->trace_hi, sp->trace_lo, sp->span_id };
+
+      for (int k = 0; k < 3; k++)
+        ev[n++] = (struct cpd_event){ .ts = cut_ns, .task_id = sp->task_id, .value = (int64_t)v[k],
+                                      .seq = seq++, .tid = sp->tid, .name_id = span_keys[k],
+                                      .kind = CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_FIELD,
+                                      .mono = 1 };
     }
   }
   /* The events after the cut keep their order; their sequence numbers follow the carried ones. */

@@ -91,6 +91,8 @@ const struct cpd_thread *cpd_session_find_thread(const struct cpd_session *s, ui
 /* The thread record of TID, created (with its comm read from /proc) on first sight. */
 struct cpd_thread *cpd_session_thread(struct cpd_session *s, uint32_t tid);
 const char *cpd_session_string(const struct cpd_session *s, uint32_t id);
+/* The id of string VALUE, 0 when the clients never defined it. */
+uint32_t cpd_session_string_id(const struct cpd_session *s, const char *value);
 /* Sum of the clients' drops for REASON over all threads. */
 uint64_t cpd_session_drops(const struct cpd_session *s, uint32_t reason);
 /* CLOCK_MONOTONIC ns of event E. */

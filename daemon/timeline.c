@@ -91,6 +91,16 @@ static int on_begin(struct builder *b, const struct cpd_event *e, uint64_t ts)
   sp->tid = e->tid;
   sp->end_tid = e->tid;
   sp->depth = st->depth++;
+  if (st->top && b->tl->spans[st->top->span].has_span) {
+    /* A task begun inside a traced task belongs to the same span. */
+    const struct cpd_span *parent = &b->tl->spans[st->top->span];
+
+    sp->has_span = 2;
+    sp->span_name_id = parent->span_name_id;
+    sp->trace_hi = parent->trace_hi;
+    sp->trace_lo = parent->trace_lo;
+    sp->span_id = parent->span_id;
+  }
   o->span = b->tl->nspans++;
   o->next = st->top;
   st->top = o;
@@ -141,6 +151,7 @@ static int on_field(struct builder *b, const struct cpd_event *e)
 {
   struct thread_stack *st = stack_of(b, e->tid);
   struct open_task *o = NULL;
+  const char *key;
 
   if (st)
     for (o = st->top; o; o = o->next)
@@ -152,6 +163,24 @@ static int on_field(struct builder *b, const struct cpd_event *e)
         break;
   if (!o) {
     b->tl->counts.orphan_fields++;
+    return 0;
+  }
+  key = cpd_session_string(b->s, e->name_id);
+  if (key && key[0] == '@') {
+    /* Reserved keys: the task's trace span (ceoprof_task_span), not a field. */
+    struct cpd_span *sp = &b->tl->spans[o->span];
+
+    if (sp->has_span != 1) {
+      sp->has_span = 1;
+      sp->trace_hi = sp->trace_lo = sp->span_id = 0;
+      sp->span_name_id = sp->name_id;
+    }
+    if (strcmp(key, "@trace_hi") == 0)
+      sp->trace_hi = (uint64_t)e->value;
+    else if (strcmp(key, "@trace_lo") == 0)
+      sp->trace_lo = (uint64_t)e->value;
+    else if (strcmp(key, "@span_id") == 0)
+      sp->span_id = (uint64_t)e->value;
     return 0;
   }
   if (cpd_grow(&b->pending, &b->pending_cap, b->npending, sizeof(*b->pending)) < 0)

@@ -26,6 +26,9 @@ struct cpd_span {
   size_t first_field;    /* its fields are fields[first_field .. first_field + nfields) */
   uint32_t nfields;
   uint8_t unfinished;    /* still open when the session ended */
+  uint8_t has_span;      /* 0: no trace span, 1: its own (ceoprof_task_span), 2: inherited */
+  uint32_t span_name_id; /* the name of the task that set the span */
+  uint64_t trace_hi, trace_lo, span_id;  /* W3C trace context */
 };
 
 struct cpd_mark {        /* an instant or a counter sample */

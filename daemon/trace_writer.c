@@ -114,6 +114,9 @@ static void write_span(FILE *f, const struct cpd_session *s, const struct cpd_ti
     cpd_json_str(f, name_of(s, fl->key));
     fprintf(f, ":%" PRId64, fl->value);
   }
+  if (sp->has_span == 1)
+    fprintf(f, ",\"trace_id\":\"%016" PRIx64 "%016" PRIx64 "\",\"span_id\":\"%016" PRIx64 "\"",
+            sp->trace_hi, sp->trace_lo, sp->span_id);
   if (sp->unfinished)
     fputs(",\"unfinished\":true", f);
   if (sp->end_tid != sp->tid)

@@ -14,6 +14,9 @@ static void setup(void)
   fixture_string(s, 1, "outer");
   fixture_string(s, 2, "inner");
   fixture_string(s, 3, "bytes");
+  fixture_string(s, 4, "@trace_hi");
+  fixture_string(s, 5, "@trace_lo");
+  fixture_string(s, 6, "@span_id");
 }
 
 static void teardown(void)
@@ -50,6 +53,84 @@ START_TEST(test_timeline_nested_spans)
   ck_assert_ptr_eq(cpd_timeline_task_at(&tl, T1, 350), span_of(1));
   ck_assert_ptr_null(cpd_timeline_task_at(&tl, T1, 450));
   ck_assert_ptr_null(cpd_timeline_task_at(&tl, T2, 250));
+}
+END_TEST
+
+START_TEST(test_timeline_span_ids_and_inheritance)
+{
+  fixture_event(s, BEGIN, T1, 100, 1, 1, 0, 0);
+  fixture_event(s, FIELD, T1, 110, 1, 4, 0x4bf92f3577b34da6, 0);
+  fixture_event(s, FIELD, T1, 110, 1, 5, (int64_t)0xa3ce929d0e0e4736ull, 0);
+  fixture_event(s, FIELD, T1, 110, 1, 6, 0x00f067aa0ba902b7, 0);
+  fixture_event(s, BEGIN, T1, 200, 2, 2, 0, 0);
+  fixture_event(s, END, T1, 300, 2, 0, 0, 0);
+  fixture_event(s, END, T1, 400, 1, 0, 0, 0);
+  fixture_event(s, BEGIN, T1, 500, 3, 2, 0, 0);
+  fixture_event(s, END, T1, 600, 3, 0, 0, 0);
+  ck_assert_int_eq(cpd_timeline_build(&tl, s, 1000), 0);
+  /* The reserved keys set the span; they are not fields. */
+  ck_assert_uint_eq(span_of(1)->has_span, 1);
+  ck_assert_uint_eq(span_of(1)->nfields, 0);
+  ck_assert_uint_eq(span_of(1)->trace_hi, 0x4bf92f3577b34da6ull);
+  ck_assert_uint_eq(span_of(1)->trace_lo, 0xa3ce929d0e0e4736ull);
+  ck_assert_uint_eq(span_of(1)->span_id, 0x00f067aa0ba902b7ull);
+  ck_assert_uint_eq(span_of(1)->span_name_id, 1);
+  /* A task inside it belongs to the same span; one after it does not. */
+  ck_assert_uint_eq(span_of(2)->has_span, 2);
+  ck_assert_uint_eq(span_of(2)->span_id, 0x00f067aa0ba902b7ull);
+  ck_assert_uint_eq(span_of(2)->span_name_id, 1);
+  ck_assert_uint_eq(span_of(3)->has_span, 0);
+}
+END_TEST
+
+/* A window cut: tasks open at the cut begin again there with their fields and span; events
+ * stamped before the cut that arrive after it are placed at the cut; nothing is counted twice. */
+START_TEST(test_timeline_window_cut)
+{
+  struct cpd_timeline next;
+
+  fixture_event(s, BEGIN, T1, 100, 1, 1, 0, 0);
+  fixture_event(s, FIELD, T1, 120, 1, 3, 4096, 0);
+  fixture_event(s, FIELD, T1, 130, 1, 6, 77, 0);
+  fixture_event(s, BEGIN, T1, 200, 2, 2, 0, 0);
+  fixture_event(s, END, T1, 300, 2, 0, 0, 0);
+  fixture_event(s, BEGIN, T2, 400, 3, 2, 0, 0);
+  fixture_event(s, BEGIN, T1, 600, 4, 2, 0, 0);   /* after the cut */
+  ck_assert_int_eq(cpd_timeline_build_until(&tl, s, 500), 0);
+  ck_assert_uint_eq(tl.nspans, 3);
+  ck_assert_uint_eq(span_of(1)->end, 500);
+  ck_assert(span_of(1)->unfinished);
+  ck_assert(!span_of(2)->unfinished);
+  ck_assert_uint_eq(span_of(3)->end, 500);
+  ck_assert_int_eq(cpd_session_cut(s, &tl, 500), 0);
+  fixture_event(s, END, T2, 450, 3, 0, 0, 0);     /* stamped before the cut, arrived after */
+  fixture_event(s, END, T1, 700, 4, 0, 0, 0);
+  fixture_event(s, END, T1, 800, 1, 0, 0, 0);
+  ck_assert_int_eq(cpd_timeline_build(&next, s, 1000), 0);
+  ck_assert_uint_eq(next.nspans, 3);
+  for (size_t i = 0; i < next.nspans; i++) {
+    const struct cpd_span *sp = &next.spans[i];
+
+    ck_assert_uint_ge(sp->begin, 500);
+    ck_assert(!sp->unfinished);
+    if (sp->task_id == 1) {
+      ck_assert_uint_eq(sp->begin, 500);
+      ck_assert_uint_eq(sp->end, 800);
+      ck_assert_uint_eq(sp->nfields, 1);
+      ck_assert_int_eq(next.fields[sp->first_field].value, 4096);
+      ck_assert_uint_eq(sp->has_span, 1);
+      ck_assert_uint_eq(sp->span_id, 77);
+    } else if (sp->task_id == 3) {
+      ck_assert_uint_eq(sp->begin, 500);
+      ck_assert_uint_eq(sp->end, 500);
+    } else {
+      ck_assert_uint_eq(sp->task_id, 4);
+      ck_assert_uint_eq(sp->depth, 1);  /* still inside task 1 */
+      ck_assert_uint_eq(sp->span_id, 77);
+    }
+  }
+  ck_assert_uint_eq(next.counts.unmatched_ends, 0);
+  cpd_timeline_free(&next);
 }
 END_TEST
 
@@ -145,6 +226,8 @@ static Suite *timeline_suite(void)
 
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, test_timeline_nested_spans);
+  tcase_add_test(tc, test_timeline_span_ids_and_inheritance);
+  tcase_add_test(tc, test_timeline_window_cut);
   tcase_add_test(tc, test_timeline_arrival_order_does_not_matter);
   tcase_add_test(tc, test_timeline_mismatched_end_closes_inner);
   tcase_add_test(tc, test_timeline_task_moves_between_threads);

@@ -1,7 +1,9 @@
 /*
  * cpu_workload.c: a workload whose CPU profile is known, for the sampling tests.
  *   alpha (worker 1): task "hot" runs burn_a for 3 ms, then task "warm" runs burn_b
- *                     for 1 ms, over and over: burn_a:burn_b = 3:1 on that thread
+ *                     for 1 ms, over and over: burn_a:burn_b = 3:1 on that thread;
+ *                     each "hot" task carries a trace span (traceparent) whose span id
+ *                     is its task id
  *   beta  (worker 2): task "cold" runs burn_c for 2 ms, then sleeps 2 ms
  *   gamma (worker 3): started 500 ms after the daemon attached; task "late" runs
  *                     burn_d for 300 ms, then the thread exits
@@ -87,7 +89,14 @@ static void *alpha(void *arg)
   while (now_ns() < end) {
     uint64_t hot = atomic_fetch_add(&next_id, 1), warm = atomic_fetch_add(&next_id, 1);
 
+    char tp[64];
+
     ceoprof_task_begin(hot, "hot");
+    /* Each "hot" task is a span of one distributed trace; its span id is its task id. */
+    snprintf(tp, sizeof(tp), "00-4bf92f3577b34da6a3ce929d0e0e4736-%016llx-01",
+             (unsigned long long)hot);
+    if (ceoprof_task_traceparent(tp) < 0)
+      abort();
     burn_a(3);
     ceoprof_task_end(hot);
     ceoprof_task_begin(warm, "warm");

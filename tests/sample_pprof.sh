@@ -60,6 +60,20 @@ done
 for t in hot warm cold late; do
   grep -q ": $t\$" "$WORK/tags.txt" || die "no samples labelled task $t"
 done
+# Span profiles: the samples of each "hot" task carry its span id and the span's name.
+go tool pprof -top -tagfocus=span_name=hot "$WORK/cpu.pb.gz" >"$WORK/span.txt" 2>&1
+near "$(focus_share "$WORK/span.txt" burn_a)" 100 5 || die "span_name=hot is not burn_a: $(cat "$WORK/span.txt")"
+$PYTHON3 - "$WORK/tags.txt" <<'PY' || die "span labels are wrong"
+import re, sys
+text = open(sys.argv[1]).read()
+block = re.search(r"span_id:.*?\n\n", text + "\n\n", re.S)
+assert block, "no span_id label"
+ids = re.findall(r": ([0-9a-f]+)$", block.group(0), re.M)
+assert ids and all(len(i) == 16 for i in ids), ids[:5]
+names = re.search(r"span_name:(.*?)\n\n", text + "\n\n", re.S).group(1)
+assert re.findall(r": (\w+)$", names, re.M) == ["hot"], names
+print("span labels ok:", len(ids), "span ids shown")
+PY
 go tool pprof -top -tagfocus=worker=gamma "$WORK/cpu.pb.gz" >"$WORK/gamma.txt" 2>&1
 near "$(focus_share "$WORK/gamma.txt" burn_d)" 100 5 || die "the thread started after the attach is missing or wrong"
 
@@ -85,6 +99,10 @@ for c in chunks:
 md = d["metadata"]["sampling"]
 assert md["samples"] == total, (md, total)
 assert {"alpha", "beta", "gamma"} <= lanes, lanes
+hot = [e for e in ev if e["ph"] == "X" and e["name"] == "hot" and "began_on_tid" not in e["args"]]
+assert hot and all(e["args"]["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736" and
+                   e["args"]["span_id"] == "%016x" % e["args"]["task_id"] for e in hot), hot[:2]
+assert not any("span_id" in e["args"] for e in ev if e["ph"] == "X" and e["name"] == "warm")
 print("trace ok:", total, "samples on lanes", sorted(lanes), md)
 PY
 
