@@ -56,7 +56,8 @@ void cpc_usage(FILE *f, const char *cmd)
   if (!cmd || strcmp(cmd, "attach") == 0 || strcmp(cmd, "record") == 0)
     fprintf(f, "\n%s", options);
   if (!cmd)
-    fputs("\nceoprof --version prints the version. See ceoprof(1).\n", f);
+    fputs("\nEvery command takes -h, --help; ceoprof --version prints the version. "
+          "See ceoprof(1).\n", f);
 }
 
 int main(int argc, char **argv)
