@@ -278,7 +278,8 @@ static int report_pprof(const char *path, const char *by, int top)
   }
   free(t.index);  /* rows are sorted now: the index would be stale */
   t.index = NULL;
-  qsort(t.rows, t.n, sizeof(*t.rows), cmp_flat);
+  if (t.n > 1)
+    qsort(t.rows, t.n, sizeof(*t.rows), cmp_flat);
   {
     char tot[32];
 

@@ -106,7 +106,8 @@ int cpc_report_trace(const char *path, int top)
     st[k].durs[st[k].n++] = dur;
     st[k].total += dur;
   }
-  qsort(st, nst, sizeof(*st), cmp_total_desc);
+  if (nst > 1)
+    qsort(st, nst, sizeof(*st), cmp_total_desc);
   printf("File: %s\n%zu task names, %zu unfinished tasks\n", path, nst, unfinished);
   printf("%-32s %8s %11s %10s %10s %10s %10s\n", "task", "count", "total", "mean", "p50", "p95",
          "max");

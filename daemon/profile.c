@@ -403,7 +403,8 @@ static uint32_t intern_stack(struct cpd_profile *p, const uint32_t *f, uint32_t 
     p->frames = q;
     p->frames_cap = cap;
   }
-  memcpy(p->frames + p->nframes, f, n * sizeof(*f));
+  if (n)
+    memcpy(p->frames + p->nframes, f, n * sizeof(*f));
   p->stacks[p->nstacks].off = (uint32_t)p->nframes;
   p->stacks[p->nstacks].len = n;
   p->stacks[p->nstacks].truncated = (uint32_t)truncated;

@@ -365,7 +365,7 @@ int cpd_sampler_read(struct cpd_sampler *s)
     else
       total += n;
   }
-  qsort(s->order, s->norder, sizeof(*s->order), cmp_order);
+  cpd_qsort(s->order, s->norder, sizeof(*s->order), cmp_order);
   for (size_t i = 0; i < s->norder; i++) {
     const struct perf_event_header *h = (const void *)(s->round + s->order[i].off);
 

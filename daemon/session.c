@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,7 @@ void cpd_session_free(struct cpd_session *s)
   free(s->threads);
   free(s->events);
   free(s->drops);
+  free(s->tidmap);
   free(s->service);
   cpd_clocksync_free(&s->clock);
   free(s);
@@ -110,6 +112,10 @@ struct cpd_thread *cpd_session_thread(struct cpd_session *s, uint32_t tid)
     return t;
   if (thread_is_foreign(s->pid, tid))
     return NULL;
+  if (s->nthreads >= CPD_MAX_THREADS) {
+    s->rejects.threads_quota++;
+    return NULL;
+  }
   if (cpd_grow(&s->threads, &s->threads_cap, s->nthreads, sizeof(*t)) < 0)
     return NULL;
   t = &s->threads[s->nthreads++];
@@ -193,7 +199,7 @@ int cpd_session_cut(struct cpd_session *s, const struct cpd_timeline *tl, uint64
     if (tl->spans[i].unfinished)
       open[nopen++] = &tl->spans[i];
   /* Outer tasks first, each followed by its fields: the replay rebuilds the same nesting. */
-  qsort(open, nopen, sizeof(*open), cmp_open_spans);
+  cpd_qsort(open, nopen, sizeof(*open), cmp_open_spans);
   for (size_t i = 0; i < nopen; i++) {
     const struct cpd_span *sp = open[i];
 
@@ -234,12 +240,108 @@ int cpd_session_cut(struct cpd_session *s, const struct cpd_timeline *tl, uint64
   return 0;
 }
 
+/*
+ * Makes S valid UTF-8 of at most MAX bytes: invalid bytes become '?', and a string too
+ * long is cut at a character boundary. Returns 1 when it changed anything.
+ */
+static int utf8_repair(char *str, size_t max)
+{
+  unsigned char *p = (unsigned char *)str;
+  size_t i = 0, keep = 0;
+  int changed = 0;
+
+  while (p[i]) {
+    unsigned c = p[i];
+    size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+             : (c & 0xf8) == 0xf0 ? 4 : 0;
+    int ok = n > 0;
+
+    for (size_t k = 1; ok && k < n; k++)
+      ok = (p[i + k] & 0xc0) == 0x80;
+    /* Overlong forms, surrogates and values past U+10FFFF are invalid too. */
+    if (ok && n == 2 && c < 0xc2)
+      ok = 0;
+    if (ok && n == 3 && ((c == 0xe0 && p[i + 1] < 0xa0) || (c == 0xed && p[i + 1] >= 0xa0)))
+      ok = 0;
+    if (ok && n == 4 && ((c == 0xf0 && p[i + 1] < 0x90) || c > 0xf4 || (c == 0xf4 && p[i + 1] >= 0x90)))
+      ok = 0;
+    if (!ok) {
+      p[i] = '?';
+      n = 1;
+      changed = 1;
+    }
+    if (i + n > max) {
+      changed = 1;
+      break;
+    }
+    i += n;
+    keep = i;
+  }
+  p[keep] = '\0';
+  return changed;
+}
+
+/* A copy of a client's string, repaired (counted) where needed; NULL without memory. */
+static char *client_string(struct cpd_session *s, const char *v)
+{
+  char *copy = strndup(v ? v : "", CPD_MAX_STRING_LEN + 4);
+
+  if (copy && utf8_repair(copy, CPD_MAX_STRING_LEN))
+    s->rejects.strings_repaired++;
+  return copy;
+}
+
+/* Our tid for a tid the client sent: the same, unless it lives in another pid namespace. */
+static uint32_t map_tid(struct cpd_session *s, uint32_t tid)
+{
+  char path[320], line[256];
+  struct dirent *de;
+  uint32_t outer = 0;
+  DIR *dir;
+
+  if (!s->other_pidns || tid == 0)
+    return tid;
+  for (size_t i = 0; i < s->ntidmap; i++)
+    if (s->tidmap[i].inner == tid)
+      return s->tidmap[i].outer;
+  /* /proc/PID/task/T/status has "NSpid: <ours> ... <as the client sees it>". */
+  snprintf(path, sizeof(path), "/proc/%u/task", s->pid);
+  dir = opendir(path);
+  while (dir && !outer && (de = readdir(dir)) != NULL) {
+    FILE *f;
+
+    if (de->d_name[0] < '0' || de->d_name[0] > '9')
+      continue;
+    snprintf(path, sizeof(path), "/proc/%u/task/%s/status", s->pid, de->d_name);
+    f = fopen(path, "re");
+    while (f && fgets(line, sizeof(line), f))
+      if (strncmp(line, "NSpid:", 6) == 0) {
+        char *last = strrchr(line, '\t');
+
+        if (last && (uint32_t)strtoul(last + 1, NULL, 10) == tid)
+          outer = (uint32_t)strtoul(de->d_name, NULL, 10);
+        break;
+      }
+    if (f)
+      fclose(f);
+  }
+  if (dir)
+    closedir(dir);
+  if (outer && cpd_grow(&s->tidmap, &s->tidmap_cap, s->ntidmap, sizeof(*s->tidmap)) == 0) {
+    s->tidmap[s->ntidmap].inner = tid;
+    s->tidmap[s->ntidmap++].outer = outer;
+  }
+  return outer;  /* 0: not a thread of this process (or gone): refused by the caller */
+}
+
 int cpd_session_hello(struct cpd_session *s, const Ceoprof__Wire__Hello *h)
 {
-  char *svc = strdup(h->service_name && *h->service_name ? h->service_name : "unnamed");
+  char *svc = client_string(s, h->service_name && *h->service_name ? h->service_name : "unnamed");
 
   if (!svc)
     return -ENOMEM;
+  /* A client in a container reports its pid and tids as its namespace numbers them. */
+  s->other_pidns = h->pid != 0 && h->pid != s->pid;
   free(s->service);
   s->service = svc;
   if (!s->had_hello) {
@@ -275,7 +377,7 @@ static void apply_strings(struct cpd_session *s, const Ceoprof__Wire__StringDefs
       s->strings = p;
       s->nstrings = n;
     }
-    v = strdup(d->value);
+    v = client_string(s, d->value);
     if (!v) {
       s->rejects.strings++;
       continue;
@@ -289,14 +391,15 @@ static void apply_workers(struct cpd_session *s, const Ceoprof__Wire__WorkerThre
 {
   for (size_t i = 0; i < m->n_workers; i++) {
     const Ceoprof__Wire__WorkerThread *w = m->workers[i];
-    struct cpd_thread *t = cpd_session_thread(s, w->tid);
+    uint32_t tid = map_tid(s, w->tid);
+    struct cpd_thread *t = tid ? cpd_session_thread(s, tid) : NULL;
     char *name;
 
     if (!t) {
       s->rejects.events_bad_thread++;
       continue;
     }
-    name = strdup(w->worker_name ? w->worker_name : "");
+    name = client_string(s, w->worker_name);
     if (!name)
       continue;
     free(t->worker_name);
@@ -320,6 +423,7 @@ static void apply_events(struct cpd_session *s, const Ceoprof__Wire__EventBatch 
   for (size_t i = 0; i < m->n_events; i++) {
     const Ceoprof__Wire__Event *e = m->events[i];
     struct cpd_event *out;
+    uint32_t tid;
 
     if (e->kind < CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_BEGIN ||
         e->kind > CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_FIELD) {
@@ -330,12 +434,13 @@ static void apply_events(struct cpd_session *s, const Ceoprof__Wire__EventBatch 
       s->rejects.events_bad_name++;
       continue;
     }
-    if (!cpd_session_thread(s, e->tid)) {
+    if (!(tid = map_tid(s, e->tid)) || !cpd_session_thread(s, tid)) {
       s->rejects.events_bad_thread++;
       continue;
     }
-    if (cpd_grow(&s->events, &s->events_cap, s->nevents, sizeof(*out)) < 0) {
-      s->rejects.events_bad_kind++;
+    if (s->nevents >= CPD_MAX_EVENTS ||
+        cpd_grow(&s->events, &s->events_cap, s->nevents, sizeof(*out)) < 0) {
+      s->rejects.events_quota++;  /* never grown without bound: dropped, counted */
       continue;
     }
     out = &s->events[s->nevents++];
@@ -343,13 +448,14 @@ static void apply_events(struct cpd_session *s, const Ceoprof__Wire__EventBatch 
     out->task_id = e->task_id;
     out->value = e->value;
     out->seq = s->next_seq++;
-    out->tid = e->tid;
+    out->tid = tid;
     out->name_id = e->name_id;
     out->kind = (uint8_t)e->kind;
     out->resend = e->resend;
     out->mono = 0;
     s->resends += e->resend;
     s->tasks_begun += e->kind == CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_BEGIN && !e->resend;
+    s->events_received += !e->resend;
   }
 }
 

@@ -11,7 +11,10 @@
 #include "ceoprof.pb-c.h"
 #include "clocksync.h"
 
-#define CPD_MAX_STRING_ID (1u << 20)  /* larger string ids are refused */
+#define CPD_MAX_STRING_ID (1u << 16)  /* larger string ids are refused (the client's table holds 4096) */
+#define CPD_MAX_STRING_LEN 1024       /* longer strings are cut, at a character boundary */
+#define CPD_MAX_THREADS 16384         /* threads per process; more are refused and counted */
+#define CPD_MAX_EVENTS (4u << 20)     /* events held per process between writes (~200 MiB) */
 #define CPD_DROP_REASONS 7            /* Ceoprof__Wire__DropReason values */
 
 /* One event as received; timestamps are converted when the session is built. */
@@ -47,6 +50,9 @@ struct cpd_rejects {
   uint64_t events_bad_thread; /* events for a thread of another process */
   uint64_t events_bad_kind;
   uint64_t strings;           /* string definitions with id 0 or too large */
+  uint64_t strings_repaired;  /* strings with invalid UTF-8 (replaced by '?') or too long (cut) */
+  uint64_t threads_quota;     /* events and workers for threads beyond CPD_MAX_THREADS */
+  uint64_t events_quota;      /* events beyond CPD_MAX_EVENTS held */
 };
 
 struct cpd_session {
@@ -72,6 +78,10 @@ struct cpd_session {
   uint64_t tasks_begun;         /* task begin events received (not re-sends), ever */
   uint64_t client_events_sent;  /* from Goodbye */
   int had_hello;
+  int other_pidns;              /* the client sees another pid namespace: tids are translated */
+  struct { uint32_t inner, outer; } *tidmap;  /* the client's tids -> ours (NSpid) */
+  size_t ntidmap, tidmap_cap;
+  uint64_t events_received;     /* events accepted (not re-sends), over the session's life */
   int written;                  /* a target wrote its events; what is left came later */
   uint64_t cut_ns;              /* the last window cut, 0 when never cut; events stamped
                                    before it that arrive late are placed at it */

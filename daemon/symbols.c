@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "symbols.h"
+#include "util.h"
 
 void cpd_symbols_init(struct cpd_symbols *s)
 {
@@ -113,7 +114,7 @@ static int read_symtab(struct cpd_dso *d, Elf *elf, Elf_Scn *scn, GElf_Shdr *sh)
     d->nsyms++;
     used += len;
   }
-  qsort(d->syms, d->nsyms, sizeof(*d->syms), cmp_sym);
+  cpd_qsort(d->syms, d->nsyms, sizeof(*d->syms), cmp_sym);
   d->nsyms = dedupe(d->syms, d->nsyms);
   return 0;
 }
@@ -302,7 +303,7 @@ static void load_kallsyms(struct cpd_symbols *s)
   fclose(f);
   for (size_t i = 0; i < s->nkernel; i++)
     s->kernel[i].name = s->kernel_names + (uintptr_t)s->kernel[i].name;
-  qsort(s->kernel, s->nkernel, sizeof(*s->kernel), cmp_sym);
+  cpd_qsort(s->kernel, s->nkernel, sizeof(*s->kernel), cmp_sym);
   s->nkernel = dedupe(s->kernel, s->nkernel);
 }
 

@@ -148,7 +148,7 @@ static void print_summary(const struct cpd_target *t, const struct cpd_session *
 
       self[f][0]++;
     }
-    qsort(self, p->nfuncs + 1, sizeof(*self), cmp_count_desc);
+    cpd_qsort(self, p->nfuncs + 1, sizeof(*self), cmp_count_desc);
     printf("  top functions (self):\n");
     for (size_t i = 0; i < p->nfuncs + 1 && i < 8 && self[i][0]; i++)
       printf("    %5.1f%%  %s\n", 100.0 * (double)self[i][0] / (double)p->nsamples,
@@ -211,7 +211,8 @@ static size_t partition_samples(struct cpd_profile *p, uint64_t cut_ns)
     else
       after[m++] = p->samples[i];
   }
-  memcpy(p->samples + k, after, m * sizeof(*after));
+  if (m)
+    memcpy(p->samples + k, after, m * sizeof(*after));
   free(after);
   return k;
 }
@@ -291,7 +292,8 @@ static int write_window(struct cpd_target *t, struct cpd_session *s, uint64_t cu
   s->written = 1;
   cpd_timeline_free(&tl);
   if (t->sampling) {
-    memmove(p->samples, p->samples + k, (total - k) * sizeof(*p->samples));
+    if (total > k)
+      memmove(p->samples, p->samples + k, (total - k) * sizeof(*p->samples));
     p->nsamples = total - k;
     t->samples_written += k;
   }

@@ -274,9 +274,9 @@ static int layout(struct builder *b)
     tl->fields[i] = b->pending[i].f;
   }
   tl->nfields = b->npending;
-  qsort(tl->spans, tl->nspans, sizeof(*tl->spans), cmp_spans);
-  qsort(tl->instants, tl->ninstants, sizeof(*tl->instants), cmp_instants);
-  qsort(tl->counters, tl->ncounters, sizeof(*tl->counters), cmp_counters);
+  cpd_qsort(tl->spans, tl->nspans, sizeof(*tl->spans), cmp_spans);
+  cpd_qsort(tl->instants, tl->ninstants, sizeof(*tl->instants), cmp_instants);
+  cpd_qsort(tl->counters, tl->ncounters, sizeof(*tl->counters), cmp_counters);
   return 0;
 }
 
@@ -302,7 +302,7 @@ static int build(struct cpd_timeline *tl, const struct cpd_session *s, uint64_t 
     ev[nev] = s->events[i];
     ev[nev++].ts = ts;
   }
-  qsort(ev, nev, sizeof(*ev), cmp_events);
+  cpd_qsort(ev, nev, sizeof(*ev), cmp_events);
   for (size_t i = 0; i < nev && rc == 0; i++) {
     const struct cpd_event *e = &ev[i];
 

@@ -12,6 +12,7 @@
 
 #include "jsonw.h"
 #include "trace_samples.h"
+#include "util.h"
 
 struct node {
   uint32_t parent;  /* node id, 0 for the root */
@@ -178,7 +179,7 @@ static void write_events(FILE *f, void *arg)
   for (size_t i = 0; i < p->nsamples; i++)
     order[i] = (uint32_t)i;
   sort_prof = p;
-  qsort(order, p->nsamples, sizeof(*order), cmp_by_tid_time);
+  cpd_qsort(order, p->nsamples, sizeof(*order), cmp_by_tid_time);
   for (size_t from = 0; from < p->nsamples;) {
     size_t to = from;
 

@@ -46,16 +46,17 @@ static void write_metadata(FILE *f, const struct cpd_session *s, const struct cp
              ",\"events_received\":%" PRIu64 ",\"events_resent\":%" PRIu64
              ",\"client_events_sent\":%" PRIu64,
           s->pid, s->hello_mono_ns, s->hello_real_ns, s->start_mono_ns, s->end_mono_ns,
-          (uint64_t)s->nevents - s->resends, s->resends, s->client_events_sent);
+          s->events_received, s->resends, s->client_events_sent);
   fputs(",\"drops\":{", f);
   for (uint32_t i = 1; i < CPD_DROP_REASONS; i++)
     fprintf(f, "\"%s\":%" PRIu64 ",", drop_names[i], cpd_session_drops(s, i));
   fprintf(f, "\"mismatched_ends\":%" PRIu64 ",\"unmatched_ends\":%" PRIu64
              ",\"orphan_fields\":%" PRIu64 ",\"frames_rejected\":%" PRIu64
-             ",\"events_rejected\":%" PRIu64 ",\"strings_rejected\":%" PRIu64 "}",
+             ",\"events_rejected\":%" PRIu64 ",\"events_over_quota\":%" PRIu64
+             ",\"strings_rejected\":%" PRIu64 ",\"strings_repaired\":%" PRIu64 "}",
           tl->counts.implicit_ends, tl->counts.unmatched_ends, tl->counts.orphan_fields,
-          r->frames, r->events_bad_name + r->events_bad_thread + r->events_bad_kind,
-          r->strings);
+          r->frames, r->events_bad_name + r->events_bad_thread + r->events_bad_kind +
+          r->threads_quota, r->events_quota, r->strings, r->strings_repaired);
   fprintf(f, ",\"tasks\":{\"spans\":%zu,\"unfinished\":%" PRIu64 ",\"moved\":%" PRIu64
              ",\"duplicate_resends\":%" PRIu64 "}",
           tl->nspans, tl->counts.unfinished, tl->counts.moved, tl->counts.duplicate_resends);
@@ -154,7 +155,7 @@ void cpd_trace_emit(FILE *f, const struct cpd_session *s, const struct cpd_timel
   if (th) {
     for (size_t i = 0; i < s->nthreads; i++)
       th[i] = &s->threads[i];
-    qsort(th, s->nthreads, sizeof(*th), cmp_threads);
+    cpd_qsort(th, s->nthreads, sizeof(*th), cmp_threads);
     write_lanes(f, s, th);
   }
   for (size_t i = 0; i < tl->nspans; i++)

@@ -3,12 +3,21 @@
 #define CPD_UTIL_H
 
 #include <stddef.h>
+#include <stdlib.h>
 
 /*
  * Makes room in *ARR (an array of *CAP elements of SIZE bytes, N in use) for one more,
  * doubling it (64 at first). 0 or -ENOMEM; *ARR is unchanged on failure.
  */
 int cpd_grow(void *arr, size_t *cap, size_t n, size_t size);
+
+/* qsort that accepts an empty array given as NULL (qsort itself may not be passed NULL). */
+static inline void cpd_qsort(void *base, size_t n, size_t size,
+                             int (*cmp)(const void *, const void *))
+{
+  if (n > 1)
+    qsort(base, n, size, cmp);
+}
 
 /* An output file written as PATH.tmp and renamed to PATH only when complete. */
 struct cpd_outfile {
