@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
@@ -439,8 +440,19 @@ static int listen_socket(void)
     cpd.listen_fd = -1;
     return rc;
   }
-  /* Any local process may connect; what it may report is checked per connection. */
-  chmod(cpd.socket_path, 0666);
+  /*
+   * With a "ceoprof" group, only its members (and root) may connect; without one, any
+   * local process may. Either way what a connection may report or ask is checked per
+   * connection (SO_PEERCRED).
+   */
+  {
+    struct group *g = getgrnam("ceoprof");
+
+    if (g && chown(cpd.socket_path, (uid_t)-1, g->gr_gid) == 0)
+      chmod(cpd.socket_path, 0660);
+    else
+      chmod(cpd.socket_path, 0666);
+  }
   if (epoll_ctl(cpd.epfd, EPOLL_CTL_ADD, cpd.listen_fd, &ev) < 0)
     return -errno;
   return 0;

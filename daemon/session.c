@@ -291,47 +291,76 @@ static char *client_string(struct cpd_session *s, const char *v)
   return copy;
 }
 
-/* Our tid for a tid the client sent: the same, unless it lives in another pid namespace. */
-static uint32_t map_tid(struct cpd_session *s, uint32_t tid)
+/* Adds every thread of S's process to its namespace map (NSpid: ours ... theirs). */
+static void scan_tidmap(struct cpd_session *s)
 {
   char path[320], line[256];
   struct dirent *de;
-  uint32_t outer = 0;
   DIR *dir;
 
-  if (!s->other_pidns || tid == 0)
-    return tid;
-  for (size_t i = 0; i < s->ntidmap; i++)
-    if (s->tidmap[i].inner == tid)
-      return s->tidmap[i].outer;
-  /* /proc/PID/task/T/status has "NSpid: <ours> ... <as the client sees it>". */
   snprintf(path, sizeof(path), "/proc/%u/task", s->pid);
   dir = opendir(path);
-  while (dir && !outer && (de = readdir(dir)) != NULL) {
+  while (dir && (de = readdir(dir)) != NULL) {
+    uint32_t outer, inner = 0;
+    size_t i;
     FILE *f;
 
     if (de->d_name[0] < '0' || de->d_name[0] > '9')
       continue;
+    outer = (uint32_t)strtoul(de->d_name, NULL, 10);
     snprintf(path, sizeof(path), "/proc/%u/task/%s/status", s->pid, de->d_name);
     f = fopen(path, "re");
     while (f && fgets(line, sizeof(line), f))
       if (strncmp(line, "NSpid:", 6) == 0) {
         char *last = strrchr(line, '\t');
 
-        if (last && (uint32_t)strtoul(last + 1, NULL, 10) == tid)
-          outer = (uint32_t)strtoul(de->d_name, NULL, 10);
+        inner = last ? (uint32_t)strtoul(last + 1, NULL, 10) : 0;
         break;
       }
     if (f)
       fclose(f);
+    for (i = 0; i < s->ntidmap && s->tidmap[i].inner != inner; i++)
+      ;
+    if (inner && i == s->ntidmap &&
+        cpd_grow(&s->tidmap, &s->tidmap_cap, s->ntidmap, sizeof(*s->tidmap)) == 0) {
+      s->tidmap[s->ntidmap].inner = inner;
+      s->tidmap[s->ntidmap++].outer = outer;
+    }
   }
   if (dir)
     closedir(dir);
-  if (outer && cpd_grow(&s->tidmap, &s->tidmap_cap, s->ntidmap, sizeof(*s->tidmap)) == 0) {
-    s->tidmap[s->ntidmap].inner = tid;
-    s->tidmap[s->ntidmap++].outer = outer;
+}
+
+/*
+ * The thread record for a tid the client sent. A client in another pid namespace numbers
+ * threads its own way: they are translated through NSpid while they live; one that is
+ * already gone keeps the client's number (it can no longer be sampled or checked, and
+ * cannot be confused with another process's thread: sessions are per process).
+ */
+static struct cpd_thread *client_thread(struct cpd_session *s, uint32_t tid)
+{
+  struct cpd_thread *t;
+  size_t i;
+
+  if (!s->other_pidns || tid == 0)
+    return tid ? cpd_session_thread(s, tid) : NULL;
+  for (int pass = 0; pass < 2; pass++) {
+    for (i = 0; i < s->ntidmap; i++)
+      if (s->tidmap[i].inner == tid)
+        return cpd_session_thread(s, s->tidmap[i].outer);
+    if (pass == 0)
+      scan_tidmap(s);
   }
-  return outer;  /* 0: not a thread of this process (or gone): refused by the caller */
+  t = (struct cpd_thread *)cpd_session_find_thread(s, tid);
+  if (t || s->nthreads >= CPD_MAX_THREADS || cpd_grow(&s->threads, &s->threads_cap, s->nthreads,
+                                                       sizeof(*t)) < 0)
+    return t;
+  t = &s->threads[s->nthreads++];
+  t->tid = tid;
+  t->worker_id = -1;
+  t->worker_name = NULL;
+  snprintf(t->comm, sizeof(t->comm), "tid %u (ns)", tid);
+  return t;
 }
 
 int cpd_session_hello(struct cpd_session *s, const Ceoprof__Wire__Hello *h)
@@ -391,8 +420,7 @@ static void apply_workers(struct cpd_session *s, const Ceoprof__Wire__WorkerThre
 {
   for (size_t i = 0; i < m->n_workers; i++) {
     const Ceoprof__Wire__WorkerThread *w = m->workers[i];
-    uint32_t tid = map_tid(s, w->tid);
-    struct cpd_thread *t = tid ? cpd_session_thread(s, tid) : NULL;
+    struct cpd_thread *t = client_thread(s, w->tid);
     char *name;
 
     if (!t) {
@@ -423,7 +451,7 @@ static void apply_events(struct cpd_session *s, const Ceoprof__Wire__EventBatch 
   for (size_t i = 0; i < m->n_events; i++) {
     const Ceoprof__Wire__Event *e = m->events[i];
     struct cpd_event *out;
-    uint32_t tid;
+    struct cpd_thread *t;
 
     if (e->kind < CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_BEGIN ||
         e->kind > CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_FIELD) {
@@ -434,7 +462,7 @@ static void apply_events(struct cpd_session *s, const Ceoprof__Wire__EventBatch 
       s->rejects.events_bad_name++;
       continue;
     }
-    if (!(tid = map_tid(s, e->tid)) || !cpd_session_thread(s, tid)) {
+    if (!(t = client_thread(s, e->tid))) {
       s->rejects.events_bad_thread++;
       continue;
     }
@@ -448,7 +476,7 @@ static void apply_events(struct cpd_session *s, const Ceoprof__Wire__EventBatch 
     out->task_id = e->task_id;
     out->value = e->value;
     out->seq = s->next_seq++;
-    out->tid = tid;
+    out->tid = t->tid;
     out->name_id = e->name_id;
     out->kind = (uint8_t)e->kind;
     out->resend = e->resend;

@@ -28,11 +28,15 @@ int cpd_grow(void *arr, size_t *cap, size_t n, size_t size)
 
 int cpd_outfile_open(struct cpd_outfile *o, const char *path)
 {
+  static unsigned serial;
+
   o->fd = -1;
+  /* A fresh name created exclusively: never a file or link someone put there for us. */
   if (snprintf(o->path, sizeof(o->path), "%s", path) >= (int)sizeof(o->path) ||
-      snprintf(o->tmp, sizeof(o->tmp), "%s.tmp", path) >= (int)sizeof(o->tmp))
+      snprintf(o->tmp, sizeof(o->tmp), "%s.tmp.%d.%u", path, (int)getpid(), serial++) >=
+          (int)sizeof(o->tmp))
     return -ENAMETOOLONG;
-  o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
   return o->fd < 0 ? -errno : 0;
 }
 

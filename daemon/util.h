@@ -26,7 +26,10 @@ struct cpd_outfile {
   int fd;          /* -1 once handed over or closed */
 };
 
-/* Creates PATH.tmp (O_NOFOLLOW, mode 0644). 0 or -errno. */
+/*
+ * Creates PATH.tmp.PID.N with O_EXCL|O_NOFOLLOW, mode 0640; the rename that ends it
+ * replaces PATH itself, never a file a symlink at PATH points to. 0 or -errno.
+ */
 int cpd_outfile_open(struct cpd_outfile *o, const char *path);
 /*
  * Ends the file: with RC == 0, renames it into place (the caller has flushed and closed
