@@ -1,7 +1,7 @@
 /*
  * cpu_workload.c: a workload whose CPU profile is known, for the sampling tests.
  *   alpha (worker 1): task "hot" runs burn_a for 3 ms, then task "warm" runs burn_b
- *                     for 1 ms, over and over: burn_a:burn_b = 3:1 on that thread;
+ *                     for 1 ms (on average), over and over;
  *                     each "hot" task carries a trace span (traceparent) whose span id
  *                     is its task id
  *   beta  (worker 2): task "cold" runs burn_c for 2 ms, then sleeps 2 ms
@@ -50,9 +50,21 @@ static uint64_t cpu_ns(void)
   return clock_ns(CLOCK_THREAD_CPUTIME_ID);
 }
 
-/* Each burns MS milliseconds of this thread's CPU time in its own loop (the clock is
- * read rarely) and adds the CPU time it really used to its total, printed at exit so
- * the test can hold the profile against it. */
+/*
+ * Durations vary around their mean (uniform, +-50%, a fixed seed per thread): with fixed
+ * ones a thread's cycle can lock in phase with the sampling period (4 ms of alpha is
+ * two periods at 499 Hz), and the samples then fall on the same part of the cycle.
+ */
+static double jitter(unsigned *seed, double mean)
+{
+  return mean * (0.5 + (double)rand_r(seed) / RAND_MAX);
+}
+
+/* Each burns MS milliseconds of this thread's CPU time in its own loop and adds the CPU
+ * time it really used to its total, printed at exit so the test can hold the profile
+ * against it. The clock is a system call, and the kernel's share of the time is not
+ * sampled (user stacks only): it is read every 100000 iterations (~100 us), so the
+ * kernel's share stays under 1%. */
 #define BURN(fn, mul)                                                \
   static _Atomic uint64_t fn##_total;                                \
   __attribute__((noinline, noclone)) static void fn(double ms)       \
@@ -61,7 +73,7 @@ static uint64_t cpu_ns(void)
     uint64_t start = cpu_ns(), now;                                  \
     uint64_t end = start + (uint64_t)(ms * 1e6);                     \
     do {                                                             \
-      for (int i = 0; i < 20000; i++)                                \
+      for (int i = 0; i < 100000; i++)                               \
         acc[i & 1] = acc[i & 1] * (mul) + (uint64_t)i;               \
     } while ((now = cpu_ns()) < end);                                \
     atomic_fetch_add(&fn##_total, now - start);                      \
@@ -81,6 +93,7 @@ static void wait_go(void)
 
 static void *alpha(void *arg)
 {
+  unsigned seed = 1;
   uint64_t end;
 
   ceoprof_worker_register(1, "alpha");
@@ -97,10 +110,10 @@ static void *alpha(void *arg)
              (unsigned long long)hot);
     if (ceoprof_task_traceparent(tp) < 0)
       abort();
-    burn_a(3);
+    burn_a(jitter(&seed, 3));
     ceoprof_task_end(hot);
     ceoprof_task_begin(warm, "warm");
-    burn_b(1);
+    burn_b(jitter(&seed, 1));
     ceoprof_task_end(warm);
   }
   return NULL;
@@ -108,6 +121,7 @@ static void *alpha(void *arg)
 
 static void *beta(void *arg)
 {
+  unsigned seed = 2;
   uint64_t end;
 
   ceoprof_worker_register(2, "beta");
@@ -117,7 +131,7 @@ static void *beta(void *arg)
     uint64_t id = atomic_fetch_add(&next_id, 1);
 
     ceoprof_task_begin(id, "cold");
-    burn_c(2);
+    burn_c(jitter(&seed, 2));
     ceoprof_task_end(id);
     usleep(2000);
   }

@@ -33,14 +33,15 @@ share=$(awk -v a="$a" -v b="$b" 'BEGIN { if (a + b > 0) print 100 * a / (a + b);
 near "$share" 75 5 || die "burn_a is $share% of burn_a+burn_b, expected 75 +- 5"
 # Each function's share of the profile is its share of the CPU time the workload itself
 # measured for the burns (they are nearly all of its CPU; sampling began before they did).
-# Alone on the machine the shares agree within 1.5 points; with other busy processes
-# competing for the 2 CPUs, up to 3.8 points were seen (burn_a low, burn_b high), hence 5.
+# They agree within about 1.2 points. (With fixed burn lengths alpha's 4 ms cycle locked in
+# phase with the 2 ms sampling period and skewed burn_a/burn_b by up to 3.8 points; the
+# workload now varies its lengths.)
 cat "$WORK/workload.out"
 for fn in burn_a burn_b burn_c burn_d; do
   want=$(awk -v fn="$fn" '/^cpu_ms / { for (i = 2; i <= NF; i++) { split($i, kv, "="); ms[kv[1]] = kv[2]; tot += kv[2] } }
     END { if (tot > 0) print 100 * ms[fn] / tot; else print -100 }' "$WORK/workload.out")
   got=$(flat_pct "$WORK/top.txt" "$fn")
-  near "$got" "$want" 5 || die "$fn is $got% of the profile; the workload measured $want% of its CPU there"
+  near "$got" "$want" 3 || die "$fn is $got% of the profile; the workload measured $want% of its CPU there"
 done
 
 # Task labels: what ran inside "hot" is burn_a, inside "cold" burn_c.
