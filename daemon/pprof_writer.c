@@ -300,8 +300,8 @@ int cpd_pprof_write(const char *path, const struct cpd_profile *p, const struct 
 
     perftools__profiles__function__init(&funcs[i]);
     funcs[i].id = i + 1;
-    funcs[i].name = str_index(&st, f->name);
-    funcs[i].system_name = funcs[i].name;
+    funcs[i].name = str_index(&st, cpd_function_name(f));
+    funcs[i].system_name = str_index(&st, f->name);  /* the raw (mangled) symbol */
     funcs[i].filename = f->mapping ? str_index(&st, p->mappings[f->mapping - 1].path) : 0;
     funcp[i] = &funcs[i];
   }

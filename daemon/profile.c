@@ -12,6 +12,7 @@
 
 #include "profile.h"
 #include "util.h"
+#include "demangle.h"
 
 #define KERNEL_START 0xffff800000000000ull
 
@@ -64,6 +65,8 @@ void cpd_profile_free(struct cpd_profile *p)
   free(p->loc_cache);
   free(p->stack_table);
   free(p->func_table);
+  for (size_t i = 0; i < p->nfuncs; i++)
+    free(p->funcs[i].display);
   free(p->exe);
   cpd_symbols_free(&p->syms);
   memset(p, 0, sizeof(*p));
@@ -274,6 +277,7 @@ static uint32_t intern_function(struct cpd_profile *p, const char *name, uint32_
   if (cpd_grow(&p->funcs, &p->funcs_cap, p->nfuncs, sizeof(*p->funcs)) < 0)
     return 0;
   p->funcs[p->nfuncs].name = name;
+  p->funcs[p->nfuncs].display = cpd_demangle(name);
   p->funcs[p->nfuncs].mapping = mapping;
   p->nfuncs++;
   p->func_table[i].name = name;
@@ -448,5 +452,5 @@ const char *cpd_profile_loc_name(const struct cpd_profile *p, uint32_t loc)
 {
   const struct cpd_location *l = &p->locs[loc];
 
-  return l->function ? p->funcs[l->function - 1].name : NULL;
+  return l->function ? cpd_function_name(&p->funcs[l->function - 1]) : NULL;
 }

@@ -26,7 +26,8 @@ struct cpd_location {
 };
 
 struct cpd_function {
-  const char *name;          /* owned by a DSO or the kernel symbol table, or by names */
+  const char *name;          /* the symbol; owned by a DSO or the kernel symbol table */
+  char *display;             /* demangled and simplified (owned), NULL when NAME is readable */
   uint32_t mapping;          /* index + 1: the file it is in */
 };
 
@@ -103,6 +104,12 @@ const char *cpd_profile_comm(const struct cpd_profile *p, uint32_t tid);
  */
 int cpd_profile_add_sample(struct cpd_profile *p, uint64_t time, uint32_t tid, uint64_t period,
                            const uint64_t *frames, uint32_t n, uint32_t nkernel, int truncated);
+/* The name to show for F: demangled when the symbol is mangled. */
+static inline const char *cpd_function_name(const struct cpd_function *f)
+{
+  return f->display ? f->display : f->name;
+}
+
 /* The function name of location index LOC (0-based), or NULL. */
 const char *cpd_profile_loc_name(const struct cpd_profile *p, uint32_t loc);
 

@@ -152,7 +152,7 @@ static void print_summary(const struct cpd_target *t, const struct cpd_session *
     printf("  top functions (self):\n");
     for (size_t i = 0; i < p->nfuncs + 1 && i < 8 && self[i][0]; i++)
       printf("    %5.1f%%  %s\n", 100.0 * (double)self[i][0] / (double)p->nsamples,
-             self[i][1] ? p->funcs[self[i][1] - 1].name : "(unknown)");
+             self[i][1] ? cpd_function_name(&p->funcs[self[i][1] - 1]) : "(unknown)");
   }
   free(self);
   getrusage(RUSAGE_SELF, &ru);
