@@ -42,7 +42,7 @@ void cp__frame_reader_free(struct cp_frame_reader *r)
 
 uint8_t *cp__frame_reader_space(struct cp_frame_reader *r, size_t n)
 {
-  if (r->cap - r->len < n) {
+  if (r->cap - r->len < n || !r->buf) {
     size_t cap = r->cap ? r->cap : 4096;
     uint8_t *p;
 

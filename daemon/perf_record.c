@@ -274,7 +274,9 @@ int cpd_perf_ring_read(struct cpd_perf_ring *r, cpd_perf_rec_fn fn, void *arg)
     /* The header itself may wrap. */
     for (size_t i = 0; i < sizeof(h); i++)
       ((uint8_t *)&h)[i] = r->data[(off + i) & (r->data_size - 1)];
-    if (h.size < sizeof(h) || h.size > r->data_size || h.size > head - tail) {
+    /* The kernel writes records of a multiple of 8 bytes at 8-byte aligned offsets. */
+    if (h.size < sizeof(h) || h.size > r->data_size || h.size > head - tail || (h.size & 7) ||
+        (tail & 7)) {
       rc = -EBADMSG;
       tail = head;  /* cannot find the next record boundary: skip what is there */
       break;

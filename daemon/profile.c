@@ -57,6 +57,8 @@ void cpd_profile_free(struct cpd_profile *p)
   free(p->mappings);
   free(p->live);
   free(p->locs);
+  for (size_t i = 0; i < p->nfuncs; i++)
+    free(p->funcs[i].display);
   free(p->funcs);
   free(p->frames);
   free(p->stacks);
@@ -65,8 +67,6 @@ void cpd_profile_free(struct cpd_profile *p)
   free(p->loc_cache);
   free(p->stack_table);
   free(p->func_table);
-  for (size_t i = 0; i < p->nfuncs; i++)
-    free(p->funcs[i].display);
   free(p->exe);
   cpd_symbols_free(&p->syms);
   memset(p, 0, sizeof(*p));

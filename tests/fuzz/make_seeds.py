@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""make_seeds.py: writes the seed corpora of the fuzz targets into tests/fuzz/corpus/.
+
+Seeds are small valid inputs the fuzzers mutate: protocol frames a real client sends, a
+perf ring with the records the sampler reads, ELF files, and JSON-hostile strings.
+Usage: make_seeds.py CORPUS_DIR [ELF_FILE...]
+"""
+import os
+import struct
+import sys
+
+out = sys.argv[1]
+
+
+def varint(n):
+    b = bytearray()
+    while True:
+        x = n & 0x7F
+        n >>= 7
+        b.append(x | (0x80 if n else 0))
+        if not n:
+            return bytes(b)
+
+
+def fv(num, v):
+    return varint(num << 3) + varint(v)
+
+
+def fb(num, b):
+    b = b.encode() if isinstance(b, str) else b
+    return varint(num << 3 | 2) + varint(len(b)) + b
+
+
+def frame(body_field, body):
+    p = fb(body_field, body)
+    return struct.pack("<I", len(p)) + p
+
+
+def zz(v):  # sint64
+    return (v << 1) ^ (v >> 63)
+
+
+def event(kind, tid, ts, task=0, name=0, value=0):
+    return fb(1, fv(1, kind) + fv(2, tid) + fv(3, ts) + fv(4, task) + fv(5, name) + fv(6, zz(value)))
+
+
+def write(sub, name, data):
+    d = os.path.join(out, sub)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+# protocol: a client's session.
+hello = frame(1, fv(1, 1) + fb(2, "seed") + fv(3, 1234) + fv(4, 1000) + fv(5, 1700000000000000000))
+strings = frame(3, b"".join(fb(1, fv(1, i) + fb(2, v)) for i, v in
+                            ((1, "parse"), (2, "bytes"), (3, "@span_id"), (4, "queue"))))
+workers = frame(2, fb(1, fv(1, 3999001) + fv(2, 1) + fb(3, "io-0")))
+evs = frame(4, event(1, 3999001, 1100, 7, 1) + event(5, 3999001, 1150, 7, 2, 4096) +
+            event(5, 3999001, 1160, 7, 3, 77) + event(3, 3999001, 1170, 0, 4) +
+            event(4, 3999001, 1180, 0, 4, 5) + event(1, 3999001, 1200, 8, 1) +
+            event(2, 3999002, 1600, 7) + event(2, 3999001, 1700, 8))
+drops = frame(5, fb(1, fv(1, 3999001) + fv(2, 1) + fv(3, 3)))
+write("protocol", "session", hello + strings + workers + evs + drops + frame(6, fv(1, 8)))
+write("protocol", "hello", hello)
+
+# perf_record: a ring (head, tail, then data) with a sample, mmap2, comm, fork, lost.
+def hdr(t, misc, body):
+    return struct.pack("<IHH", t, misc, 8 + len(body)) + body
+
+sid = struct.pack("<IIQI I", 1234, 1235, 5000, 0, 0)  # sample_id_all: tid, time, cpu
+sample = hdr(9, 2, struct.pack("<QIIQIIQQ", 0x401000, 1234, 1235, 5000, 0, 0, 1000000, 3) +
+             struct.pack("<QQQ", 0x401000, 0x401100, 0x401200))
+mmap2 = hdr(10, 2, struct.pack("<IIQQQIIQQII", 1234, 1235, 0x400000, 0x1000, 0, 8, 1, 0, 0, 5, 0) +
+            b"/bin/true\0\0\0\0\0\0\0" + sid)
+comm = hdr(3, 0, struct.pack("<II", 1234, 1235) + b"worker\0\0" + sid)
+fork = hdr(7, 0, struct.pack("<IIIIQ", 1234, 1234, 1236, 1235, 6000) + sid)
+lost = hdr(2, 0, struct.pack("<QQ", 1, 4) + sid)
+data = mmap2 + comm + sample + fork + lost
+write("perf_record", "ring", struct.pack("<QQ", len(data), 0) + data)
+write("perf_record", "wrapped", struct.pack("<QQ", len(data), 4096 - 24) + data[24:] + data[:24])
+
+# symbols: the ELF files given.
+for path in sys.argv[2:]:
+    write("symbols", os.path.basename(path), open(path, "rb").read())
+
+# json: names a client might send.
+for i, s in enumerate([b"plain", b'quote " backslash \\ newline \n tab \t', b"\x01\x1f\x7f",
+                       "caf\u00e9 \u65e5\u672c \U0001F600".encode(), b"\xff\xfe bad \xc3\x28",
+                       b"\xed\xa0\x80 surrogate", b"\xf4\x90\x80\x80 too big"]):
+    write("json", f"seed{i}", s)
