@@ -17,6 +17,7 @@ static void build(void)
   char src[256], cmd[2048];
   FILE *f;
 
+  snprintf(dir, sizeof(dir), "/tmp/check_symbols.XXXXXX");  /* again for each test (CK_FORK=no) */
   ck_assert_ptr_nonnull(mkdtemp(dir));
   snprintf(src, sizeof(src), "%s/tiny.c", dir);
   snprintf(so, sizeof(so), "%s/libtiny.so", dir);
