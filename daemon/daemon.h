@@ -54,6 +54,7 @@ struct cpd_server {
   struct cpd_target *targets;    /* processes being sampled */
   uint64_t started_ms;           /* CLOCK_MONOTONIC ms at start */
   volatile sig_atomic_t stop;    /* set by SIGINT/SIGTERM; the loop exits */
+  int stopping;                  /* the last writes: a failure now is final */
   int target_gone;               /* --pid: the target's profile ended */
   int target_status;             /* --pid: 0, or -errno when its files could not be written */
   uint64_t realtime_offset_ns;   /* CLOCK_REALTIME - CLOCK_MONOTONIC at start */

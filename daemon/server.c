@@ -102,12 +102,17 @@ void cpd_session_release(struct cpd_session *s)
 {
   if (s->connections > 0 || cpd_target_find(s->pid))
     return;
+  if (s->retry_ms && cpd_now_ms() < s->retry_ms)
+    return;  /* its trace could not be written; the loop tries again later */
   session_unlink(s);
   /* Events that came after its profile was written still make a trace. */
-  if (s->written && s->nevents == 0)
+  if (s->written && s->nevents == 0) {
     cpd_session_free(s);
-  else
-    cpd_server_finish_session(s);
+  } else if (cpd_server_finish_session(s) == -EAGAIN) {
+    s->retry_ms = cpd_now_ms() + CPD_WRITE_RETRY_MS;
+    s->next = cpd.sessions;
+    cpd.sessions = s;
+  }
 }
 
 /* A session no target sampled: its trace alone, when its last connection closes. */
@@ -132,9 +137,21 @@ int cpd_server_finish_session(struct cpd_session *s)
   }
   cpd_timeline_free(&tl);
 out:
+  if (rc < 0 && !cpd.target_pid && !cpd.stopping) {
+    /* Kept whole, written when the disk allows it (see cpd_session_release). */
+    if (!s->retry_ms) {
+      cpd.write_errors++;
+      cpd_log("could not write the trace of pid %" PRIu32 " (%s); its %zu events are kept and "
+              "written when the disk allows it", s->pid, strerror(-rc), s->nevents);
+    }
+    return -EAGAIN;
+  }
   if (rc < 0) {
     cpd.write_errors++;
-    cpd_log("failed to write the trace of pid %" PRIu32 ": %s", s->pid, strerror(-rc));
+    cpd_log("failed to write the trace of pid %" PRIu32 ": %s; its %zu events are lost", s->pid,
+            strerror(-rc), s->nevents);
+  } else if (s->retry_ms) {
+    cpd_log("pid %" PRIu32 ": the kept trace is written now", s->pid);
   }
   cpd_session_free(s);
   return rc;
@@ -533,8 +550,11 @@ static void end_target(struct cpd_target *t)
   int rc;
 
   drain_clients_of(pid);
-  cpd_debug("pid %" PRIu32 ": profile ends (%s)", pid, t->end_reason);
+  if (!t->stop_ns)
+    cpd_debug("pid %" PRIu32 ": profile ends (%s)", pid, t->end_reason);
   rc = cpd_target_finish(t);
+  if (rc == -EAGAIN)
+    return;
   if (cpd.target_pid == pid) {
     cpd.target_gone = 1;
     cpd.target_status = rc;
@@ -565,15 +585,22 @@ static void cron(void)
         ns - t->start_ns >= (uint64_t)(t->opts.duration_s * 1e9))
       t->end_reason = "duration";
     if (t->end_reason) {
-      end_target(t);
+      if (!t->stop_ns || now >= t->retry_ms)  /* a kept profile is tried again now and then */
+        end_target(t);
       continue;
     }
-    if (cpd.window_s > 0 && ns - t->window_start_ns >= (uint64_t)(cpd.window_s * 1e9))
+    if (cpd.window_s > 0 && ns - t->window_start_ns >= (uint64_t)(cpd.window_s * 1e9) &&
+        (!t->write_pending || now >= t->retry_ms))
       cpd_target_cut(t);
     if (t->progress && t->requester && now - t->progress_ms >= 500) {
       t->progress_ms = now;
       cpd_control_progress(t);
     }
+  }
+  for (struct cpd_session *s = cpd.sessions, *next; s; s = next) {
+    next = s->next;
+    if (s->retry_ms && now >= s->retry_ms && s->connections == 0)
+      cpd_session_release(s);
   }
   if (cpd.on_tick)
     cpd.on_tick();
@@ -625,6 +652,7 @@ int cpd_server_stop(void)
 {
   struct cpd_session *s;
 
+  cpd.stopping = 1;  /* what cannot be written now is lost: say so */
   while (cpd.targets) {
     struct cpd_target *t = cpd.targets;
 

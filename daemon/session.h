@@ -83,6 +83,7 @@ struct cpd_session {
   size_t ntidmap, tidmap_cap;
   uint64_t events_received;     /* events accepted (not re-sends), over the session's life */
   int written;                  /* a target wrote its events; what is left came later */
+  uint64_t retry_ms;            /* its trace could not be written: when to try again */
   uint64_t cut_ns;              /* the last window cut, 0 when never cut; events stamped
                                    before it that arrive late are placed at it */
   int connections;              /* open connections feeding this session */

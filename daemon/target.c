@@ -194,6 +194,12 @@ static void wrote(struct cpd_target *t, int rc, const char *what, const char *pa
   add_file(t, path);
 }
 
+/* Whether a failed write keeps the data for another try: in service mode, until it stops. */
+static int keep_on_failure(void)
+{
+  return !cpd.target_pid && !cpd.stopping;
+}
+
 /* Moves the samples taken before CUT_NS to the front; returns how many there are. */
 static size_t partition_samples(struct cpd_profile *p, uint64_t cut_ns)
 {
@@ -251,27 +257,53 @@ static int write_window(struct cpd_target *t, struct cpd_session *s, uint64_t cu
     p->nsamples = total;
     return rc;
   }
-  if (t->sampling) {
+  {
     struct cpd_pprof_info info = {
       .hz = t->sampler.hz,
       .event = t->sampler.event,
       .time_nanos = t->window_start_ns + cpd.realtime_offset_ns,
       .duration_nanos = cut_ns - t->window_start_ns,
     };
-    int prc = cpd_output_path(path, sizeof(path), t->prefix, s, real, ".pb.gz");
+    char ppath[PATH_MAX];
+    int prc = 0;
 
-    if (prc == 0)
-      prc = cpd_pprof_write(path, p, s, &tl, &info);
-    wrote(t, prc, "profile", path);
-    if (prc == 0 && cpd.pyroscope_url)
-      cpd_push_enqueue(path, s->service, info.time_nanos / 1000000000u,
-                       (info.time_nanos + info.duration_nanos + 999999999u) / 1000000000u,
-                       t->sampler.hz);
+    if (t->sampling) {
+      prc = cpd_output_path(ppath, sizeof(ppath), t->prefix, s, real, ".pb.gz");
+      if (prc == 0)
+        prc = cpd_pprof_write(ppath, p, s, &tl, &info);
+    }
+    rc = cpd_output_path(path, sizeof(path), t->prefix, s, real, ".trace.json");
+    if (rc == 0)
+      rc = cpd_trace_write(path, s, &tl, t->sampling ? &extra : NULL);
+    if ((prc < 0 || rc < 0) && keep_on_failure()) {
+      /* Service mode: nothing is lost to a full or unwritable disk. The window stays in
+       * memory whole (a half-written pair is removed) and is written with the next try. */
+      if (!t->write_pending)
+        cpd_log("could not write the files of pid %" PRIu32 " (%s: %s); its data is kept "
+                "and written when the disk allows it", t->pid, prc < 0 ? ppath : path,
+                strerror(-(prc < 0 ? prc : rc)));
+      cpd.write_errors += !t->write_pending;
+      t->write_pending = 1;
+      if (t->sampling && prc == 0)
+        unlink(ppath);
+      if (rc == 0)
+        unlink(path);
+      cpd_timeline_free(&tl);
+      p->nsamples = total;
+      return -EAGAIN;
+    }
+    if (t->write_pending)
+      cpd_log("pid %" PRIu32 ": the kept data is written now", t->pid);
+    t->write_pending = 0;
+    if (t->sampling) {
+      wrote(t, prc, "profile", ppath);
+      if (prc == 0 && cpd.pyroscope_url)
+        cpd_push_enqueue(ppath, s->service, info.time_nanos / 1000000000u,
+                         (info.time_nanos + info.duration_nanos + 999999999u) / 1000000000u,
+                         t->sampler.hz);
+    }
+    wrote(t, rc, "trace", path);
   }
-  rc = cpd_output_path(path, sizeof(path), t->prefix, s, real, ".trace.json");
-  if (rc == 0)
-    rc = cpd_trace_write(path, s, &tl, t->sampling ? &extra : NULL);
-  wrote(t, rc, "trace", path);
   if (rc == 0)
     cpd.traces_written++;
   if (final && t->sampling && cpd.target_pid && !cpd.quiet) {
@@ -306,11 +338,15 @@ int cpd_target_cut(struct cpd_target *t)
 {
   struct cpd_session *s = cpd_session_get(t->pid, 0);
   uint64_t cut = cpd_now_ns();
+  int rc;
 
   if (!s)
     return -ENOMEM;
   cpd_target_read(t);
-  return write_window(t, s, cut, 0);
+  rc = write_window(t, s, cut, 0);
+  if (rc == -EAGAIN)
+    t->retry_ms = cpd_now_ms() + CPD_WRITE_RETRY_MS;
+  return rc;
 }
 
 static void send_done(struct cpd_target *t)
@@ -336,12 +372,21 @@ int cpd_target_finish(struct cpd_target *t)
   struct cpd_session *s = cpd_session_get(t->pid, 0);
   int rc;
 
-  if (t->sampling) {
-    cpd_sampler_disable(&t->sampler);
-    cpd_sampler_read(&t->sampler);
+  if (!t->stop_ns) {
+    if (t->sampling) {
+      cpd_sampler_disable(&t->sampler);
+      cpd_sampler_read(&t->sampler);
+    }
+    t->stop_ns = cpd_now_ns();
   }
-  t->stop_ns = cpd_now_ns();
   rc = s ? write_window(t, s, t->stop_ns, 1) : -ENOMEM;
+  if (rc == -EAGAIN) {
+    t->retry_ms = cpd_now_ms() + CPD_WRITE_RETRY_MS;  /* kept; the loop tries again */
+    return rc;
+  }
+  if (rc < 0 && t->write_pending)
+    cpd_log("pid %" PRIu32 ": %zu samples and %zu events could not be written and are lost",
+            t->pid, t->sampling ? t->profile.nsamples : 0, s ? s->nevents : 0);
   send_done(t);
   for (struct cpd_target **pp = &cpd.targets; *pp; pp = &(*pp)->next)
     if (*pp == t) {

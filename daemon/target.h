@@ -55,6 +55,8 @@ struct cpd_target {
   char **files;                /* paths written so far, reported in Done */
   size_t nfiles, files_cap;
   int write_error;             /* -errno of the first failed write, 0 when none */
+  int write_pending;           /* a write failed; the data is kept for another try */
+  uint64_t retry_ms;           /* when to try the last window again */
   struct cpd_target *next;
 };
 
@@ -68,9 +70,12 @@ struct cpd_target *cpd_target_start(uint32_t pid, const struct cpd_target_opts *
 void cpd_target_read(struct cpd_target *t);
 /* Writes the window that ends now and starts the next one. 0 or -errno. */
 int cpd_target_cut(struct cpd_target *t);
+#define CPD_WRITE_RETRY_MS 2000  /* how often kept data is tried again */
+
 /*
  * Stops sampling, writes the last window (or the whole profile), tells the requester
- * (Done) and frees T. Returns 0, or -errno when a file could not be written.
+ * (Done) and frees T. Returns 0, or -errno when a file could not be written; -EAGAIN
+ * when it could not be written now and T is kept (service mode) for another try.
  */
 int cpd_target_finish(struct cpd_target *t);
 /* Samples taken so far (all windows), and the samples and records the kernel lost. */
