@@ -399,14 +399,20 @@ out:
   return rc;
 }
 
-/* Sends every event drained so far, in frames of at most BATCH_MAX events. */
+/*
+ * Sends every event drained so far whose name the daemon knows, in frames of at most
+ * BATCH_MAX events. A name is interned in two steps (id, then text): an event may name an
+ * id whose text another thread, preempted, has not published yet, so the names before it
+ * cannot all be sent. Such events wait here for the next round instead of reaching the
+ * daemon ahead of their name.
+ */
 static int flush_batch(void)
 {
   Ceoprof__Wire__EventBatch msg = CEOPROF__WIRE__EVENT_BATCH__INIT;
   Ceoprof__Wire__ClockSync sync = CEOPROF__WIRE__CLOCK_SYNC__INIT;
   cp_frame f = CEOPROF__WIRE__FRAME__INIT;
   wire_event *evp[BATCH_MAX];
-  size_t done = 0;
+  size_t done = 0, ready = 0, waiting = 0;
   int rc = 0;
 
   if (fl.nev == 0)
@@ -414,8 +420,25 @@ static int flush_batch(void)
   /* Names first: every name an event here refers to was published before the event. */
   if (send_strings() < 0)
     rc = -EPIPE;
-  while (rc == 0 && done < fl.nev) {
-    size_t n = fl.nev - done < BATCH_MAX ? fl.nev - done : BATCH_MAX;
+  /* Events whose name is not sent yet go to the back (stable), to wait for the next round. */
+  for (size_t i = 0; i < fl.nev; i++) {
+    if (fl.ev[i].name_id > fl.names_sent && rc == 0) {
+      waiting++;
+      continue;
+    }
+    if (ready != i) {
+      wire_event e = fl.ev[i];
+      struct cp_thread *o = fl.owner[i];
+
+      memmove(&fl.ev[ready + 1], &fl.ev[ready], (i - ready) * sizeof(*fl.ev));
+      memmove(&fl.owner[ready + 1], &fl.owner[ready], (i - ready) * sizeof(*fl.owner));
+      fl.ev[ready] = e;
+      fl.owner[ready] = o;
+    }
+    ready++;
+  }
+  while (rc == 0 && done < ready) {
+    size_t n = ready - done < BATCH_MAX ? ready - done : BATCH_MAX;
     uint64_t sent = 0;
 
     for (size_t i = 0; i < n; i++)
@@ -435,11 +458,17 @@ static int flush_batch(void)
     atomic_fetch_add(&cp__state.events_sent, sent);
     done += n;
   }
-  for (; done < fl.nev; done++)
-    if (fl.owner[done])
-      count_drop(fl.owner[done], CEOPROF__WIRE__DROP_REASON__DROP_SEND_FAILED, 1);
-  fl.nev = 0;
-  return rc;
+  if (rc < 0) {
+    for (; done < fl.nev; done++)
+      if (fl.owner[done])
+        count_drop(fl.owner[done], CEOPROF__WIRE__DROP_REASON__DROP_SEND_FAILED, 1);
+    fl.nev = 0;
+    return rc;
+  }
+  memmove(fl.ev, fl.ev + ready, waiting * sizeof(*fl.ev));
+  memmove(fl.owner, fl.owner + ready, waiting * sizeof(*fl.owner));
+  fl.nev = waiting;
+  return 0;
 }
 
 /* Folds the hot path's own counters into T's cumulative drop counts. */

@@ -29,6 +29,7 @@
 #include "trace_writer.h"
 
 #define CRON_MS 100            /* the loop wakes at least this often */
+#define CPD_LINGER_MS 500      /* a session outlives its last connection this long at least */
 #define READ_BUDGET (256 << 10) /* bytes read from one client per wake-up, for fairness */
 
 struct cpd_server cpd = {
@@ -104,6 +105,17 @@ void cpd_session_release(struct cpd_session *s)
     return;
   if (s->retry_ms && cpd_now_ms() < s->retry_ms)
     return;  /* its trace could not be written; the loop tries again later */
+  /*
+   * A client that left without Goodbye (its connection timed out, the daemon was slow)
+   * reconnects: its process keeps one session, and one file, until it is gone.
+   */
+  if (!cpd.stopping && s->had_hello &&
+      ((!s->had_goodbye && kill((pid_t)s->pid, 0) == 0) ||
+       cpd_now_ms() - s->closed_ms < CPD_LINGER_MS)) {
+    s->lingering = 1;  /* connections still queued from a process that just exited count too */
+    return;
+  }
+  s->lingering = 0;
   session_unlink(s);
   /* Events that came after its profile was written still make a trace. */
   if (s->written && s->nevents == 0) {
@@ -218,6 +230,7 @@ void cpd_conn_close(struct cpd_conn *c)
   if (!s)
     return;
   s->connections--;
+  s->closed_ms = cpd_now_ms();
   /* A process's session ends with its last connection, unless a target still samples it. */
   if (!cpd.target_pid)
     cpd_session_release(s);
@@ -264,6 +277,7 @@ static int conn_hello(struct cpd_conn *c, const Ceoprof__Wire__Hello *h)
     return -ENOMEM;
   }
   c->session->connections++;
+  c->session->lingering = 0;
   if (cpd.auto_attach && !cpd_target_find(c->pid))
     cpd_control_auto_attach(c);
   ack.protocol_version = CP_PROTOCOL_VERSION;
@@ -599,7 +613,10 @@ static void cron(void)
   }
   for (struct cpd_session *s = cpd.sessions, *next; s; s = next) {
     next = s->next;
-    if (s->retry_ms && now >= s->retry_ms && s->connections == 0)
+    if (s->connections == 0 &&
+        ((s->retry_ms && now >= s->retry_ms) ||
+         (s->lingering && now - s->closed_ms >= CPD_LINGER_MS &&
+          (s->had_goodbye || (kill((pid_t)s->pid, 0) < 0 && errno == ESRCH)))))
       cpd_session_release(s);
   }
   if (cpd.on_tick)

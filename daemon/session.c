@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -73,13 +74,17 @@ static void read_comm(uint32_t pid, uint32_t tid, char comm[17])
 }
 
 /*
- * A thread may be named by a client only if it is not a live thread of another
- * process: a thread that already exited cannot be told apart, and is accepted.
+ * A thread may be named by a client only if it was not another process's thread at the
+ * time the client speaks of (AT_NS, CLOCK_MONOTONIC). A thread that exited cannot be
+ * checked and is accepted; its number may already belong to a thread of another process
+ * (pid_max is often 32768), which is told apart by that thread's start time: one that
+ * started after AT_NS reused the number.
  */
-static int thread_is_foreign(uint32_t pid, uint32_t tid)
+static int thread_is_foreign(uint32_t pid, uint32_t tid, uint64_t at_ns)
 {
-  char path[64], buf[512];
-  const char *tgid;
+  char path[64], buf[1024];
+  const char *tgid, *paren;
+  unsigned long long start = 0;
   ssize_t n;
   int fd;
 
@@ -93,7 +98,30 @@ static int thread_is_foreign(uint32_t pid, uint32_t tid)
     return 0;
   buf[n] = '\0';
   tgid = strstr(buf, "\nTgid:");
-  return tgid && (uint32_t)strtoul(tgid + 6, NULL, 10) != pid;
+  if (!tgid || (uint32_t)strtoul(tgid + 6, NULL, 10) == pid)
+    return 0;
+  /* Field 22 of /proc/TID/stat, after the name in parentheses: start time in clock ticks. */
+  snprintf(path, sizeof(path), "/proc/%u/stat", tid);
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0)
+    return 1;
+  buf[n] = '\0';
+  paren = strrchr(buf, ')');
+  if (paren && sscanf(paren + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
+                                  "%*d %*d %*d %llu", &start) == 1) {
+    long hz = sysconf(_SC_CLK_TCK);
+    uint64_t tick = 1000000000ull / (uint64_t)(hz > 0 ? hz : 100), start_ns = start * tick;
+
+    /* Not surely started before the client's event (the start is known to a tick): the
+     * number may have been the client's then. A client can mislabel only its own trace. */
+    if (at_ns && start_ns + tick > at_ns)
+      return 0;
+  }
+  return 1;
 }
 
 const struct cpd_thread *cpd_session_find_thread(const struct cpd_session *s, uint32_t tid)
@@ -110,8 +138,6 @@ struct cpd_thread *cpd_session_thread(struct cpd_session *s, uint32_t tid)
 
   if (t)
     return t;
-  if (thread_is_foreign(s->pid, tid))
-    return NULL;
   if (s->nthreads >= CPD_MAX_THREADS) {
     s->rejects.threads_quota++;
     return NULL;
@@ -291,6 +317,15 @@ static char *client_string(struct cpd_session *s, const char *v)
   return copy;
 }
 
+/* CLOCK_MONOTONIC a little (50 ms) before now: when a frame just received was written. */
+static uint64_t cpd_clock_now_mono(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec - 50000000u;
+}
+
 /* Adds every thread of S's process to its namespace map (NSpid: ours ... theirs). */
 static void scan_tidmap(struct cpd_session *s)
 {
@@ -337,13 +372,17 @@ static void scan_tidmap(struct cpd_session *s)
  * already gone keeps the client's number (it can no longer be sampled or checked, and
  * cannot be confused with another process's thread: sessions are per process).
  */
-static struct cpd_thread *client_thread(struct cpd_session *s, uint32_t tid)
+static struct cpd_thread *client_thread(struct cpd_session *s, uint32_t tid, uint64_t at_ns)
 {
   struct cpd_thread *t;
   size_t i;
 
-  if (!s->other_pidns || tid == 0)
-    return tid ? cpd_session_thread(s, tid) : NULL;
+  if (!s->other_pidns || tid == 0) {
+    if (!tid)
+      return NULL;
+    t = (struct cpd_thread *)cpd_session_find_thread(s, tid);
+    return t ? t : thread_is_foreign(s->pid, tid, at_ns) ? NULL : cpd_session_thread(s, tid);
+  }
   for (int pass = 0; pass < 2; pass++) {
     for (i = 0; i < s->ntidmap; i++)
       if (s->tidmap[i].inner == tid)
@@ -359,7 +398,7 @@ static struct cpd_thread *client_thread(struct cpd_session *s, uint32_t tid)
   t->tid = tid;
   t->worker_id = -1;
   t->worker_name = NULL;
-  snprintf(t->comm, sizeof(t->comm), "tid %u (ns)", tid);
+  snprintf(t->comm, sizeof(t->comm), "ns:%u", tid);
   return t;
 }
 
@@ -420,7 +459,8 @@ static void apply_workers(struct cpd_session *s, const Ceoprof__Wire__WorkerThre
 {
   for (size_t i = 0; i < m->n_workers; i++) {
     const Ceoprof__Wire__WorkerThread *w = m->workers[i];
-    struct cpd_thread *t = client_thread(s, w->tid);
+    /* The map is sent as soon as a thread registers: it speaks of about now. */
+    struct cpd_thread *t = client_thread(s, w->tid, cpd_clock_now_mono());
     char *name;
 
     if (!t) {
@@ -460,10 +500,12 @@ static void apply_events(struct cpd_session *s, const Ceoprof__Wire__EventBatch 
     }
     if (event_needs_name(e->kind) && !cpd_session_string(s, e->name_id)) {
       s->rejects.events_bad_name++;
+      cpd_debug("pid %u: event names undeclared string %u", s->pid, e->name_id);
       continue;
     }
-    if (!(t = client_thread(s, e->tid))) {
+    if (!(t = client_thread(s, e->tid, cpd_clocksync_to_mono(&s->clock, e->timestamp)))) {
       s->rejects.events_bad_thread++;
+      cpd_debug("pid %u: event for tid %u, not a thread of this process", s->pid, e->tid);
       continue;
     }
     if (s->nevents >= CPD_MAX_EVENTS ||
@@ -529,6 +571,7 @@ int cpd_session_apply(struct cpd_session *s, const Ceoprof__Wire__Frame *f)
     return 0;
   case CEOPROF__WIRE__FRAME__BODY_GOODBYE:
     s->client_events_sent = f->goodbye->events_sent;
+    s->had_goodbye = 1;
     return 0;
   default:
     s->rejects.frames++;

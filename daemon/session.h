@@ -84,6 +84,9 @@ struct cpd_session {
   uint64_t events_received;     /* events accepted (not re-sends), over the session's life */
   int written;                  /* a target wrote its events; what is left came later */
   uint64_t retry_ms;            /* its trace could not be written: when to try again */
+  int had_goodbye;              /* the client said it is done */
+  int lingering;                /* no connection, no Goodbye, the process alive: it may be back */
+  uint64_t closed_ms;           /* when its last connection closed */
   uint64_t cut_ns;              /* the last window cut, 0 when never cut; events stamped
                                    before it that arrive late are placed at it */
   int connections;              /* open connections feeding this session */

@@ -1,6 +1,8 @@
 /* check_timeline.c: unit tests of replaying task events into spans (daemon/timeline.c). */
 #include <check.h>
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "session_fixture.h"
 #include "timeline.h"
@@ -192,11 +194,33 @@ START_TEST(test_timeline_resend_is_deduplicated_and_unfinished_closed)
 }
 END_TEST
 
+static uint64_t now_ns(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A thread number that another process uses now but did not when the event was stamped
+ * (pid_max wrapped around) was the client's own: accepted. Stamped now: refused. */
+START_TEST(test_timeline_reused_thread_number_accepted)
+{
+  uint32_t other = 1;  /* init: not FIXTURE_PID's, started at boot */
+
+  fixture_event(s, BEGIN, other, now_ns(), 5, 1, 0, 0);
+  ck_assert_uint_eq(s->rejects.events_bad_thread, 1);
+  fixture_event(s, BEGIN, other, 1000, 6, 1, 0, 0);  /* stamped before it existed */
+  ck_assert_uint_eq(s->rejects.events_bad_thread, 1);
+  ck_assert_uint_eq(s->nevents, 1);
+}
+END_TEST
+
 START_TEST(test_timeline_bad_events_rejected_on_arrival)
 {
   fixture_event(s, BEGIN, T1, 100, 5, 99, 0, 0);  /* undeclared name */
   fixture_event(s, 42, T1, 100, 5, 1, 0, 0);      /* unknown kind */
-  fixture_event(s, BEGIN, 1, 100, 5, 1, 0, 0);    /* pid 1's thread is not ours */
+  fixture_event(s, BEGIN, 1, now_ns(), 5, 1, 0, 0); /* pid 1's thread is not ours */
   fixture_event(s, FIELD, T1, 100, 123, 3, 1, 0); /* field of no open task */
   ck_assert_uint_eq(s->rejects.events_bad_name, 1);
   ck_assert_uint_eq(s->rejects.events_bad_kind, 1);
@@ -233,6 +257,7 @@ static Suite *timeline_suite(void)
   tcase_add_test(tc, test_timeline_task_moves_between_threads);
   tcase_add_test(tc, test_timeline_resend_is_deduplicated_and_unfinished_closed);
   tcase_add_test(tc, test_timeline_bad_events_rejected_on_arrival);
+  tcase_add_test(tc, test_timeline_reused_thread_number_accepted);
   tcase_add_test(tc, test_timeline_task_at_many_siblings);
   suite_add_tcase(su, tc);
   return su;

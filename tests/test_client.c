@@ -7,6 +7,8 @@
  *              then run the basic work and end the open tasks
  *   flood  N   N begin/end pairs per thread on 2 threads as fast as possible
  *   steady MS  tasks on 2 workers for MS milliseconds, 1 task per 100 us
+ *   storm  MS  $TEST_THREADS threads (default 8) of begin/end pairs as fast as possible
+ *              for MS milliseconds; prints the mean ns per event too
  *   fork   N   basic work, then fork: the child does basic work too and exits
  * Prints "recorded=R sent=S dropped=D ... maxrss_kb=K" at the end.
  */
@@ -114,6 +116,33 @@ static void *flood_worker(void *arg)
   return NULL;
 }
 
+static _Atomic uint64_t storm_pairs;
+
+static uint64_t mono_ns(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void *storm_worker(void *arg)
+{
+  uint64_t end = mono_ns() + (uint64_t)arg_n * 1000000u, n = 0, id = (uint64_t)(uintptr_t)arg << 40;
+  char name[16];
+
+  snprintf(name, sizeof(name), "storm-%u", (unsigned)(uintptr_t)arg);
+  ceoprof_worker_register((uint32_t)(uintptr_t)arg, name);
+  while (mono_ns() < end) {
+    for (int i = 0; i < 1000; i++, n++) {
+      ceoprof_task_begin(id + n + 1, "storm");
+      ceoprof_task_end(id + n + 1);
+    }
+  }
+  atomic_fetch_add(&storm_pairs, n);
+  return NULL;
+}
+
 static void *steady_worker(void *arg)
 {
   uint32_t w = (uint32_t)(uintptr_t)arg;
@@ -193,7 +222,7 @@ int main(int argc, char **argv)
   int rc;
 
   if (argc < 3) {
-    fprintf(stderr, "usage: test_client basic|late|flood|steady|fork N\n");
+    fprintf(stderr, "usage: test_client basic|late|flood|steady|storm|fork N\n");
     return 2;
   }
   mode = argv[1];
@@ -223,6 +252,19 @@ int main(int argc, char **argv)
       pthread_create(&th[i], NULL, flood_worker, NULL);
     for (int i = 0; i < 2; i++)
       pthread_join(th[i], NULL);
+  } else if (strcmp(mode, "storm") == 0) {
+    int n = getenv("TEST_THREADS") ? atoi(getenv("TEST_THREADS")) : 8;
+    pthread_t *ts = calloc((size_t)n, sizeof(*ts));
+    uint64_t t0 = mono_ns();
+
+    for (uintptr_t i = 0; i < (uintptr_t)n; i++)
+      pthread_create(&ts[i], NULL, storm_worker, (void *)i);
+    for (int i = 0; i < n; i++)
+      pthread_join(ts[i], NULL);
+    printf("storm threads=%d pairs=%" PRIu64 " ns_per_event=%.1f (wall, all threads)\n", n,
+           atomic_load(&storm_pairs),
+           (double)(mono_ns() - t0) * n / (2.0 * (double)atomic_load(&storm_pairs)));
+    free(ts);
   } else if (strcmp(mode, "steady") == 0) {
     for (uintptr_t i = 0; i < 2; i++)
       pthread_create(&th[i], NULL, steady_worker, (void *)i);
