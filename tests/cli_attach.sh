@@ -39,7 +39,7 @@ wait "$w0"
 
 # Service mode: attach asks the daemon; status shows it; detach from another ceoprof ends it.
 start_daemon --output-dir "$WORK" -v
-"$WORKLOAD" 6 >"$WORK/w1.out" &
+"$WORKLOAD" 30 >"$WORK/w1.out" &   # outlives the checks below; killed at the end
 w1=$!
 sleep 0.3
 "$CEOPROF" attach "$w1" -F 299 -o "$WORK/svc" >"$WORK/attach.out" 2>"$WORK/attach.err" &
@@ -82,6 +82,7 @@ if command -v setpriv >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
 else
   echo "note: not root or no setpriv; the permission refusal is not exercised here"
 fi
-wait "$w1"
+kill "$w1"
+wait "$w1" || true
 stop_daemon || die "the daemon failed: $(cat "$WORK/daemon.log")"
 echo ok
