@@ -12,6 +12,9 @@
 #include "session.h"
 #include "target.h"
 
+#define CPD_CONN_BYTES_PER_S (16u << 20)  /* more from one connection waits (its client counts
+                                            what it cannot send) */
+
 /* One connection: a libceoprof client (after Hello) or the ceoprof command (control). */
 struct cpd_conn {
   struct cpd_watch watch;
@@ -21,6 +24,9 @@ struct cpd_conn {
   struct cp_frame_reader reader; /* bytes received, not yet decoded */
   struct cpd_session *session;   /* set by Hello */
   uint64_t opened_ms;            /* for the Hello timeout */
+  uint64_t rate_second;          /* the second (CLOCK_MONOTONIC) rate_bytes counts */
+  uint64_t rate_bytes;           /* bytes read in it */
+  int throttled;                 /* over CPD_CONN_BYTES_PER_S: not read until the next second */
   struct cpd_conn *next;
 };
 
@@ -62,6 +68,7 @@ struct cpd_server {
   uint64_t conns_total;          /* connections accepted */
   uint64_t conns_dropped;        /* connections closed for a protocol error or timeout */
   uint64_t frames_rejected;      /* frames refused before a session was known */
+  uint64_t conns_throttled;      /* times a connection was paused for its byte rate */
   uint64_t traces_written;
   uint64_t files_written;        /* traces and profiles */
   int write_errors;              /* files that could not be written */

@@ -340,9 +340,35 @@ static int conn_frames(struct cpd_conn *c)
   }
 }
 
+/* Stops reading C until the next second: the socket fills, the client's sends time out. */
+static void conn_throttle(struct cpd_conn *c, int on)
+{
+  struct epoll_event ev = { .events = on ? 0 : EPOLLIN, .data.ptr = &c->watch };
+
+  if (c->throttled == on)
+    return;
+  c->throttled = on;
+  epoll_ctl(cpd.epfd, EPOLL_CTL_MOD, c->fd, &ev);
+  if (on) {
+    cpd.conns_throttled++;
+    cpd_debug("client pid %" PRIu32 ": over %u MiB/s; reading paused", c->pid,
+              CPD_CONN_BYTES_PER_S >> 20);
+  }
+}
+
 static void conn_readable(struct cpd_conn *c)
 {
   size_t budget = READ_BUDGET;
+  uint64_t second = cpd_now_ms() / 1000;
+
+  if (second != c->rate_second) {
+    c->rate_second = second;
+    c->rate_bytes = 0;
+  }
+  if (c->rate_bytes >= CPD_CONN_BYTES_PER_S) {
+    conn_throttle(c, 1);
+    return;
+  }
 
   while (budget > 0) {
     uint8_t *space = cp__frame_reader_space(&c->reader, 65536);
@@ -366,6 +392,7 @@ static void conn_readable(struct cpd_conn *c)
       return;
     }
     cp__frame_reader_commit(&c->reader, (size_t)n);
+    c->rate_bytes += (uint64_t)n;
     if (conn_frames(c) < 0)
       return;
     budget -= (size_t)n < budget ? (size_t)n : budget;
@@ -583,6 +610,8 @@ static void cron(void)
     next = c->next;
     if (!c->session && !c->control && now - c->opened_ms > (uint64_t)cpd.hello_timeout_ms)
       conn_drop(c, "no Hello within the timeout");
+    else if (c->throttled && now / 1000 != c->rate_second)
+      conn_throttle(c, 0);
   }
   if (cpd.duration_s > 0 && now - cpd.started_ms >= (uint64_t)(cpd.duration_s * 1000))
     cpd.stop = -1;

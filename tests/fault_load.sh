@@ -90,6 +90,39 @@ grep -Eq "dropped=[1-9]" "$WORK/stop.out" || die "no drops counted while the dae
 stop_daemon || die "daemon failed after SIGCONT: $(cat "$WORK/daemon.log")"
 invariant "$WORK/stop.out" "$(ls "$WORK"/testclient-*.trace.json)" || die "loss invariant broken (SIGSTOP)"
 
+# 5. A client sending faster than 16 MiB/s is paused, not followed: the daemon stays
+#    responsive and its memory bounded; the client's sends block (it would count them).
+start_daemon --output-dir "$WORK" -v
+$PYTHON3 - "$SOCK" "$top_srcdir/tests" >"$WORK/fast.out" <<'PY' &
+import os, sys, time
+sys.path.insert(0, sys.argv[2])
+import send_frames as sf
+s = sf.connect(sys.argv[1])
+s.sendall(sf.hello(service="fastclient") + sf.strings((1, "t")))
+sf.read_frame(s)
+tid = os.getpid()
+big = sf.strings(*[(i, "x" * 1000) for i in range(1, 900)])  # ~0.9 MB, cheap to decode
+s.settimeout(0.5)
+sent, t0, blocked = 0, time.time(), False
+try:
+    while time.time() - t0 < 3:
+        s.sendall(big)
+        sent += len(big)
+except OSError:
+    blocked = True
+print(f"fast client: {sent / 2**20:.0f} MiB in {time.time() - t0:.1f} s, then "
+      f"{'its send blocked for 0.5 s' if blocked else 'never blocked'}")
+PY
+fp=$!
+sleep 1
+"$CEOPROF" status >/dev/null 2>&1 || die "the daemon did not answer while a client flooded it"
+wait "$fp" || true
+cat "$WORK/fast.out"
+hwm=$(hwm_kb "$daemon_pid")
+stop_daemon || die "daemon failed: $(cat "$WORK/daemon.log")"
+grep -q "over 16 MiB/s; reading paused" "$WORK/daemon.log" || die "the fast client was not paused"
+echo "daemon peak RSS with a fast client: $hwm KiB"
+
 # 4. A target that execs mid-session: the new image is sampled and symbolized.
 unset CEOPROF_SOCKET
 "$CEOPROF" record -F 499 -o "$WORK/exec" -- sh -c "sleep 0.2; exec '$top_builddir/tests/cpu_workload' 1" \
