@@ -8,51 +8,19 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <zlib.h>
 
 #include "cli.h"
-#include "profile.pb-c.h"
+#include "pprof_file.h"
 #include "push.h"
 
 /* Reads the profile's start, duration and rate, checking that FILE is a pprof at all. */
 static int read_meta(const char *path, uint64_t *from, uint64_t *until, int *hz, char *err,
                      size_t errlen)
 {
-  gzFile gz = gzopen(path, "rb");
-  uint8_t *buf = NULL;
-  size_t len = 0, cap = 0;
-  Perftools__Profiles__Profile *p;
-  int n;
+  Perftools__Profiles__Profile *p = cpc_pprof_load(path, err, errlen);
 
-  if (!gz) {
-    snprintf(err, errlen, "cannot open %s", path);
+  if (!p)
     return -1;
-  }
-  do {
-    if (len + 65536 > cap) {
-      uint8_t *nb = realloc(buf, cap = cap ? cap * 2 : 1 << 20);
-
-      if (!nb) {
-        free(buf);
-        gzclose(gz);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-      }
-      buf = nb;
-    }
-    n = gzread(gz, buf + len, 65536);
-    if (n > 0)
-      len += (size_t)n;
-  } while (n > 0);
-  gzclose(gz);
-  p = n < 0 ? NULL : perftools__profiles__profile__unpack(NULL, len, buf);
-  free(buf);
-  if (!p || p->n_sample_type == 0) {
-    snprintf(err, errlen, "%s is not a pprof profile", path);
-    if (p)
-      perftools__profiles__profile__free_unpacked(p, NULL);
-    return -1;
-  }
   *from = (uint64_t)p->time_nanos / 1000000000u;
   *until = ((uint64_t)p->time_nanos + (uint64_t)p->duration_nanos + 999999999u) / 1000000000u;
   *hz = p->period > 0 ? (int)(1000000000 / p->period) : 0;

@@ -7,10 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "cli.h"
-#include "profile.pb-c.h"
+#include "pprof_file.h"
 
 typedef Perftools__Profiles__Profile profile_t;
 
@@ -54,46 +53,6 @@ static int reindex(struct table *t, size_t cap)
   t->index = ix;
   t->index_cap = cap;
   return 0;
-}
-
-static profile_t *load(const char *path, char *err, size_t errlen)
-{
-  gzFile gz = gzopen(path, "rb");
-  uint8_t *buf = NULL;
-  size_t len = 0, cap = 0;
-  profile_t *p;
-  int n;
-
-  if (!gz) {
-    snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-    return NULL;
-  }
-  do {
-    if (len + 65536 > cap) {
-      uint8_t *nb = realloc(buf, cap = cap ? cap * 2 : 1 << 20);
-
-      if (!nb) {
-        free(buf);
-        gzclose(gz);
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-      }
-      buf = nb;
-    }
-    n = gzread(gz, buf + len, 65536);
-    if (n > 0)
-      len += (size_t)n;
-  } while (n > 0);
-  gzclose(gz);
-  p = n < 0 ? NULL : perftools__profiles__profile__unpack(NULL, len, buf);
-  free(buf);
-  if (!p || p->n_sample_type == 0 || p->n_string_table == 0) {
-    snprintf(err, errlen, "%s is not a pprof profile (gzipped profile.proto)", path);
-    if (p)
-      perftools__profiles__profile__free_unpacked(p, NULL);
-    return NULL;
-  }
-  return p;
 }
 
 static const char *str(const profile_t *p, int64_t i)
@@ -196,7 +155,7 @@ static void fmt_value(char *buf, size_t size, int64_t v, const char *unit)
 static int report_pprof(const char *path, const char *by, int top)
 {
   char err[512], mname[256];
-  profile_t *p = load(path, err, sizeof(err));
+  profile_t *p = cpc_pprof_load(path, err, sizeof(err));
   struct table t = { 0 };
   int vi, ci = -1, rc = 0;
   int64_t total = 0, nsamples = 0;

@@ -73,6 +73,25 @@ static void read_comm(uint32_t pid, uint32_t tid, char comm[17])
     comm[n - 1] = '\0';
 }
 
+/* Reads /proc/ID/NAME into BUF (NUL-terminated). 0, or -1 when it is not there. */
+static int read_proc(uint32_t id, const char *name, char *buf, size_t size)
+{
+  char path[64];
+  ssize_t n;
+  int fd;
+
+  snprintf(path, sizeof(path), "/proc/%u/%s", id, name);
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  n = read(fd, buf, size - 1);
+  close(fd);
+  if (n <= 0)
+    return -1;
+  buf[n] = '\0';
+  return 0;
+}
+
 /*
  * A thread may be named by a client only if it was not another process's thread at the
  * time the client speaks of (AT_NS, CLOCK_MONOTONIC). A thread that exited cannot be
@@ -82,34 +101,18 @@ static void read_comm(uint32_t pid, uint32_t tid, char comm[17])
  */
 static int thread_is_foreign(uint32_t pid, uint32_t tid, uint64_t at_ns)
 {
-  char path[64], buf[1024];
+  char buf[1024];
   const char *tgid, *paren;
   unsigned long long start = 0;
-  ssize_t n;
-  int fd;
 
-  snprintf(path, sizeof(path), "/proc/%u/status", tid);
-  fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
+  if (read_proc(tid, "status", buf, sizeof(buf)) < 0)
     return 0;
-  n = read(fd, buf, sizeof(buf) - 1);
-  close(fd);
-  if (n <= 0)
-    return 0;
-  buf[n] = '\0';
   tgid = strstr(buf, "\nTgid:");
   if (!tgid || (uint32_t)strtoul(tgid + 6, NULL, 10) == pid)
     return 0;
   /* Field 22 of /proc/TID/stat, after the name in parentheses: start time in clock ticks. */
-  snprintf(path, sizeof(path), "/proc/%u/stat", tid);
-  fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return 0;
-  n = read(fd, buf, sizeof(buf) - 1);
-  close(fd);
-  if (n <= 0)
+  if (read_proc(tid, "stat", buf, sizeof(buf)) < 0)
     return 1;
-  buf[n] = '\0';
   paren = strrchr(buf, ')');
   if (paren && sscanf(paren + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
                                   "%*d %*d %*d %llu", &start) == 1) {
