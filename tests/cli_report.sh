@@ -45,7 +45,7 @@ for t in hot warm cold late; do grep -Eq " $t\$" "$WORK/task.txt" || die "--by t
 "$CEOPROF" report "$WORK/r.pb.gz" --by thread >/dev/null || die "--by thread failed"
 # --by worker percentages agree with go tool pprof's tagfocus shares.
 alpha=$(awk '$NF == "alpha" { sub("%", "", $2); print $2 }' "$WORK/worker.txt")
-go tool pprof -top -tagfocus=worker=alpha "$WORK/r.pb.gz" >"$WORK/alpha.txt" 2>&1
+go tool pprof -top -nodefraction=0 -nodecount=100000 -tagfocus=worker=alpha "$WORK/r.pb.gz" >"$WORK/alpha.txt" 2>&1
 galpha=$(sed -n 's/.*Showing nodes accounting for .*, \([0-9.]*\)% of .*/\1/p' "$WORK/alpha.txt")
 near "$alpha" "$galpha" 0.2 || die "worker alpha: ours $alpha%, go tool pprof $galpha%"
 rc=0; "$CEOPROF" report "$WORK/r.pb.gz" --by color >/dev/null 2>"$WORK/e" || rc=$?
