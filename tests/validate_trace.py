@@ -23,6 +23,9 @@ def main():
     ap.add_argument("--min-spans", action="append", default=[], help="NAME=COUNT: at least")
     ap.add_argument("--zero-drops", action="store_true", help="every drop counter is 0")
     ap.add_argument("--received", type=int, help="metadata.events_received")
+    ap.add_argument("--daemon-lost", action="store_true",
+                    help="an earlier daemon was killed with what the client sent it: "
+                         "the loss invariant cannot hold for this trace")
     ap.add_argument("--moved", type=int, help="tasks that ended on another thread")
     ap.add_argument("--field", action="append", default=[], help="SPAN:KEY: every such span has args[KEY]")
     ap.add_argument("--unfinished", type=int, help="spans marked unfinished")
@@ -104,6 +107,14 @@ def main():
         fail(errors, f"moved tasks {md.get('tasks', {}).get('moved')}, expected {args.moved}")
     if args.unfinished is not None and md.get("tasks", {}).get("unfinished") != args.unfinished:
         fail(errors, f"unfinished {md.get('tasks', {}).get('unfinished')}, expected {args.unfinished}")
+    # The loss invariant, for every session whose client said Goodbye: each event it sent
+    # was either received into this trace or refused (and counted) by the daemon.
+    sent = md.get("client_events_sent", 0)
+    d = md.get("drops", {})
+    refused = d.get("events_rejected", 0) + d.get("events_over_quota", 0)
+    if sent and not args.daemon_lost and sent != md.get("events_received", 0) + refused:
+        fail(errors, f"loss invariant: the client sent {sent}, the trace received "
+                     f"{md.get('events_received')} and refused {refused}")
     if args.lanes is not None and len(names) != args.lanes:
         fail(errors, f"{len(names)} thread lanes, expected {args.lanes}: {sorted(names.values())}")
     for e in errors[:20]:
