@@ -387,6 +387,10 @@ int cpd_target_finish(struct cpd_target *t)
   if (rc < 0 && t->write_pending)
     cpd_log("pid %" PRIu32 ": %zu samples and %zu events could not be written and are lost",
             t->pid, t->sampling ? t->profile.nsamples : 0, s ? s->nevents : 0);
+  if (!cpd.target_pid)
+    cpd_log("pid %" PRIu32 ": profile ended (%s): %" PRIu64 " samples, %" PRIu64 " lost, "
+            "%" PRIu32 " windows", t->pid, t->end_reason ? t->end_reason : "stopped",
+            cpd_target_samples(t), cpd_target_lost(t), t->windows);
   send_done(t);
   for (struct cpd_target **pp = &cpd.targets; *pp; pp = &(*pp)->next)
     if (*pp == t) {

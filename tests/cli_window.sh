@@ -22,7 +22,9 @@ for f in "$WORK"/cpuworkload-"$wpid"-*.pb.gz; do
   $PYTHON3 "$top_srcdir/tests/check_pprof.py" "$f" --json >"$f.check" || die "$f: $(cat "$f.check")"
   go tool pprof -top "$f" >/dev/null 2>&1 || die "go tool pprof cannot read $f"
 done
-$PYTHON3 - "$WORK" "$wpid" <<'PY' || die "windows are wrong"
+total=$(sed -n "s/.*pid $wpid: profile ended (.*): \([0-9]*\) samples.*/\1/p" "$WORK/daemon.log")
+[ -n "$total" ] || die "no end-of-profile line: $(cat "$WORK/daemon.log")"
+$PYTHON3 - "$WORK" "$wpid" "$total" <<'PY' || die "windows are wrong"
 import glob, json, sys
 work, pid = sys.argv[1], sys.argv[2]
 wins = []
@@ -41,10 +43,14 @@ samples = sum(w["totals"]["samples"] for w in wins)
 cpu_ms = sum(w["totals"]["cpu"] for w in wins) / 1e6
 burns = dict(kv.split("=") for kv in open(f"{work}/w.out").read().split("cpu_ms ")[1].split())
 burn_ms = sum(float(v) for v in burns.values())
-print(f"windows: {samples} samples, {cpu_ms:.0f} ms CPU; the workload burned {burn_ms:.0f} ms")
-# Sampled CPU covers the burns (plus a little runtime) without counting any twice.
-assert 0.93 * burn_ms <= cpu_ms <= 1.07 * burn_ms + 50, (cpu_ms, burn_ms)
-assert abs(samples - burn_ms / 1000 * 199) <= 0.08 * burn_ms / 1000 * 199 + 20, samples
+print(f"windows: {samples} samples ({sys.argv[3]} taken), {cpu_ms:.0f} ms CPU; "
+      f"the workload burned {burn_ms:.0f} ms")
+# Every sample taken is in exactly one window.
+assert samples == int(sys.argv[3]), (samples, sys.argv[3])
+# And they cover the workload's CPU. Alone on the machine the two agree within 2%; on a
+# loaded one cpu-clock (wall time while running) ran up to 30% above the threads' CPU
+# time, so the bound only catches a window lost or counted twice.
+assert 0.8 * burn_ms <= cpu_ms <= 1.4 * burn_ms + 50, (cpu_ms, burn_ms)
 # Traces: every span inside its window; one task never in two windows at the same time.
 spans = {}
 for w in wins:
