@@ -148,8 +148,8 @@ static void job_free(struct job *j)
   free(j->name);
 }
 
-/* Sleeps MS unless the daemon is stopping. Called with the lock held. */
-static void wait_ms(int ms)
+/* CLOCK_REALTIME (pthread_cond_timedwait's clock) MS milliseconds from now. */
+static struct timespec deadline_in(int ms)
 {
   struct timespec until;
 
@@ -160,6 +160,14 @@ static void wait_ms(int ms)
     until.tv_sec++;
     until.tv_nsec -= 1000000000L;
   }
+  return until;
+}
+
+/* Sleeps MS unless the daemon is stopping. Called with the lock held. */
+static void wait_ms(int ms)
+{
+  struct timespec until = deadline_in(ms);
+
   while (!P.stopping && pthread_cond_timedwait(&P.cond, &P.lock, &until) == 0)
     ;
 }
@@ -262,13 +270,7 @@ void cpd_push_stop(int wait_ms_total)
 
   if (!P.running)
     return;
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += wait_ms_total / 1000;
-  until.tv_nsec += (long)(wait_ms_total % 1000) * 1000000L;
-  if (until.tv_nsec >= 1000000000L) {
-    until.tv_sec++;
-    until.tv_nsec -= 1000000000L;
-  }
+  until = deadline_in(wait_ms_total);
   pthread_mutex_lock(&P.lock);
   while ((P.n || P.busy) && pthread_cond_timedwait(&P.cond, &P.lock, &until) == 0)
     ;

@@ -49,10 +49,7 @@ receiver "$WORK/r3" 2
 start_daemon --output-dir "$WORK" --auto --window 1 --pyroscope "http://127.0.0.1:$port" \
   --push-backoff 100 -v
 "$WORKLOAD" 2.5 >/dev/null || die "workload failed"
-for _ in $(seq 1 100); do
-  grep -q "profile ends" "$WORK/daemon.log" && break
-  sleep 0.05
-done
+wait_log "profile ends" || true
 stop_daemon || die "daemon failed: $(cat "$WORK/daemon.log")"
 kill "$recv_pid"
 cat "$WORK/r3/receiver.log"

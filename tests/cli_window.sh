@@ -11,10 +11,7 @@ start_daemon --output-dir "$WORK" --auto --window 0.5 -F 199 -v
 "$WORKLOAD" 3 >"$WORK/w.out" || die "workload failed"
 wpid=$(sed -n 's/.*--auto: profiling pid \([0-9]*\).*/\1/p' "$WORK/daemon.log" | head -n 1)
 [ -n "$wpid" ] || die "--auto did not profile the client: $(cat "$WORK/daemon.log")"
-for _ in $(seq 1 100); do
-  grep -q "profile ends" "$WORK/daemon.log" && break
-  sleep 0.05
-done
+wait_log "profile ends" || true
 stop_daemon || die "daemon failed: $(cat "$WORK/daemon.log")"
 cat "$WORK/w.out"
 ls "$WORK"

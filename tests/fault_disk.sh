@@ -29,10 +29,7 @@ trap 'umount "$WORK/small" 2>/dev/null; cleanup' EXIT
 start_daemon --output-dir "$WORK/small" --auto -F 499 -v
 "$WORKLOAD" 1 >"$WORK/w.out" || die "workload failed"
 wpid=$(sed -n 's/.*--auto: profiling pid \([0-9]*\).*/\1/p' "$WORK/daemon.log" | head -n 1)
-for _ in $(seq 1 100); do
-  grep -q "its data is kept" "$WORK/daemon.log" && break
-  sleep 0.05
-done
+wait_log "its data is kept" || true
 grep -q "could not write the files of pid $wpid.*No space left on device.*its data is kept" "$WORK/daemon.log" ||
   die "no clear line about the full disk: $(cat "$WORK/daemon.log")"
 [ -z "$(ls "$WORK/small")" ] || die "a partial file was left: $(ls -la "$WORK/small")"

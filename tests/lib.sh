@@ -49,6 +49,15 @@ wait_daemon() {
   die "daemon still running after $1 s"
 }
 
+# Waits up to 5 s for a line matching $1 in the daemon's log (true when it came).
+wait_log() {
+  for _ in $(seq 1 100); do
+    grep -q -- "$1" "$WORK/daemon.log" && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
 # Stops the daemon with SIGTERM and waits for it.
 stop_daemon() {
   kill -TERM "$daemon_pid"
