@@ -373,9 +373,10 @@ static void scan_tidmap(struct cpd_session *s)
  * The thread record for a tid the client sent. A client in another pid namespace numbers
  * threads its own way: they are translated through NSpid while they live; one that is
  * already gone keeps the client's number (it can no longer be sampled or checked, and
- * cannot be confused with another process's thread: sessions are per process).
+ * cannot be confused with another process's thread: sessions are per process). AT_TS is
+ * the client's timestamp of what it says (UINT64_MAX: about now, for the worker map).
  */
-static struct cpd_thread *client_thread(struct cpd_session *s, uint32_t tid, uint64_t at_ns)
+static struct cpd_thread *client_thread(struct cpd_session *s, uint32_t tid, uint64_t at_ts)
 {
   struct cpd_thread *t;
   size_t i;
@@ -384,7 +385,12 @@ static struct cpd_thread *client_thread(struct cpd_session *s, uint32_t tid, uin
     if (!tid)
       return NULL;
     t = (struct cpd_thread *)cpd_session_find_thread(s, tid);
-    return t ? t : thread_is_foreign(s->pid, tid, at_ns) ? NULL : cpd_session_thread(s, tid);
+    if (t)
+      return t;
+    /* A thread seen for the first time: the only case that needs the event's time. */
+    return thread_is_foreign(s->pid, tid, at_ts == UINT64_MAX ? cpd_clock_now_mono()
+                                                              : cpd_clocksync_to_mono(&s->clock, at_ts))
+               ? NULL : cpd_session_thread(s, tid);
   }
   for (int pass = 0; pass < 2; pass++) {
     for (i = 0; i < s->ntidmap; i++)
@@ -463,7 +469,7 @@ static void apply_workers(struct cpd_session *s, const Ceoprof__Wire__WorkerThre
   for (size_t i = 0; i < m->n_workers; i++) {
     const Ceoprof__Wire__WorkerThread *w = m->workers[i];
     /* The map is sent as soon as a thread registers: it speaks of about now. */
-    struct cpd_thread *t = client_thread(s, w->tid, cpd_clock_now_mono());
+    struct cpd_thread *t = client_thread(s, w->tid, UINT64_MAX);
     char *name;
 
     if (!t) {
@@ -506,7 +512,7 @@ static void apply_events(struct cpd_session *s, const Ceoprof__Wire__EventBatch 
       cpd_debug("pid %u: event names undeclared string %u", s->pid, e->name_id);
       continue;
     }
-    if (!(t = client_thread(s, e->tid, cpd_clocksync_to_mono(&s->clock, e->timestamp)))) {
+    if (!(t = client_thread(s, e->tid, e->timestamp))) {
       s->rejects.events_bad_thread++;
       cpd_debug("pid %u: event for tid %u, not a thread of this process", s->pid, e->tid);
       continue;
