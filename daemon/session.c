@@ -497,6 +497,8 @@ static void apply_events(struct cpd_session *s, const Ceoprof__Wire__EventBatch 
 {
   if (m->sync)
     cpd_clocksync_add(&s->clock, m->sync->tsc, m->sync->monotonic_ns);
+  uint32_t last_tid = 0, last_out = 0;  /* a batch holds runs of one thread's events */
+
   for (size_t i = 0; i < m->n_events; i++) {
     const Ceoprof__Wire__Event *e = m->events[i];
     struct cpd_event *out;
@@ -512,10 +514,14 @@ static void apply_events(struct cpd_session *s, const Ceoprof__Wire__EventBatch 
       cpd_debug("pid %u: event names undeclared string %u", s->pid, e->name_id);
       continue;
     }
-    if (!(t = client_thread(s, e->tid, e->timestamp))) {
-      s->rejects.events_bad_thread++;
-      cpd_debug("pid %u: event for tid %u, not a thread of this process", s->pid, e->tid);
-      continue;
+    if (!last_tid || e->tid != last_tid) {  /* else: the thread of the event before */
+      if (!(t = client_thread(s, e->tid, e->timestamp))) {
+        s->rejects.events_bad_thread++;
+        cpd_debug("pid %u: event for tid %u, not a thread of this process", s->pid, e->tid);
+        continue;
+      }
+      last_tid = e->tid;
+      last_out = t->tid;
     }
     if (s->nevents >= CPD_MAX_EVENTS ||
         cpd_grow(&s->events, &s->events_cap, s->nevents, sizeof(*out)) < 0) {
@@ -527,7 +533,7 @@ static void apply_events(struct cpd_session *s, const Ceoprof__Wire__EventBatch 
     out->task_id = e->task_id;
     out->value = e->value;
     out->seq = s->next_seq++;
-    out->tid = t->tid;
+    out->tid = last_out;
     out->name_id = e->name_id;
     out->kind = (uint8_t)e->kind;
     out->resend = e->resend;
