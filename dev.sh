@@ -2,6 +2,7 @@
 # dev.sh: installs what is missing (Debian, as root), builds, and runs the main job or the tests.
 #   ./dev.sh demo    profile the bundled demo runtime: out/demo.trace.json
 #   ./dev.sh test    run the whole test suite (make check)
+#   ./dev.sh bench   run the benchmarks (make bench) and print their Markdown table
 set -eu
 cd "$(dirname "$0")"
 
@@ -36,13 +37,20 @@ case "${1:-}" in
     build
     make demo-run
     ;;
+  bench)
+    DEPS="$DEPS liblttng-ust-dev lttng-tools"
+    install_missing
+    [ ! -f Makefile ] || grep -q '^BENCH_LTTNG = bench_lttng' Makefile || ./configure ${CONFIGURE_FLAGS:-}
+    build
+    make bench
+    ;;
   test)
     install_missing
     build
     make -j"$(nproc)" check || { cat tests/*.log test-suite.log 2>/dev/null | tail -200; exit 1; }
     ;;
   *)
-    echo "usage: ./dev.sh demo|test" >&2
+    echo "usage: ./dev.sh demo|test|bench" >&2
     exit 2
     ;;
 esac

@@ -1,7 +1,6 @@
 /* push.c: Pyroscope uploads with libcurl, and the daemon's bounded upload queue. */
 #include "config.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -11,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "curl_dl.h"
 #include "log.h"
 #include "push.h"
 
@@ -76,7 +76,7 @@ void cpd_push_name(char *out, size_t size, const char *service)
 int cpd_push_file(const char *url, const char *path, const char *name, uint64_t from_s,
                   uint64_t until_s, int hz, char *err, size_t errlen)
 {
-  CURL *curl = curl_easy_init();
+  CURL *curl;
   curl_mime *mime = NULL;
   curl_mimepart *part;
   char *ename = NULL, full[4096], body[201] = "";
@@ -86,6 +86,10 @@ int cpd_push_file(const char *url, const char *path, const char *name, uint64_t 
   FILE *probe;
 
   err[0] = '\0';
+  rc = cpd_curl_load(err, errlen);
+  if (rc < 0)
+    return rc;
+  curl = cpd_curl.easy_init();
   if (!curl) {
     snprintf(err, errlen, "libcurl could not start");
     return -ENOMEM;
@@ -97,7 +101,7 @@ int cpd_push_file(const char *url, const char *path, const char *name, uint64_t 
     goto out;
   }
   fclose(probe);
-  ename = curl_easy_escape(curl, name, 0);
+  ename = cpd_curl.easy_escape(curl, name, 0);
   if (!ename || snprintf(full, sizeof(full),
                          "%s%singest?name=%s&from=%" PRIu64 "&until=%" PRIu64
                          "&format=pprof&spyName=ceoprof&sampleRate=%d",
@@ -107,27 +111,27 @@ int cpd_push_file(const char *url, const char *path, const char *name, uint64_t 
     snprintf(err, errlen, "the Pyroscope URL is too long");
     goto out;
   }
-  mime = curl_mime_init(curl);
-  part = curl_mime_addpart(mime);
-  curl_mime_name(part, "profile");
-  curl_mime_filedata(part, path);
-  curl_mime_type(part, "application/octet-stream");
-  curl_easy_setopt(curl, CURLOPT_URL, full);
-  curl_easy_setopt(curl, CURLOPT_MIMEPOST, mime);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)TIMEOUT_S);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, "ceoprof/" PACKAGE_VERSION);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
-  cc = curl_easy_perform(curl);
+  mime = cpd_curl.mime_init(curl);
+  part = cpd_curl.mime_addpart(mime);
+  cpd_curl.mime_name(part, "profile");
+  cpd_curl.mime_filedata(part, path);
+  cpd_curl.mime_type(part, "application/octet-stream");
+  cpd_curl.easy_setopt(curl, CURLOPT_URL, full);
+  cpd_curl.easy_setopt(curl, CURLOPT_MIMEPOST, mime);
+  cpd_curl.easy_setopt(curl, CURLOPT_TIMEOUT, (long)TIMEOUT_S);
+  cpd_curl.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  cpd_curl.easy_setopt(curl, CURLOPT_USERAGENT, "ceoprof/" PACKAGE_VERSION);
+  cpd_curl.easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+  cpd_curl.easy_setopt(curl, CURLOPT_WRITEDATA, body);
+  cc = cpd_curl.easy_perform(curl);
   if (cc != CURLE_OK) {
     rc = cc == CURLE_COULDNT_CONNECT ? -ECONNREFUSED
          : cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT
          : cc == CURLE_COULDNT_RESOLVE_HOST ? -EHOSTUNREACH : -EIO;
-    snprintf(err, errlen, "could not reach %s: %s", url, curl_easy_strerror(cc));
+    snprintf(err, errlen, "could not reach %s: %s", url, cpd_curl.easy_strerror(cc));
     goto out;
   }
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+  cpd_curl.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
   if (code < 200 || code > 299) {
     rc = -EIO;
     for (char *c = body; *c; c++)
@@ -136,9 +140,9 @@ int cpd_push_file(const char *url, const char *path, const char *name, uint64_t 
     snprintf(err, errlen, "%s answered HTTP %ld%s%s", url, code, body[0] ? ": " : "", body);
   }
 out:
-  curl_free(ename);
-  curl_mime_free(mime);
-  curl_easy_cleanup(curl);
+  cpd_curl.free(ename);
+  cpd_curl.mime_free(mime);
+  cpd_curl.easy_cleanup(curl);
   return rc;
 }
 
@@ -219,9 +223,14 @@ static void *uploader(void *arg)
 
 int cpd_push_start(const char *url, int retries, int backoff_ms)
 {
-  int rc;
+  char err[256];
+  int rc = cpd_curl_load(err, sizeof(err));
 
-  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+  if (rc < 0) {
+    cpd_log("%s", err);
+    return rc;
+  }
+  if (cpd_curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
     return -ENOMEM;
   P.url = strdup(url);
   if (!P.url)
@@ -285,7 +294,7 @@ void cpd_push_stop(int wait_ms_total)
   }
   P.running = 0;
   free(P.url);
-  curl_global_cleanup();
+  cpd_curl.global_cleanup();
 }
 
 void cpd_push_get_stats(struct cpd_push_stats *st)

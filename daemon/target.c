@@ -160,6 +160,8 @@ static void print_summary(const struct cpd_target *t, const struct cpd_session *
         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
   printf("  daemon CPU %.3f s (%.1f us per sample), peak RSS %ld KiB\n", cpu,
          p->nsamples ? cpu * 1e6 / (double)p->nsamples : 0.0, ru.ru_maxrss);
+  printf("  files written %.1f ms after the stop\n",
+         (double)(cpd_now_ns() - (t->finish_ns ? t->finish_ns : t->stop_ns)) / 1e6);
 }
 
 static void add_file(struct cpd_target *t, const char *path)
@@ -373,6 +375,7 @@ int cpd_target_finish(struct cpd_target *t)
   int rc;
 
   if (!t->stop_ns) {
+    t->finish_ns = cpd_now_ns();
     if (t->sampling) {
       cpd_sampler_disable(&t->sampler);
       cpd_sampler_read(&t->sampler);
