@@ -159,7 +159,7 @@ static void print_summary(const struct cpd_target *t, const struct cpd_session *
   cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
   printf("  daemon CPU %.3f s (%.1f us per sample), peak RSS %ld KiB\n", cpu,
-         p->nsamples ? cpu * 1e6 / (double)p->nsamples : 0.0, ru.ru_maxrss);
+         p->nsamples ? cpu * 1e6 / (double)p->nsamples : 0.0, cpd_peak_rss_kib());
   printf("  files written %.1f ms after the stop\n",
          (double)(cpd_now_ns() - (t->finish_ns ? t->finish_ns : t->stop_ns)) / 1e6);
 }

@@ -54,3 +54,18 @@ int cpd_outfile_close(struct cpd_outfile *o, int rc)
     unlink(o->tmp);
   return rc;
 }
+
+long cpd_peak_rss_kib(void)
+{
+  FILE *f = fopen("/proc/self/status", "re");
+  char line[256];
+  long kib = -1;
+
+  if (!f)
+    return -1;
+  while (fgets(line, sizeof(line), f))
+    if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
+      break;
+  fclose(f);
+  return kib;
+}

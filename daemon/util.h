@@ -19,6 +19,13 @@ static inline void cpd_qsort(void *base, size_t n, size_t size,
     qsort(base, n, size, cmp);
 }
 
+/*
+ * This process's peak resident memory in KiB (VmHWM: its own address space's high-water
+ * mark, unlike getrusage's ru_maxrss, which keeps the RSS of whatever forked it before the
+ * exec), or -1 if /proc cannot say.
+ */
+long cpd_peak_rss_kib(void);
+
 /* An output file written as PATH.tmp and renamed to PATH only when complete. */
 struct cpd_outfile {
   char path[4096];
