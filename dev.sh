@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 
 DEPS="build-essential autoconf automake libtool pkg-config protobuf-c-compiler libprotobuf-c-dev
 check zlib1g-dev libelf-dev libdw-dev libunwind-dev libcurl4-openssl-dev libjson-c-dev python3 golang-go linux-perf
-clang valgrind"
+clang valgrind liblttng-ust-dev lttng-tools"
 
 install_missing() {
   missing=
@@ -38,7 +38,6 @@ case "${1:-}" in
     make demo-run
     ;;
   bench)
-    DEPS="$DEPS liblttng-ust-dev lttng-tools"
     install_missing
     [ ! -f Makefile ] || grep -q '^BENCH_LTTNG = bench_lttng' Makefile || ./configure ${CONFIGURE_FLAGS:-}
     build

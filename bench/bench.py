@@ -266,8 +266,8 @@ class Bench:
                 print(f"| **ratio libceoprof / LTTng-UST, {t}** | " +
                       " | ".join(fmt(col(ratio[threads], i), "{:.2f}") for i in range(3)) + " |")
         print()
-        allv = [v for k, rows in res.items() if k[0] != "lttng" for r in rows for v in r if v]
-        worst = max(allv) if allv else None
+        cells = [col(rows, i) for k, rows in res.items() if k[0] != "lttng" for i in range(3)]
+        worst = max((c for c in cells if c is not None), default=None)
         print(f"Target: at most 25 ns per event: {'met' if worst and worst <= 25 else 'NOT met'} "
               f"(slowest median {fmt(worst)} ns).", end=" ")
         if ratio:
