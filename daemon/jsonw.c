@@ -74,7 +74,24 @@ void cpd_json_str(FILE *f, const char *str)
   putc('"', f);
 }
 
+void cpd_json_u64(FILE *f, uint64_t v)
+{
+  char buf[20];
+  size_t i = sizeof(buf);
+
+  do {
+    buf[--i] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  fwrite_unlocked(buf + i, 1, sizeof(buf) - i, f);  /* the file is one thread's */
+}
+
 void cpd_json_us(FILE *f, uint64_t ns)
 {
-  fprintf(f, "%" PRIu64 ".%03u", ns / 1000, (unsigned)(ns % 1000));
+  unsigned frac = (unsigned)(ns % 1000);
+  char dec[4] = { '.', (char)('0' + frac / 100), (char)('0' + frac / 10 % 10),
+                  (char)('0' + frac % 10) };
+
+  cpd_json_u64(f, ns / 1000);
+  fwrite_unlocked(dec, 1, sizeof(dec), f);
 }

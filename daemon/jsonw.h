@@ -9,5 +9,7 @@
 void cpd_json_str(FILE *f, const char *s);
 /* Writes NS nanoseconds as microseconds with three decimals (exact, locale-free). */
 void cpd_json_us(FILE *f, uint64_t ns);
+/* Writes V in decimal; much cheaper than fprintf for the trace's long arrays of numbers. */
+void cpd_json_u64(FILE *f, uint64_t v);
 
 #endif

@@ -85,6 +85,71 @@ static int cmp_by_tid_time(const void *a, const void *b)
   return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+  return (x > y) - (x < y);
+}
+
+/*
+ * The order cmp_by_tid_time gives, in linear time for the usual case: samples are taken in
+ * time order, so a stable bucketing by tid is enough. -1 (the caller sorts) when the samples
+ * are not in time order or memory is short.
+ */
+static int order_by_tid(const struct cpd_profile *p, uint32_t *order)
+{
+  uint32_t *tids = NULL, *start = NULL, *b;
+  size_t ntids = 0, cap = 0;
+  int rc = -1;
+
+  for (size_t i = 1; i < p->nsamples; i++)
+    if (p->samples[i].time < p->samples[i - 1].time)
+      return -1;
+  /* The distinct tids, ascending: few, and runs of one tid are common. */
+  for (size_t i = 0; i < p->nsamples; i++) {
+    uint32_t tid = p->samples[i].tid;
+    size_t lo = 0, hi = ntids;
+
+    if (i && tid == p->samples[i - 1].tid)
+      continue;
+    while (lo < hi) {
+      size_t mid = (lo + hi) / 2;
+
+      if (tids[mid] < tid)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    if (lo < ntids && tids[lo] == tid)
+      continue;
+    if (cpd_grow(&tids, &cap, ntids, sizeof(*tids)) < 0)
+      goto out;
+    memmove(tids + lo + 1, tids + lo, (ntids - lo) * sizeof(*tids));
+    tids[lo] = tid;
+    ntids++;
+  }
+  start = calloc(ntids + 1, sizeof(*start));
+  if (!start)
+    goto out;
+  /* Counts per tid, then each sample placed after the earlier ones of its tid: stable. */
+  for (size_t i = 0; i < p->nsamples; i++) {
+    b = bsearch(&p->samples[i].tid, tids, ntids, sizeof(*tids), cmp_u32);
+    start[b - tids + 1]++;
+  }
+  for (size_t k = 0; k < ntids; k++)
+    start[k + 1] += start[k];
+  for (size_t i = 0; i < p->nsamples; i++) {
+    b = bsearch(&p->samples[i].tid, tids, ntids, sizeof(*tids), cmp_u32);
+    order[start[b - tids]++] = (uint32_t)i;
+  }
+  rc = 0;
+out:
+  free(start);
+  free(tids);
+  return rc;
+}
+
 static void write_frame_name(FILE *f, const struct cpd_profile *p, uint32_t loc)
 {
   const char *name = cpd_profile_loc_name(p, loc - 1);
@@ -103,21 +168,30 @@ static void write_thread(FILE *f, const struct cpd_profile *p, const uint32_t *o
 {
   struct tree t = { 0 };
   uint32_t *leaf = malloc((to - from) * sizeof(*leaf));
+  uint32_t *memo = calloc(p->nstacks + 1, sizeof(*memo));  /* stack -> its leaf node */
   const struct cpd_psample *first = &p->samples[order[from]];
   uint64_t prev_us;
 
-  if (!leaf)
+  if (!leaf || !memo) {
+    free(leaf);
+    free(memo);
     return;
+  }
   tree_child(&t, 0, 0);  /* node 1: the root */
   for (size_t i = from; i < to; i++) {
     const struct cpd_psample *s = &p->samples[order[i]];
     const struct cpd_stack *stk = &p->stacks[s->stack];
-    uint32_t node = 1;
+    uint32_t node = memo[s->stack];
 
-    for (uint32_t k = stk->len; k > 0; k--)  /* root-most frame first */
-      node = tree_child(&t, node, p->frames[stk->off + k - 1]);
+    if (!node) {
+      node = 1;
+      for (uint32_t k = stk->len; k > 0; k--)  /* root-most frame first */
+        node = tree_child(&t, node, p->frames[stk->off + k - 1]);
+      memo[s->stack] = node;
+    }
     leaf[i - from] = node;
   }
+  free(memo);
   fprintf(f, ",\n{\"ph\":\"P\",\"cat\":\"disabled-by-default-v8.cpu_profiler\",\"name\":\"Profile\","
              "\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"id\":\"0x%x\",\"ts\":",
           p->pid, first->tid, profile_id);
@@ -147,15 +221,20 @@ static void write_thread(FILE *f, const struct cpd_profile *p, const uint32_t *o
     putc('}', f);
   }
   fputs("],\"samples\":[", f);
-  for (size_t i = from; i < to; i++)
-    fprintf(f, "%s%" PRIu32, i > from ? "," : "", leaf[i - from]);
+  for (size_t i = from; i < to; i++) {
+    if (i > from)
+      putc_unlocked(',', f);
+    cpd_json_u64(f, leaf[i - from]);
+  }
   /* Deltas in whole microseconds, taken between rounded absolute times: no drift. */
   fputs("]},\"timeDeltas\":[", f);
   prev_us = first->time / 1000;
   for (size_t i = from; i < to; i++) {
     uint64_t us = p->samples[order[i]].time / 1000;
 
-    fprintf(f, "%s%" PRIu64, i > from ? "," : "", us - prev_us);
+    if (i > from)
+      putc_unlocked(',', f);
+    cpd_json_u64(f, us - prev_us);
     prev_us = us;
   }
   fputs("]}}}", f);
@@ -176,10 +255,12 @@ static void write_events(FILE *f, void *arg)
   order = malloc(p->nsamples * sizeof(*order));
   if (!order)
     return;
-  for (size_t i = 0; i < p->nsamples; i++)
-    order[i] = (uint32_t)i;
-  sort_prof = p;
-  cpd_qsort(order, p->nsamples, sizeof(*order), cmp_by_tid_time);
+  if (order_by_tid(p, order) < 0) {
+    for (size_t i = 0; i < p->nsamples; i++)
+      order[i] = (uint32_t)i;
+    sort_prof = p;
+    cpd_qsort(order, p->nsamples, sizeof(*order), cmp_by_tid_time);
+  }
   for (size_t from = 0; from < p->nsamples;) {
     size_t to = from;
 
