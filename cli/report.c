@@ -154,7 +154,7 @@ static void fmt_value(char *buf, size_t size, int64_t v, const char *unit)
 
 static int report_pprof(const char *path, const char *by, int top)
 {
-  char err[512], mname[256];
+  char err[512], mname[256], iname[1100];
   profile_t *p = cpc_pprof_load(path, err, sizeof(err));
   struct table t = { 0 };
   int vi, ci = -1, rc = 0;
@@ -194,7 +194,13 @@ static int report_pprof(const char *path, const char *by, int top)
           const char *name = !loc ? "<unknown>"
                              : loc->n_line ? function_name(p, loc->line[k]->function_id)
                                            : mapping_name(p, loc->mapping_id, mname, sizeof(mname));
-          struct row *r = row_of(&t, name);
+          struct row *r;
+
+          if (k + 1 < nl) {  /* an inlined function is its own row, as go tool pprof shows it */
+            snprintf(iname, sizeof(iname), "%s (inline)", name);
+            name = iname;
+          }
+          r = row_of(&t, name);
 
           if (!r) {
             rc = 1;

@@ -220,7 +220,8 @@ int cpd_pprof_write(const char *path, const struct cpd_profile *p, const struct 
   struct strtab st;
   struct aggs ag = { 0 };
   uint8_t *buf = NULL;
-  size_t nmaps = 0, nlabels = 0, nlocids = 0, ncomments = 0;
+  size_t nmaps = 0, nlabels = 0, nlocids = 0, ncomments = 0, nlines = 0;
+  uint8_t *map_src = NULL;            /* per mapping: 1 line numbers, 2 inlined frames */
   char text[256];
   int rc = -ENOMEM;
 
@@ -261,8 +262,12 @@ int cpd_pprof_write(const char *path, const struct cpd_profile *p, const struct 
   maps = calloc(p->nmappings + 1, sizeof(*maps));
   mapp = calloc(p->nmappings + 1, sizeof(*mapp));
   map_id = calloc(p->nmappings + 1, sizeof(*map_id));
-  if (!maps || !mapp || !map_id)
+  map_src = calloc(p->nmappings + 1, 1);
+  if (!maps || !mapp || !map_id || !map_src)
     goto out;
+  for (size_t k = 0; k < p->nlocs; k++)  /* which mappings have line numbers, inlined frames */
+    if (p->locs[k].mapping)
+      map_src[p->locs[k].mapping - 1] |= (p->locs[k].line ? 1 : 0) | (p->locs[k].ninl ? 2 : 0);
   for (int pass = 0; pass < 2; pass++) {
     for (size_t i = 0; i < p->nmappings; i++) {
       const struct cpd_mapping *m = &p->mappings[i];
@@ -280,6 +285,8 @@ int cpd_pprof_write(const char *path, const struct cpd_profile *p, const struct 
       pm->filename = str_index(&st, m->path);
       pm->build_id = m->dso ? str_index(&st, m->dso->build_id) : 0;
       pm->has_functions = m->kernel || (m->dso && m->dso->nsyms > 0);
+      pm->has_filenames = pm->has_line_numbers = (map_src[i] & 1) != 0;
+      pm->has_inline_frames = (map_src[i] & 2) != 0;
       mapp[nmaps] = pm;
       map_id[i] = (uint32_t)++nmaps;
     }
@@ -291,8 +298,8 @@ int cpd_pprof_write(const char *path, const struct cpd_profile *p, const struct 
   funcp = calloc(p->nfuncs + 1, sizeof(*funcp));
   locs = calloc(p->nlocs + 1, sizeof(*locs));
   locp = calloc(p->nlocs + 1, sizeof(*locp));
-  lines = calloc(p->nlocs + 1, sizeof(*lines));
-  linep = calloc(p->nlocs + 1, sizeof(*linep));
+  lines = calloc(p->nlocs + p->ninl + 1, sizeof(*lines));
+  linep = calloc(p->nlocs + p->ninl + 1, sizeof(*linep));
   if (!funcs || !funcp || !locs || !locp || !lines || !linep)
     goto out;
   for (size_t i = 0; i < p->nfuncs; i++) {
@@ -302,7 +309,8 @@ int cpd_pprof_write(const char *path, const struct cpd_profile *p, const struct 
     funcs[i].id = i + 1;
     funcs[i].name = str_index(&st, cpd_function_name(f));
     funcs[i].system_name = str_index(&st, f->name);  /* the raw (mangled) symbol */
-    funcs[i].filename = f->mapping ? str_index(&st, p->mappings[f->mapping - 1].path) : 0;
+    funcs[i].filename = f->file ? str_index(&st, f->file)
+                        : f->mapping ? str_index(&st, p->mappings[f->mapping - 1].path) : 0;
     funcp[i] = &funcs[i];
   }
   prof.n_function = p->nfuncs;
@@ -315,11 +323,21 @@ int cpd_pprof_write(const char *path, const struct cpd_profile *p, const struct 
     locs[i].mapping_id = l->mapping ? map_id[l->mapping - 1] : 0;
     locs[i].address = l->address;
     if (l->function) {
-      perftools__profiles__line__init(&lines[i]);
-      lines[i].function_id = l->function;
-      linep[i] = &lines[i];
-      locs[i].n_line = 1;
-      locs[i].line = &linep[i];
+      /* Inlined functions first (innermost first), the function they are in last. */
+      locs[i].line = &linep[nlines];
+      for (uint32_t k = 0; k < l->ninl; k++) {
+        perftools__profiles__line__init(&lines[nlines]);
+        lines[nlines].function_id = p->inl[l->inl_off + k].function;
+        lines[nlines].line = p->inl[l->inl_off + k].line;
+        linep[nlines] = &lines[nlines];
+        nlines++;
+      }
+      perftools__profiles__line__init(&lines[nlines]);
+      lines[nlines].function_id = l->function;
+      lines[nlines].line = l->line;
+      linep[nlines] = &lines[nlines];
+      nlines++;
+      locs[i].n_line = 1 + l->ninl;
     }
     locp[i] = &locs[i];
   }
@@ -419,6 +437,7 @@ out:
   free(locp);
   free(lines);
   free(linep);
+  free(map_src);
   free(samples);
   free(samplep);
   free(labels);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "profile.h"
+#include "srcline.h"
 #include "util.h"
 #include "demangle.h"
 
@@ -60,6 +61,7 @@ void cpd_profile_free(struct cpd_profile *p)
   for (size_t i = 0; i < p->nfuncs; i++)
     free(p->funcs[i].display);
   free(p->funcs);
+  free(p->inl);
   free(p->frames);
   free(p->stacks);
   free(p->samples);
@@ -69,6 +71,7 @@ void cpd_profile_free(struct cpd_profile *p)
   free(p->func_table);
   free(p->exe);
   cpd_symbols_free(&p->syms);
+  cpd_perfmap_free(&p->perfmap);
   memset(p, 0, sizeof(*p));
 }
 
@@ -108,6 +111,9 @@ void cpd_profile_exec(struct cpd_profile *p)
   p->nlive = 0;
   loc_cache_clear(p);
   read_exe(p);
+  p->perfmap.nsyms = 0;      /* the new program's JIT, if any, writes the map anew */
+  p->perfmap.size = -1;
+  p->perfmap.checked_ms = 0;
 }
 
 int cpd_profile_add_mapping(struct cpd_profile *p, uint64_t start, uint64_t len, uint64_t pgoff,
@@ -277,6 +283,7 @@ static uint32_t intern_function(struct cpd_profile *p, const char *name, uint32_
   if (cpd_grow(&p->funcs, &p->funcs_cap, p->nfuncs, sizeof(*p->funcs)) < 0)
     return 0;
   p->funcs[p->nfuncs].name = name;
+  p->funcs[p->nfuncs].file = NULL;
   p->funcs[p->nfuncs].display = cpd_demangle(name);
   p->funcs[p->nfuncs].mapping = mapping;
   p->nfuncs++;
@@ -287,10 +294,56 @@ static uint32_t intern_function(struct cpd_profile *p, const char *name, uint32_
 }
 
 /* A new location for ADDR (already adjusted for callers). Returns its index + 1, or 0. */
+/* Names FUNCTION's source file, the first time DWARF tells it. */
+static void set_function_file(struct cpd_profile *p, uint32_t function, const char *file)
+{
+  if (function && file && !p->funcs[function - 1].file)
+    p->funcs[function - 1].file = file;
+}
+
+/* Line numbers and inlined frames of location L from its file's DWARF, when it has any. */
+static void add_source_lines(struct cpd_profile *p, struct cpd_location *l, struct cpd_dso *dso,
+                             uint64_t vaddr)
+{
+  struct cpd_srcframe sf[CPD_MAX_INLINE + 1];
+  int n = cpd_srcline_lookup(dso, vaddr, sf, CPD_MAX_INLINE + 1);
+
+  if (n <= 0)
+    return;
+  /* The last frame is the function the symbol names; those before were inlined into it. */
+  l->line = sf[n - 1].line;
+  set_function_file(p, l->function, sf[n - 1].file);
+  if (n == 1)
+    return;
+  while (p->ninl + (size_t)n > p->inl_cap) {
+    size_t cap = p->inl_cap ? p->inl_cap * 2 : 256;
+    struct cpd_inline *v = realloc(p->inl, cap * sizeof(*v));
+
+    if (!v)
+      return;
+    p->inl = v;
+    p->inl_cap = cap;
+  }
+  l->inl_off = (uint32_t)p->ninl;
+  for (int k = 0; k < n - 1; k++) {
+    uint32_t f = intern_function(p, sf[k].function ? sf[k].function : "(inlined)", l->mapping);
+
+    if (!f)
+      break;
+    set_function_file(p, f, sf[k].file);
+    p->inl[p->ninl].function = f;
+    p->inl[p->ninl].line = sf[k].line;
+    p->ninl++;
+    l->ninl++;
+  }
+}
+
 static uint32_t resolve(struct cpd_profile *p, uint64_t addr, int kernel)
 {
   const struct cpd_sym *sym = NULL;
   struct cpd_location *l;
+  struct cpd_dso *dso = NULL;
+  uint64_t vaddr = UINT64_MAX;
   uint32_t mapping = 0, mi;
 
   if (kernel || addr >= KERNEL_START) {
@@ -306,15 +359,25 @@ static uint32_t resolve(struct cpd_profile *p, uint64_t addr, int kernel)
 
         if (v != UINT64_MAX)
           sym = cpd_dso_lookup(m->dso, v);
+        if (sym) {
+          dso = m->dso;
+          vaddr = v;
+        }
       }
     }
+    /* Code outside any ELF file (anonymous memory, or mapped before we saw it): a JIT's. */
+    if (!m || !m->dso || !m->dso->readable)
+      sym = cpd_perfmap_lookup(&p->perfmap, p->pid, addr);
   }
   if (cpd_grow(&p->locs, &p->locs_cap, p->nlocs, sizeof(*l)) < 0)
     return 0;
   l = &p->locs[p->nlocs];
+  memset(l, 0, sizeof(*l));
   l->address = addr;
   l->mapping = mapping;
   l->function = sym ? intern_function(p, sym->name, mapping) : 0;
+  if (dso && l->function)
+    add_source_lines(p, l, dso, vaddr);
   return (uint32_t)++p->nlocs;
 }
 

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "perfmap.h"
 #include "symbols.h"
 
 struct cpd_mapping {
@@ -19,15 +20,26 @@ struct cpd_mapping {
   int kernel;
 };
 
+#define CPD_MAX_INLINE 16           /* inlined frames kept per location */
+
 struct cpd_location {
   uint64_t address;          /* the pc for the leaf, return address - 1 for callers */
   uint32_t mapping;          /* index + 1 into mappings, 0 when no mapping holds it */
   uint32_t function;         /* index + 1 into functions, 0 when it could not be named */
+  uint32_t line;             /* source line in FUNCTION, 0 when unknown */
+  uint32_t inl_off, ninl;    /* frames inlined at this address: inl[inl_off..+ninl), innermost first */
+};
+
+/* A function inlined at a location, and the line in it. */
+struct cpd_inline {
+  uint32_t function;         /* index + 1 into functions */
+  uint32_t line;
 };
 
 struct cpd_function {
-  const char *name;          /* the symbol; owned by a DSO or the kernel symbol table */
+  const char *name;          /* the symbol; owned by a DSO, its DWARF, or the kernel symbol table */
   char *display;             /* demangled and simplified (owned), NULL when NAME is readable */
+  const char *file;          /* its source file from DWARF, NULL when unknown */
   uint32_t mapping;          /* index + 1: the file it is in */
 };
 
@@ -53,6 +65,7 @@ struct cpd_profile {
   uint32_t pid;
   char *exe;                         /* /proc/PID/exe at start: the main binary */
   struct cpd_symbols syms;
+  struct cpd_perfmap perfmap;        /* JIT symbols from /tmp/perf-PID.map */
   struct cpd_mapping *mappings;      /* every mapping ever seen; never removed */
   size_t nmappings, mappings_cap;
   uint32_t *live;                    /* indices of current mappings, sorted by start */
@@ -61,6 +74,8 @@ struct cpd_profile {
   size_t nlocs, locs_cap;
   struct cpd_function *funcs;
   size_t nfuncs, funcs_cap;
+  struct cpd_inline *inl;            /* inlined frames of locations */
+  size_t ninl, inl_cap;
   uint32_t *frames;                  /* location index + 1, per stack */
   size_t nframes, frames_cap;
   struct cpd_stack *stacks;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "srcline.h"
 #include "symbols.h"
 #include "util.h"
 
@@ -25,6 +26,8 @@ void cpd_dso_free(struct cpd_dso *d)
 {
   if (!d)
     return;
+  cpd_srcline_free(d);
+  free(d->open_path);
   free(d->path);
   free(d->syms);
   free(d->names);
@@ -213,10 +216,13 @@ struct cpd_dso *cpd_symbols_dso(struct cpd_symbols *s, const char *path, uint32_
   /* The target's view of the file system (containers), else ours. */
   if (pid && snprintf(full, sizeof(full), "/proc/%" PRIu32 "/root%s", pid, path) < (int)sizeof(full))
     fd = open(full, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
+  if (fd < 0) {
     fd = open(path, O_RDONLY | O_CLOEXEC);
+    snprintf(full, sizeof(full), "%s", path);
+  }
   if (fd >= 0) {
-    cpd_dso_load_fd(d, fd);
+    if (cpd_dso_load_fd(d, fd) == 0)
+      d->open_path = strdup(full);  /* for srcline.c, which opens it again when asked */
     close(fd);
   }
   return d;

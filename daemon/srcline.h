@@ -1,0 +1,28 @@
+/*
+ * srcline.h: source files, line numbers and inlined frames for addresses in an ELF file,
+ * from its DWARF through elfutils' libdwfl, which also finds separate debug files (by
+ * build-id under /usr/lib/debug/.build-id, and by .gnu_debuglink).
+ */
+#ifndef CPD_SRCLINE_H
+#define CPD_SRCLINE_H
+
+#include <stdint.h>
+
+struct cpd_dso;
+
+struct cpd_srcframe {
+  const char *function;   /* DWARF name (the linkage name when there is one); NULL if unnamed */
+  const char *file;       /* source file, NULL when unknown */
+  uint32_t line;          /* 0 when unknown */
+};
+
+/*
+ * The source frames of VADDR (an ELF virtual address in D): the inlined functions, innermost
+ * first, then the function they were inlined into, at most MAX. Returns how many (0 when the
+ * file has no line information). Strings live as long as D.
+ */
+int cpd_srcline_lookup(struct cpd_dso *d, uint64_t vaddr, struct cpd_srcframe *out, int max);
+/* Frees what cpd_srcline_lookup keeps in D. */
+void cpd_srcline_free(struct cpd_dso *d);
+
+#endif
