@@ -274,8 +274,11 @@ class Bench:
             rmax = max(col(ratio[t], i) for t in ratio for i in range(3))
             print(f"At most half of LTTng-UST's cost: {'met' if rmax <= 0.5 else 'NOT met'} "
                   f"(largest ratio {rmax:.2f}).")
+            lost = (f"it discarded {lttng[0]} events" if lttng[0] < 2 ** 62 else
+                    f"its discarded-event count came out as {lttng[0]}, above 2^63 and so not "
+                    f"a count (lttng-tools 2.13 printing a flag bit with it)")
             print(f"LTTng session: per-user buffers, discard mode, 4 x 512 KiB sub-buffers; "
-                  f"it discarded {lttng[0]} events and wrote {lttng[1] / 1e6:.1f} MB of CTF.")
+                  f"{lost}; it wrote {lttng[1] / 1e6:.1f} MB of CTF.")
         else:
             print(f"LTTng-UST: not measured: {lttng_missing}.")
         print()
