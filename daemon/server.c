@@ -27,6 +27,7 @@
 #include "sockpath.h"
 #include "timeline.h"
 #include "trace_writer.h"
+#include "util.h"
 
 #define CRON_MS 100            /* the loop wakes at least this often */
 #define CPD_LINGER_MS 500      /* a session outlives its last connection this long at least */
@@ -620,7 +621,7 @@ static void cron(void)
 
     next = t->next;
     cpd_target_read(t);
-    if (t->pidfd < 0 && !t->gone && kill((pid_t)t->pid, 0) < 0 && errno == ESRCH)
+    if (t->pidfd < 0 && !t->gone && cpd_pid_exited(t->pid))
       t->gone = 1;
     if (t->gone && !t->end_reason)
       t->end_reason = "exited";
@@ -645,7 +646,7 @@ static void cron(void)
     if (s->connections == 0 &&
         ((s->retry_ms && now >= s->retry_ms) ||
          (s->lingering && now - s->closed_ms >= CPD_LINGER_MS &&
-          (s->had_goodbye || (kill((pid_t)s->pid, 0) < 0 && errno == ESRCH)))))
+          (s->had_goodbye || cpd_pid_exited(s->pid)))))
       cpd_session_release(s);
   }
   if (cpd.on_tick)

@@ -1,10 +1,12 @@
-/* util.c: array growth and complete-or-nothing output files. */
+/* util.c: array growth, complete-or-nothing output files, and small process facts. */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -68,4 +70,26 @@ long cpd_peak_rss_kib(void)
       break;
   fclose(f);
   return kib;
+}
+
+int cpd_pid_exited(uint32_t pid)
+{
+  char path[64], buf[512], *paren;
+  ssize_t n;
+  int fd;
+
+  if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+    return 1;
+  snprintf(path, sizeof(path), "/proc/%u/stat", (unsigned)pid);
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return errno == ENOENT;
+  n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0)
+    return 0;
+  buf[n] = '\0';
+  /* "pid (comm) S ...": the state follows the last ')' (a comm may hold parentheses). */
+  paren = strrchr(buf, ')');
+  return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
 }

@@ -1,8 +1,9 @@
-/* util.h: small helpers the daemon's modules share: growing arrays, writing output files safely. */
+/* util.h: small helpers the daemon's modules share: growing arrays, writing output files safely, process state. */
 #ifndef CPD_UTIL_H
 #define CPD_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 /*
@@ -25,6 +26,12 @@ static inline void cpd_qsort(void *base, size_t n, size_t size,
  * exec), or -1 if /proc cannot say.
  */
 long cpd_peak_rss_kib(void);
+
+/*
+ * Whether process PID has ended: it no longer exists, or it is a zombie (exited, not yet
+ * reaped: kill(pid, 0) still succeeds for it). For when no pidfd can tell.
+ */
+int cpd_pid_exited(uint32_t pid);
 
 /* An output file written as PATH.tmp and renamed to PATH only when complete. */
 struct cpd_outfile {
