@@ -46,7 +46,7 @@ case "${1:-}" in
   test)
     install_missing
     build
-    make -j"$(nproc)" check || { cat tests/*.log test-suite.log 2>/dev/null | tail -200; exit 1; }
+    make -j"$(nproc)" check || { cat test-suite.log 2>/dev/null | tail -400; exit 1; }
     ;;
   *)
     echo "usage: ./dev.sh demo|test|bench" >&2

@@ -79,7 +79,7 @@ static void sample_id(const uint8_t *rec, size_t len, uint64_t st, struct cpd_sa
   if (st & PERF_SAMPLE_TIME)
     id->time = u64(&c);
   if (st & PERF_SAMPLE_ID)
-    u64(&c);
+    id->event = u64(&c);
   if (st & PERF_SAMPLE_STREAM_ID)
     u64(&c);
   if (st & PERF_SAMPLE_CPU) {
@@ -106,7 +106,7 @@ static int parse_sample(struct cursor *c, uint64_t st, struct cpd_perf_rec *out)
   if (st & PERF_SAMPLE_ADDR)
     u64(c);
   if (st & PERF_SAMPLE_ID)
-    u64(c);
+    out->id.event = u64(c);
   if (st & PERF_SAMPLE_STREAM_ID)
     u64(c);
   if (st & PERF_SAMPLE_CPU) {
@@ -246,6 +246,7 @@ int cpd_perf_parse(const void *rec, size_t len, uint64_t st, struct cpd_perf_rec
     sample_id(rec, len, st, &id);
     out->id.time = id.time;
     out->id.cpu = id.cpu;
+    out->id.event = id.event;
     if (h->type == PERF_RECORD_SWITCH || h->type == PERF_RECORD_LOST ||
         h->type == PERF_RECORD_LOST_SAMPLES || h->type == PERF_RECORD_FORK ||
         h->type == PERF_RECORD_EXIT) {

@@ -17,6 +17,7 @@ struct cpd_sample_id {
   uint32_t pid, tid;
   uint64_t time;
   uint32_t cpu;
+  uint64_t event;  /* PERF_SAMPLE_ID: the event opened (an inherited event's original) */
 };
 
 struct cpd_perf_rec {

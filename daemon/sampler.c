@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "perf_event.h"
+#include "log.h"
 #include "sampler.h"
 #include "util.h"
 
@@ -29,6 +30,42 @@ static int add_fd(struct cpd_sampler *s, int fd)
   if (cpd_grow(&s->fds, &s->fds_cap, s->nfds, sizeof(*s->fds)) < 0)
     return -ENOMEM;
   s->fds[s->nfds++] = fd;
+  return 0;
+}
+
+/* Notes which thread the event FD was opened for (its id comes with every sample). */
+static int add_owner(struct cpd_sampler *s, int fd, uint32_t tid)
+{
+  uint64_t id;
+  size_t i;
+
+  if (ioctl(fd, PERF_EVENT_IOC_ID, &id) < 0)
+    return 0;  /* no ids (before Linux 3.12): every sample counts */
+  if (cpd_grow(&s->owners, &s->owners_cap, s->nowners, sizeof(*s->owners)) < 0)
+    return -ENOMEM;
+  for (i = s->nowners; i > 0 && s->owners[i - 1].id > id; i--)
+    s->owners[i] = s->owners[i - 1];
+  s->owners[i].id = id;
+  s->owners[i].tid = tid;
+  s->nowners++;
+  return 0;
+}
+
+/* The thread event ID was opened for, 0 when unknown. */
+static uint32_t owner_of(const struct cpd_sampler *s, uint64_t id)
+{
+  size_t lo = 0, hi = s->nowners;
+
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+
+    if (s->owners[mid].id == id)
+      return s->owners[mid].tid;
+    if (s->owners[mid].id < id)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
   return 0;
 }
 
@@ -120,6 +157,8 @@ static int open_thread(struct cpd_sampler *s, uint32_t tid, char *err, size_t er
       close(fd);
       return rc;
     }
+    if ((rc = add_owner(s, fd, tid)) < 0)
+      return rc;
     if (c->fd < 0)
       rc = map_ring(s, c, fd, err, errlen);
     else if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, c->fd) < 0)
@@ -197,8 +236,8 @@ int cpd_sampler_open(struct cpd_sampler *s, uint32_t pid, const struct cpd_sampl
     s->hz = (int)max;
   }
   s->event = "cycles";
-  s->sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU |
-                   PERF_SAMPLE_PERIOD | PERF_SAMPLE_CALLCHAIN;
+  s->sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_ID |
+                   PERF_SAMPLE_CPU | PERF_SAMPLE_PERIOD | PERF_SAMPLE_CALLCHAIN;
   s->ncpus = (int)sysconf(_SC_NPROCESSORS_CONF);
   if (s->ncpus < 1)
     s->ncpus = 1;
@@ -240,6 +279,71 @@ void cpd_sampler_disable(struct cpd_sampler *s)
     ioctl(s->fds[i], PERF_EVENT_IOC_DISABLE, 0);
 }
 
+static size_t family_slot(const struct cpd_sampler *s, uint32_t tid)
+{
+  size_t i = (tid * 2654435761u) & (s->family_cap - 1);
+
+  while (s->family[i].tid != 0 && s->family[i].tid != tid)
+    i = (i + 1) & (s->family_cap - 1);
+  return i;
+}
+
+/*
+ * Whether a record of TID from the event EVENT counts: the first family seen for a thread
+ * is its family from then on. Unknown events and no memory: it counts.
+ */
+static int family_counts(struct cpd_sampler *s, uint32_t tid, uint64_t event)
+{
+  uint32_t owner = owner_of(s, event);
+  size_t i;
+
+  if (tid == 0 || owner == 0)
+    return 1;
+  if ((s->nfamily + 1) * 2 > s->family_cap) {
+    size_t cap = s->family_cap ? s->family_cap * 2 : 256;
+    struct cpd_tid_event *old = s->family, *n = calloc(cap, sizeof(*n));
+    size_t oldcap = s->family_cap;
+
+    if (!n)
+      return 1;
+    s->family = n;
+    s->family_cap = cap;
+    for (size_t j = 0; j < oldcap; j++)
+      if (old[j].tid)
+        s->family[family_slot(s, old[j].tid)] = old[j];
+    free(old);
+  }
+  i = family_slot(s, tid);
+  if (s->family[i].tid == 0) {
+    s->family[i].tid = tid;
+    s->family[i].owner = owner;
+    s->nfamily++;
+    return 1;
+  }
+  return s->family[i].owner == owner;
+}
+
+/* A thread has exited: its tid may come back as a thread of another family. */
+static void family_forget(struct cpd_sampler *s, uint32_t tid)
+{
+  size_t i, j;
+
+  if (!s->family_cap || tid == 0)
+    return;
+  i = family_slot(s, tid);
+  if (s->family[i].tid == 0)
+    return;
+  /* Deletion with linear probing: move later entries of the cluster back into the hole. */
+  s->family[i].tid = 0;
+  s->nfamily--;
+  for (j = (i + 1) & (s->family_cap - 1); s->family[j].tid; j = (j + 1) & (s->family_cap - 1)) {
+    struct cpd_tid_event e = s->family[j];
+
+    s->family[j].tid = 0;
+    s->family[family_slot(s, e.tid)] = e;
+  }
+}
+
 void cpd_sampler_record(struct cpd_sampler *s, const struct perf_event_header *h, size_t len)
 {
   static struct cpd_perf_rec r;  /* large (frames): not on the stack; the daemon is single-threaded */
@@ -256,6 +360,10 @@ void cpd_sampler_record(struct cpd_sampler *s, const struct perf_event_header *h
   case PERF_RECORD_SAMPLE:
     if (r.id.pid != s->pid) {
       p->other_pid++;
+      break;
+    }
+    if (!family_counts(s, r.id.tid, r.id.event)) {
+      s->duplicates++;
       break;
     }
     s->samples++;
@@ -279,10 +387,19 @@ void cpd_sampler_record(struct cpd_sampler *s, const struct perf_event_header *h
     if (r.u.task.pid == s->pid) {
       const char *parent = cpd_profile_comm(p, r.u.task.ptid);
 
-      /* A new thread starts with its creator's name, unless it was renamed already. */
-      if (parent && !cpd_profile_comm(p, r.u.task.tid))
-        cpd_profile_set_comm(p, r.u.task.tid, parent);
+      /* A new thread starts with its creator's name, unless it was renamed already. The
+       * name is copied first: adding the thread may move the table it points into. */
+      if (parent && !cpd_profile_comm(p, r.u.task.tid)) {
+        char comm[sizeof(p->threads[0].comm)];
+
+        snprintf(comm, sizeof(comm), "%s", parent);
+        cpd_profile_set_comm(p, r.u.task.tid, comm);
+      }
     }
+    break;
+  case PERF_RECORD_EXIT:
+    if (r.u.task.pid == s->pid)
+      family_forget(s, r.u.task.tid);
     break;
   case PERF_RECORD_LOST:
     p->lost_records += r.u.lost.lost;
@@ -291,7 +408,8 @@ void cpd_sampler_record(struct cpd_sampler *s, const struct perf_event_header *h
     p->lost_samples += r.u.lost.lost;
     break;
   case PERF_RECORD_SWITCH:
-    p->switches++;
+    if (r.id.pid == s->pid && family_counts(s, r.id.tid, r.id.event))
+      p->switches++;
     break;
   default:
     break;
@@ -381,6 +499,16 @@ int cpd_sampler_ring_fd(const struct cpd_sampler *s, int cpu)
 
 void cpd_sampler_close(struct cpd_sampler *s)
 {
+  if (s->duplicates)
+    cpd_debug("pid %" PRIu32 ": %" PRIu64 " duplicate samples of threads that inherited an "
+              "event and had one opened for them, dropped", s->pid, s->duplicates);
+  s->duplicates = 0;
+  free(s->family);
+  s->family = NULL;
+  s->family_cap = s->nfamily = 0;
+  free(s->owners);
+  s->owners = NULL;
+  s->nowners = s->owners_cap = 0;
   if (s->cpus) {
     for (int i = 0; i < s->ncpus; i++) {
       if (s->cpus[i].base)

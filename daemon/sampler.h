@@ -41,6 +41,18 @@ struct cpd_sampler {
   size_t ntids, tids_cap;
   struct cpd_profile *prof;
   uint64_t samples;            /* samples read */
+  /*
+   * Which thread's events (opened for it, one per CPU, or inherited from them) each
+   * thread's samples are taken from. A thread created while the events were being opened
+   * may have inherited its creator's and got its own too; each family samples it in full,
+   * so only the first family seen counts. A sample's PERF_SAMPLE_ID names the event
+   * opened; owners maps it to the thread it was opened for.
+   */
+  struct cpd_event_owner { uint64_t id; uint32_t tid; } *owners;  /* sorted by id */
+  size_t nowners, owners_cap;
+  struct cpd_tid_event { uint32_t tid; uint32_t owner; } *family;
+  size_t family_cap, nfamily;  /* open addressing; tid 0 marks a free slot */
+  uint64_t duplicates;         /* samples of a thread from a second family, dropped */
   /* One read round: records of every ring, copied, then handled in time order. */
   uint8_t *round;              /* record bytes */
   size_t round_len, round_cap;

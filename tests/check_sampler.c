@@ -1,0 +1,205 @@
+/* check_sampler.c: unit tests of how the sampler counts records (daemon/sampler.c): one
+ * event family per thread, a thread's name taken from its creator. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "profile.h"
+#include "sampler.h"
+
+#define ST (PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_ID | \
+            PERF_SAMPLE_CPU | PERF_SAMPLE_PERIOD | PERF_SAMPLE_CALLCHAIN)
+#define PID 4000u
+
+struct rb {
+  uint8_t b[512];
+  size_t n;
+};
+
+static void put64(struct rb *r, uint64_t v)
+{
+  memcpy(r->b + r->n, &v, 8);
+  r->n += 8;
+}
+
+static void put32(struct rb *r, uint32_t v)
+{
+  memcpy(r->b + r->n, &v, 4);
+  r->n += 4;
+}
+
+static void header(struct rb *r, uint32_t type)
+{
+  struct perf_event_header h = { .type = type, .misc = PERF_RECORD_MISC_USER, .size = 0 };
+
+  memcpy(r->b, &h, sizeof(h));
+  r->n = sizeof(h);
+}
+
+static const struct perf_event_header *finish(struct rb *r)
+{
+  uint16_t size = (uint16_t)r->n;
+
+  memcpy(r->b + 6, &size, 2);
+  return (const struct perf_event_header *)r->b;
+}
+
+/* The trailer of non-sample records for ST: pid, tid, time, id, cpu. */
+static void trailer(struct rb *r, uint32_t tid, uint64_t time, uint64_t id)
+{
+  put32(r, PID);
+  put32(r, tid);
+  put64(r, time);
+  put64(r, id);
+  put32(r, 0);
+  put32(r, 0);
+}
+
+static void sample(struct cpd_sampler *s, uint32_t tid, uint64_t time, uint64_t id)
+{
+  struct rb r;
+
+  header(&r, PERF_RECORD_SAMPLE);
+  put64(&r, 0x401000);
+  put32(&r, PID);
+  put32(&r, tid);
+  put64(&r, time);
+  put64(&r, id);
+  put32(&r, 0);
+  put32(&r, 0);
+  put64(&r, 1000000);
+  put64(&r, 1);
+  put64(&r, 0x401000);
+  cpd_sampler_record(s, finish(&r), r.n);
+}
+
+static void task(struct cpd_sampler *s, uint32_t type, uint32_t tid, uint32_t ptid, uint64_t time,
+                 uint64_t id)
+{
+  struct rb r;
+
+  header(&r, type);
+  put32(&r, PID);
+  put32(&r, PID);
+  put32(&r, tid);
+  put32(&r, ptid);
+  put64(&r, time);
+  trailer(&r, tid, time, id);
+  cpd_sampler_record(s, finish(&r), r.n);
+}
+
+static struct cpd_profile prof;
+static struct cpd_sampler smp;
+
+/* Events 11 and 12 were opened for thread 101 (one per CPU), 21 and 22 for thread 102. */
+static void setup(void)
+{
+  static const struct cpd_event_owner owners[] = { { 11, 101 }, { 12, 101 }, { 21, 102 }, { 22, 102 } };
+
+  ck_assert_int_eq(cpd_profile_init(&prof, (uint32_t)getpid()), 0);
+  memset(&smp, 0, sizeof(smp));
+  smp.pid = PID;
+  smp.hz = 1000;
+  smp.period_is_ns = 1;
+  smp.sample_type = ST;
+  smp.prof = &prof;
+  smp.owners = malloc(sizeof(owners));
+  ck_assert_ptr_nonnull(smp.owners);
+  memcpy(smp.owners, owners, sizeof(owners));
+  smp.nowners = smp.owners_cap = 4;
+}
+
+static void teardown(void)
+{
+  cpd_sampler_close(&smp);
+  cpd_profile_free(&prof);
+}
+
+START_TEST(test_sampler_one_family_per_thread)
+{
+  /* Thread 102 was created by 101 while the events were opened: it inherited 101's (ids 11
+   * and 12) and got its own (21, 22). Both sample it; only the first family seen counts,
+   * on every CPU. */
+  sample(&smp, 102, 1000, 11);
+  sample(&smp, 102, 1001, 21);
+  sample(&smp, 102, 2000, 12);
+  sample(&smp, 102, 2001, 22);
+  sample(&smp, 101, 2500, 11);
+  ck_assert_uint_eq(smp.samples, 3);
+  ck_assert_uint_eq(smp.duplicates, 2);
+  ck_assert_uint_eq(prof.nsamples, 3);
+  /* Samples of events the sampler did not open (none should come) are not judged. */
+  sample(&smp, 102, 3000, 99);
+  ck_assert_uint_eq(smp.samples, 4);
+}
+END_TEST
+
+START_TEST(test_sampler_exit_forgets_the_family)
+{
+  sample(&smp, 102, 1000, 21);
+  sample(&smp, 102, 1001, 11);
+  ck_assert_uint_eq(smp.samples, 1);
+  /* 102 exits; its tid comes back as a thread that only 101's events cover. */
+  task(&smp, PERF_RECORD_EXIT, 102, 101, 1500, 21);
+  task(&smp, PERF_RECORD_EXIT, 102, 101, 1500, 11);
+  sample(&smp, 102, 2000, 12);
+  sample(&smp, 102, 2001, 11);
+  ck_assert_uint_eq(smp.samples, 3);
+  ck_assert_uint_eq(smp.duplicates, 1);
+}
+END_TEST
+
+START_TEST(test_sampler_many_families)
+{
+  /* Thousands of threads, each of one family: the table grows and loses none. */
+  for (uint32_t t = 1000; t < 5000; t++)
+    sample(&smp, t, t, t % 2 ? 11 : 21);
+  for (uint32_t t = 1000; t < 5000; t++)
+    sample(&smp, t, 10000 + t, t % 2 ? 21 : 11);
+  ck_assert_uint_eq(smp.samples, 4000);
+  ck_assert_uint_eq(smp.duplicates, 4000);
+  for (uint32_t t = 1000; t < 5000; t += 2)
+    task(&smp, PERF_RECORD_EXIT, t, 101, 20000, 11);
+  for (uint32_t t = 1000; t < 5000; t++)
+    sample(&smp, t, 30000 + t, 12);
+  ck_assert_uint_eq(smp.samples, 4000 + 2000 + 2000);  /* even tids: new; odd: family 11/12 */
+}
+END_TEST
+
+START_TEST(test_sampler_new_thread_takes_its_creators_name)
+{
+  /* The name is copied from the thread table, which grows as threads are added. */
+  cpd_profile_set_comm(&prof, 101, "creator-thread");
+  for (uint32_t t = 200; t < 1200; t++) {
+    task(&smp, PERF_RECORD_FORK, t, 101, t, 11);
+    ck_assert_ptr_nonnull(cpd_profile_comm(&prof, t));
+    ck_assert_str_eq(cpd_profile_comm(&prof, t), "creator-thread");
+  }
+}
+END_TEST
+
+static Suite *sampler_suite(void)
+{
+  Suite *s = suite_create("sampler");
+  TCase *c = tcase_create("records");
+
+  tcase_add_checked_fixture(c, setup, teardown);
+  tcase_add_test(c, test_sampler_one_family_per_thread);
+  tcase_add_test(c, test_sampler_exit_forgets_the_family);
+  tcase_add_test(c, test_sampler_many_families);
+  tcase_add_test(c, test_sampler_new_thread_takes_its_creators_name);
+  suite_add_tcase(s, c);
+  return s;
+}
+
+int main(void)
+{
+  SRunner *sr = srunner_create(sampler_suite());
+  int failed;
+
+  srunner_run_all(sr, CK_NORMAL);
+  failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
