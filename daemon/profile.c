@@ -65,6 +65,7 @@ void cpd_profile_free(struct cpd_profile *p)
   free(p->frames);
   free(p->stacks);
   free(p->samples);
+  cpd_sched_free(&p->sched);
   free(p->threads);
   free(p->loc_cache);
   free(p->stack_table);

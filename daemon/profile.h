@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "perfmap.h"
+#include "thread_state.h"
 #include "symbols.h"
 
 struct cpd_mapping {
@@ -84,6 +85,7 @@ struct cpd_profile {
   size_t nsamples, samples_cap;
   struct cpd_pthread *threads;
   size_t nthreads, threads_cap;
+  struct cpd_sched sched;            /* thread states from context switches */
   /* Hash tables: address -> location (cleared when mappings change), stack -> index. */
   struct { uint64_t key; uint32_t val; } *loc_cache;
   size_t loc_cache_cap, loc_cache_used;

@@ -408,8 +408,14 @@ void cpd_sampler_record(struct cpd_sampler *s, const struct perf_event_header *h
     p->lost_samples += r.u.lost.lost;
     break;
   case PERF_RECORD_SWITCH:
-    if (r.id.pid == s->pid && family_counts(s, r.id.tid, r.id.event))
+    if (r.id.pid == s->pid && family_counts(s, r.id.tid, r.id.event)) {
       p->switches++;
+      if (!(r.misc & PERF_RECORD_MISC_SWITCH_OUT))
+        cpd_sched_add(&p->sched, r.id.time, r.id.tid, CPD_RUNNING);
+      else
+        cpd_sched_add(&p->sched, r.id.time, r.id.tid,
+                      (r.misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT) ? CPD_RUNNABLE : CPD_BLOCKED);
+    }
     break;
   default:
     break;

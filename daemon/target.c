@@ -251,6 +251,7 @@ static int write_window(struct cpd_target *t, struct cpd_session *s, uint64_t cu
       if (th)
         snprintf(th->comm, sizeof(th->comm), "%s", p->threads[i].comm);
     }
+    cpd_sched_index(&p->sched);
     cpd_trace_samples_extra(&ts, &extra);
   }
   s->end_mono_ns = cut_ns;
@@ -330,6 +331,7 @@ static int write_window(struct cpd_target *t, struct cpd_session *s, uint64_t cu
       memmove(p->samples, p->samples + k, (total - k) * sizeof(*p->samples));
     p->nsamples = total - k;
     t->samples_written += k;
+    cpd_sched_cut(&p->sched, cut_ns);
   }
   t->windows++;
   t->window_start_ns = cut_ns;

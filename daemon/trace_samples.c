@@ -279,13 +279,29 @@ static void write_metadata(FILE *f, void *arg)
 
   fprintf(f, ",\"sampling\":{\"event\":\"%s\",\"rate_hz\":%d,\"samples\":%zu,\"lost_records\":%" PRIu64
              ",\"lost_samples\":%" PRIu64 ",\"truncated_stacks\":%" PRIu64
-             ",\"bad_records\":%" PRIu64 ",\"context_switches\":%" PRIu64 "}",
+             ",\"bad_records\":%" PRIu64 ",\"context_switches\":%" PRIu64
+             ",\"switches_not_kept\":%" PRIu64 "}",
           ts->event, ts->hz, p->nsamples, p->lost_records, p->lost_samples, p->truncated,
-          p->bad_records, p->switches);
+          p->bad_records, p->switches, p->sched.dropped);
+}
+
+/* A task's wall time split by its thread's states: the span's cpu_ns, blocked_ns,
+ * sched_delay_ns (runnable, waiting for a CPU) and switches (times switched out). */
+static void write_span_args(FILE *f, void *arg, const struct cpd_span *sp)
+{
+  const struct cpd_trace_samples *ts = arg;
+  struct cpd_sched_times t;
+
+  if (!ts->prof->switches || sp->end < sp->begin)
+    return;  /* no context-switch records: nothing is known */
+  cpd_sched_span(&ts->prof->sched, sp->tid, sp->begin, sp->end, &t);
+  fprintf(f, ",\"cpu_ns\":%" PRIu64 ",\"blocked_ns\":%" PRIu64 ",\"sched_delay_ns\":%" PRIu64
+             ",\"switches\":%" PRIu32, t.cpu_ns, t.blocked_ns, t.delay_ns, t.switches);
 }
 
 void cpd_trace_samples_extra(struct cpd_trace_samples *ts, struct cpd_trace_extra *extra)
 {
+  extra->span_args = write_span_args;
   extra->metadata = write_metadata;
   extra->events = write_events;
   extra->arg = ts;

@@ -98,7 +98,7 @@ static void write_lanes(FILE *f, const struct cpd_session *s, const struct cpd_t
 }
 
 static void write_span(FILE *f, const struct cpd_session *s, const struct cpd_timeline *tl,
-                       const struct cpd_span *sp, size_t index)
+                       const struct cpd_span *sp, size_t index, const struct cpd_trace_extra *extra)
 {
   head(f, "X", s->pid, sp->tid);
   fputs(",\"ts\":", f);
@@ -122,6 +122,8 @@ static void write_span(FILE *f, const struct cpd_session *s, const struct cpd_ti
     fputs(",\"unfinished\":true", f);
   if (sp->end_tid != sp->tid)
     fprintf(f, ",\"ended_on_tid\":%" PRIu32, sp->end_tid);
+  else if (extra && extra->span_args)
+    extra->span_args(f, extra->arg, sp);
   fputs("}}", f);
   if (sp->end_tid == sp->tid)
     return;
@@ -159,7 +161,7 @@ void cpd_trace_emit(FILE *f, const struct cpd_session *s, const struct cpd_timel
     write_lanes(f, s, th);
   }
   for (size_t i = 0; i < tl->nspans; i++)
-    write_span(f, s, tl, &tl->spans[i], i);
+    write_span(f, s, tl, &tl->spans[i], i, extra);
   for (size_t i = 0; i < tl->ninstants; i++) {
     const struct cpd_mark *m = &tl->instants[i];
 

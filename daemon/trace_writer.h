@@ -13,6 +13,9 @@ struct cpd_trace_extra {
   void (*metadata)(FILE *f, void *arg);
   /* Writes more trace events, each preceded by a comma. */
   void (*events)(FILE *f, void *arg);
+  /* Writes more args of a task span that began and ended on one thread, each preceded by
+   * a comma. */
+  void (*span_args)(FILE *f, void *arg, const struct cpd_span *sp);
   void *arg;
 };
 
