@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -28,6 +29,25 @@ static long read_long(const char *path)
     v = -1;
   fclose(f);
   return v;
+}
+
+long cpd_tracepoint_id(const char *system, const char *name)
+{
+  static const char *const roots[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+  char path[256];
+  long id;
+
+  for (int attempt = 0; attempt < 2; attempt++) {
+    for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+      snprintf(path, sizeof(path), "%s/events/%s/%s/id", roots[i], system, name);
+      if ((id = read_long(path)) >= 0)
+        return id;
+    }
+    if (attempt > 0 || geteuid() != 0 ||
+        mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) < 0)
+      break;
+  }
+  return -ENOENT;
 }
 
 long cpd_perf_max_sample_rate(void)

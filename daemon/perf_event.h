@@ -16,6 +16,13 @@ int cpd_perf_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group_fd
  */
 void cpd_perf_advice(int err, const char *what, pid_t pid, char *buf, size_t size);
 
+/*
+ * The id of tracepoint SYSTEM:NAME (e.g. sched:sched_switch) from tracefs, mounting
+ * tracefs at /sys/kernel/tracing when root finds it unmounted, as perf does. -errno when
+ * there is none.
+ */
+long cpd_tracepoint_id(const char *system, const char *name);
+
 /* /proc/sys/kernel/perf_event_max_sample_rate, or -1 when unreadable. */
 long cpd_perf_max_sample_rate(void);
 

@@ -228,8 +228,12 @@ int cpd_pprof_write(const char *path, const struct cpd_profile *p, const struct 
   if (strtab_init(&st) < 0)
     goto out;
   /* Aggregate identical (stack, thread, task). */
-  for (size_t i = 0; i < p->nsamples; i++) {
-    const struct cpd_psample *smp = &p->samples[i];
+  const struct cpd_psample *smps = info->samples ? info->samples : p->samples;
+  size_t nsmps = info->samples ? info->nsamples : p->nsamples;
+  const char *vtype = info->value_type ? info->value_type : "cpu";
+
+  for (size_t i = 0; i < nsmps; i++) {
+    const struct cpd_psample *smp = &smps[i];
     const struct cpd_span *task = tl ? cpd_timeline_task_at(tl, smp->tid, smp->time) : NULL;
     struct agg *g = agg_get(&ag, smp->stack, smp->tid, task ? (size_t)(task - tl->spans) + 1 : 0);
 
@@ -245,7 +249,7 @@ int cpd_pprof_write(const char *path, const struct cpd_profile *p, const struct 
     perftools__profiles__value_type__init(&vt[i]);
   vt[0].type = str_index(&st, "samples");
   vt[0].unit = str_index(&st, "count");
-  vt[1].type = str_index(&st, "cpu");
+  vt[1].type = str_index(&st, vtype);
   vt[1].unit = str_index(&st, "nanoseconds");
   vt[2].type = vt[1].type;
   vt[2].unit = vt[1].unit;
@@ -254,7 +258,7 @@ int cpd_pprof_write(const char *path, const struct cpd_profile *p, const struct 
   prof.n_sample_type = 2;
   prof.sample_type = vtp;
   prof.period_type = &vt[2];
-  prof.period = info->hz > 0 ? 1000000000 / info->hz : 0;
+  prof.period = info->samples ? 0 : info->hz > 0 ? 1000000000 / info->hz : 0;
   prof.default_sample_type = vt[1].type;
   prof.time_nanos = (int64_t)info->time_nanos;
   prof.duration_nanos = (int64_t)info->duration_nanos;
@@ -407,7 +411,11 @@ int cpd_pprof_write(const char *path, const struct cpd_profile *p, const struct 
   prof.sample = samplep;
   /* Comments: what produced this and what was lost. */
   comments[ncomments++] = str_index(&st, "ceoprof " PACKAGE_VERSION);
-  snprintf(text, sizeof(text), "event: %s, rate: %d Hz", info->event, info->hz);
+  if (info->samples)
+    snprintf(text, sizeof(text), "event: sched:sched_switch, the stack at each switch-out, "
+             "weighted by the time until the thread ran again");
+  else
+    snprintf(text, sizeof(text), "event: %s, rate: %d Hz", info->event, info->hz);
   comments[ncomments++] = str_index(&st, text);
   snprintf(text, sizeof(text), "lost: %llu records, %llu samples; truncated stacks: %llu",
            (unsigned long long)p->lost_records, (unsigned long long)p->lost_samples,

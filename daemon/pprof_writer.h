@@ -13,10 +13,16 @@ struct cpd_pprof_info {
   const char *event;        /* "cpu-clock" or "cycles" */
   uint64_t time_nanos;      /* CLOCK_REALTIME of the start */
   uint64_t duration_nanos;
+  /* Other samples than the profile's CPU samples (off-CPU ones), and their value type
+   * (e.g. "off_cpu"); NULL for the CPU samples. */
+  const struct cpd_psample *samples;
+  size_t nsamples;
+  const char *value_type;
 };
 
 /*
- * Writes PATH (through PATH.tmp): sample types samples/count and cpu/nanoseconds, one
+ * Writes PATH (through PATH.tmp): sample types samples/count and cpu/nanoseconds (or
+ * INFO's value type), one
  * sample per distinct stack and label set, labels pid, thread_id, thread_name, worker,
  * worker_id, task, task_id. S and TL may be NULL. 0 or -errno.
  */

@@ -65,6 +65,7 @@ void cpd_profile_free(struct cpd_profile *p)
   free(p->frames);
   free(p->stacks);
   free(p->samples);
+  free(p->offcpu);
   cpd_sched_free(&p->sched);
   free(p->threads);
   free(p->loc_cache);
@@ -481,12 +482,12 @@ static uint32_t intern_stack(struct cpd_profile *p, const uint32_t *f, uint32_t 
   return (uint32_t)p->nstacks - 1;
 }
 
-int cpd_profile_add_sample(struct cpd_profile *p, uint64_t time, uint32_t tid, uint64_t period,
-                           const uint64_t *frames, uint32_t n, uint32_t nkernel, int truncated)
+/* Resolves FRAMES (leaf first, the first NKERNEL kernel addresses) into a stack index. */
+static uint32_t stack_of(struct cpd_profile *p, const uint64_t *frames, uint32_t n, uint32_t nkernel,
+                         int truncated)
 {
   uint32_t locs[256];
-  uint32_t nl = 0, stack;
-  struct cpd_psample *s;
+  uint32_t nl = 0;
 
   for (uint32_t i = 0; i < n && nl < 256; i++) {
     /* Callers' frames are return addresses: look up the call instruction before them. */
@@ -496,7 +497,15 @@ int cpd_profile_add_sample(struct cpd_profile *p, uint64_t time, uint32_t tid, u
     if (loc)
       locs[nl++] = loc;
   }
-  stack = intern_stack(p, locs, nl, truncated);
+  return intern_stack(p, locs, nl, truncated);
+}
+
+int cpd_profile_add_sample(struct cpd_profile *p, uint64_t time, uint32_t tid, uint64_t period,
+                           const uint64_t *frames, uint32_t n, uint32_t nkernel, int truncated)
+{
+  uint32_t stack = stack_of(p, frames, n, nkernel, truncated);
+  struct cpd_psample *s;
+
   if (stack == UINT32_MAX || cpd_grow(&p->samples, &p->samples_cap, p->nsamples, sizeof(*s)) < 0)
     return -ENOMEM;
   s = &p->samples[p->nsamples++];
@@ -509,6 +518,24 @@ int cpd_profile_add_sample(struct cpd_profile *p, uint64_t time, uint32_t tid, u
     p->first_time = time;
   if (time > p->last_time)
     p->last_time = time;
+  return 0;
+}
+
+int cpd_profile_add_offcpu(struct cpd_profile *p, uint64_t time, uint32_t tid, const uint64_t *frames,
+                           uint32_t n, uint32_t nkernel, int truncated)
+{
+  uint32_t stack = stack_of(p, frames, n, nkernel, truncated);
+  struct cpd_psample *s;
+
+  if (stack == UINT32_MAX || cpd_grow(&p->offcpu, &p->offcpu_cap, p->noffcpu, sizeof(*s)) < 0) {
+    p->offcpu_dropped++;
+    return -ENOMEM;
+  }
+  s = &p->offcpu[p->noffcpu++];
+  s->time = time;
+  s->period = 0;  /* how long it stayed off the CPU: known when it is back (cpd_sched_off) */
+  s->tid = tid;
+  s->stack = stack;
   return 0;
 }
 

@@ -86,6 +86,9 @@ struct cpd_profile {
   struct cpd_pthread *threads;
   size_t nthreads, threads_cap;
   struct cpd_sched sched;            /* thread states from context switches */
+  struct cpd_psample *offcpu;        /* stacks at switch-out; period = time off the CPU */
+  size_t noffcpu, offcpu_cap;
+  uint64_t offcpu_dropped;           /* off-CPU samples not kept for want of memory */
   /* Hash tables: address -> location (cleared when mappings change), stack -> index. */
   struct { uint64_t key; uint32_t val; } *loc_cache;
   size_t loc_cache_cap, loc_cache_used;
@@ -121,6 +124,9 @@ const char *cpd_profile_comm(const struct cpd_profile *p, uint32_t tid);
  */
 int cpd_profile_add_sample(struct cpd_profile *p, uint64_t time, uint32_t tid, uint64_t period,
                            const uint64_t *frames, uint32_t n, uint32_t nkernel, int truncated);
+/* A stack at a switch-out (sched:sched_switch): how long it stays off is filled in later. */
+int cpd_profile_add_offcpu(struct cpd_profile *p, uint64_t time, uint32_t tid, const uint64_t *frames,
+                           uint32_t n, uint32_t nkernel, int truncated);
 /* The name to show for F: demangled when the symbol is mangled. */
 static inline const char *cpd_function_name(const struct cpd_function *f)
 {

@@ -34,7 +34,7 @@ static int add_fd(struct cpd_sampler *s, int fd)
 }
 
 /* Notes which thread the event FD was opened for (its id comes with every sample). */
-static int add_owner(struct cpd_sampler *s, int fd, uint32_t tid)
+static int add_owner(struct cpd_sampler *s, int fd, uint32_t tid, int offcpu)
 {
   uint64_t id;
   size_t i;
@@ -47,12 +47,13 @@ static int add_owner(struct cpd_sampler *s, int fd, uint32_t tid)
     s->owners[i] = s->owners[i - 1];
   s->owners[i].id = id;
   s->owners[i].tid = tid;
+  s->owners[i].offcpu = (uint32_t)offcpu;
   s->nowners++;
   return 0;
 }
 
-/* The thread event ID was opened for, 0 when unknown. */
-static uint32_t owner_of(const struct cpd_sampler *s, uint64_t id)
+/* The event ID was opened for, NULL when unknown. */
+static const struct cpd_event_owner *owner_of(const struct cpd_sampler *s, uint64_t id)
 {
   size_t lo = 0, hi = s->nowners;
 
@@ -60,13 +61,63 @@ static uint32_t owner_of(const struct cpd_sampler *s, uint64_t id)
     size_t mid = lo + (hi - lo) / 2;
 
     if (s->owners[mid].id == id)
-      return s->owners[mid].tid;
+      return &s->owners[mid];
     if (s->owners[mid].id < id)
       lo = mid + 1;
     else
       hi = mid;
   }
-  return 0;
+  return NULL;
+}
+
+/* sched:sched_switch, sampled at every switch of the thread, with its user stack. */
+static void fill_offcpu_attr(const struct cpd_sampler *s, struct perf_event_attr *a)
+{
+  memset(a, 0, sizeof(*a));
+  a->size = sizeof(*a);
+  a->type = PERF_TYPE_TRACEPOINT;
+  a->config = (uint64_t)s->offcpu_tp;
+  a->sample_period = 1;
+  a->sample_type = s->sample_type;
+  a->disabled = 1;
+  a->enable_on_exec = s->opts.enable_on_exec != 0;
+  a->inherit = 1;
+  a->exclude_kernel = 0;   /* the tracepoint fires in the kernel */
+  a->exclude_callchain_kernel = !s->opts.kernel;
+  a->exclude_hv = 1;
+  a->sample_id_all = 1;
+  a->use_clockid = 1;
+  a->clockid = CLOCK_MONOTONIC;
+  a->watermark = 1;
+  a->wakeup_watermark = (uint32_t)(s->opts.ring_pages * (size_t)sysconf(_SC_PAGESIZE) / 4);
+}
+
+/* The off-CPU event of TID on CPU C, into C's ring. Failing, off-CPU stacks are given up. */
+static int open_offcpu(struct cpd_sampler *s, uint32_t tid, int cpu, struct cpd_sampler_cpu *c)
+{
+  struct perf_event_attr a;
+  int fd, rc;
+
+  if (s->offcpu_tp < 0)
+    return 0;
+  fill_offcpu_attr(s, &a);
+  fd = cpd_perf_open(&a, (pid_t)tid, cpu, -1, 0);
+  if (fd == -ESRCH)
+    return -ESRCH;
+  if (fd < 0) {
+    snprintf(s->offcpu_warning, sizeof(s->offcpu_warning),
+             "off-CPU stacks are not sampled: the sched:sched_switch tracepoint could not be "
+             "opened (%s)", strerror(-fd));
+    s->offcpu_tp = -1;
+    return 0;
+  }
+  if ((rc = add_fd(s, fd)) < 0) {
+    close(fd);
+    return rc;
+  }
+  if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, c->fd) < 0)
+    return -errno;
+  return add_owner(s, fd, tid, 1);
 }
 
 static void fill_attr(const struct cpd_sampler *s, struct perf_event_attr *a, int hardware)
@@ -157,7 +208,7 @@ static int open_thread(struct cpd_sampler *s, uint32_t tid, char *err, size_t er
       close(fd);
       return rc;
     }
-    if ((rc = add_owner(s, fd, tid)) < 0)
+    if ((rc = add_owner(s, fd, tid, 0)) < 0)
       return rc;
     if (c->fd < 0)
       rc = map_ring(s, c, fd, err, errlen);
@@ -168,6 +219,8 @@ static int open_thread(struct cpd_sampler *s, uint32_t tid, char *err, size_t er
         snprintf(err, errlen, "failed to share the CPU %d ring buffer: %s", cpu, strerror(-rc));
       return rc;
     }
+    if ((rc = open_offcpu(s, tid, cpu, c)) < 0)
+      return rc;
   }
   return add_u32(&s->tids, &s->ntids, &s->tids_cap, tid);
 }
@@ -236,6 +289,10 @@ int cpd_sampler_open(struct cpd_sampler *s, uint32_t pid, const struct cpd_sampl
     s->hz = (int)max;
   }
   s->event = "cycles";
+  s->offcpu_tp = o->offcpu ? cpd_tracepoint_id("sched", "sched_switch") : -1;
+  if (o->offcpu && s->offcpu_tp < 0)
+    snprintf(s->offcpu_warning, sizeof(s->offcpu_warning),
+             "off-CPU stacks are not sampled: no sched:sched_switch tracepoint in tracefs");
   s->sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_ID |
                    PERF_SAMPLE_CPU | PERF_SAMPLE_PERIOD | PERF_SAMPLE_CALLCHAIN;
   s->ncpus = (int)sysconf(_SC_NPROCESSORS_CONF);
@@ -294,7 +351,8 @@ static size_t family_slot(const struct cpd_sampler *s, uint32_t tid)
  */
 static int family_counts(struct cpd_sampler *s, uint32_t tid, uint64_t event)
 {
-  uint32_t owner = owner_of(s, event);
+  const struct cpd_event_owner *o = owner_of(s, event);
+  uint32_t owner = o ? o->tid : 0;
   size_t i;
 
   if (tid == 0 || owner == 0)
@@ -365,6 +423,15 @@ void cpd_sampler_record(struct cpd_sampler *s, const struct perf_event_header *h
     if (!family_counts(s, r.id.tid, r.id.event)) {
       s->duplicates++;
       break;
+    }
+    {
+      const struct cpd_event_owner *o = owner_of(s, r.id.event);
+
+      if (o && o->offcpu) {
+        cpd_profile_add_offcpu(p, r.id.time, r.id.tid, r.u.sample.frames, r.u.sample.nframes,
+                               r.u.sample.nkernel, r.u.sample.truncated);
+        break;
+      }
     }
     s->samples++;
     cpd_profile_add_sample(p, r.id.time, r.id.tid,

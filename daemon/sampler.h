@@ -17,6 +17,7 @@ struct cpd_sampler_opts {
   int kernel;         /* also sample kernel stacks */
   size_t ring_pages;  /* data pages per CPU ring (a power of two) */
   int enable_on_exec; /* the kernel enables the events when the target execs */
+  int offcpu;         /* also sample the stack at every switch-out (sched:sched_switch) */
 };
 
 struct cpd_sampler_cpu {
@@ -48,11 +49,15 @@ struct cpd_sampler {
    * so only the first family seen counts. A sample's PERF_SAMPLE_ID names the event
    * opened; owners maps it to the thread it was opened for.
    */
-  struct cpd_event_owner { uint64_t id; uint32_t tid; } *owners;  /* sorted by id */
+  struct cpd_event_owner { uint64_t id; uint32_t tid; uint32_t offcpu; } *owners;  /* by id */
   size_t nowners, owners_cap;
   struct cpd_tid_event { uint32_t tid; uint32_t owner; } *family;
   size_t family_cap, nfamily;  /* open addressing; tid 0 marks a free slot */
   uint64_t duplicates;         /* samples of a thread from a second family, dropped */
+  /* Off-CPU stacks: a sched:sched_switch tracepoint event per thread and CPU, its samples
+   * (the stack of the thread being switched out) into the same rings. */
+  long offcpu_tp;              /* the tracepoint's id, -1 when not sampled */
+  char offcpu_warning[256];    /* why off-CPU stacks are not sampled */
   /* One read round: records of every ring, copied, then handled in time order. */
   uint8_t *round;              /* record bytes */
   size_t round_len, round_cap;

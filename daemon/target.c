@@ -41,7 +41,7 @@ static int open_sampler(struct cpd_target *t, char *err, size_t errlen)
 {
   struct cpd_sampler_opts o = { .hz = t->opts.hz, .kernel = t->opts.kernel,
                                 .ring_pages = RING_PAGES,
-                                .enable_on_exec = t->opts.enable_on_exec };
+                                .enable_on_exec = t->opts.enable_on_exec, .offcpu = 1 };
   int rc;
 
   cpd_profile_init(&t->profile, t->pid);
@@ -52,6 +52,8 @@ static int open_sampler(struct cpd_target *t, char *err, size_t errlen)
   }
   if (t->sampler.warning[0])
     cpd_log("%s", t->sampler.warning);
+  if (t->sampler.offcpu_warning[0])
+    cpd_log("%s", t->sampler.offcpu_warning);
   t->ring_watch = (struct cpd_watch){ CPD_W_RING, t };
   for (int i = 0; i < t->sampler.ncpus; i++) {
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &t->ring_watch };
@@ -225,6 +227,51 @@ static size_t partition_samples(struct cpd_profile *p, uint64_t cut_ns)
   return k;
 }
 
+/*
+ * The off-CPU samples of the window ending at CUT_NS (all of them when FINAL), each
+ * weighted by how long its thread stayed off the CPU (up to the cut), copied into *OUT.
+ * Returns how many, or 0 with *OUT NULL.
+ */
+static size_t offcpu_window(const struct cpd_profile *p, uint64_t cut_ns, int final,
+                            struct cpd_psample **out)
+{
+  size_t k = 0;
+
+  *out = p->noffcpu ? malloc(p->noffcpu * sizeof(**out)) : NULL;
+  if (!*out)
+    return 0;
+  for (size_t i = 0; i < p->noffcpu; i++) {
+    struct cpd_psample smp = p->offcpu[i];
+    int still_off;
+
+    if (!final && smp.time >= cut_ns)
+      continue;
+    smp.period = cpd_sched_off(&p->sched, smp.tid, smp.time, cut_ns, &still_off);
+    (*out)[k++] = smp;
+  }
+  return k;
+}
+
+/* After the window is written: keeps the later off-CPU samples, and those of threads still
+ * off the CPU at the cut, restarted at it (the next window counts the rest). */
+static void offcpu_advance(struct cpd_profile *p, uint64_t cut_ns, int final)
+{
+  size_t k = 0;
+
+  for (size_t i = 0; i < p->noffcpu && !final; i++) {
+    struct cpd_psample smp = p->offcpu[i];
+    int still_off = 1;
+
+    if (smp.time < cut_ns) {
+      cpd_sched_off(&p->sched, smp.tid, smp.time, cut_ns, &still_off);
+      smp.time = cut_ns;
+    }
+    if (still_off)
+      p->offcpu[k++] = smp;
+  }
+  p->noffcpu = k;
+}
+
 /* Writes the window [window_start_ns, CUT_NS): pprof and trace. FINAL takes every event left. */
 static int write_window(struct cpd_target *t, struct cpd_session *s, uint64_t cut_ns, int final)
 {
@@ -267,17 +314,35 @@ static int write_window(struct cpd_target *t, struct cpd_session *s, uint64_t cu
       .time_nanos = t->window_start_ns + cpd.realtime_offset_ns,
       .duration_nanos = cut_ns - t->window_start_ns,
     };
-    char ppath[PATH_MAX];
-    int prc = 0;
+    char ppath[PATH_MAX], opath[PATH_MAX] = "";
+    struct cpd_psample *off = NULL;
+    int prc = 0, orc = 1;  /* orc: 1 = no off-CPU profile */
 
     if (t->sampling) {
       prc = cpd_output_path(ppath, sizeof(ppath), t->prefix, s, real, ".pb.gz");
       if (prc == 0)
         prc = cpd_pprof_write(ppath, p, s, &tl, &info);
     }
+    if (t->sampling && prc == 0 && t->sampler.offcpu_tp >= 0) {
+      struct cpd_pprof_info oinfo = info;
+
+      oinfo.nsamples = offcpu_window(p, cut_ns, !cut, &off);
+      oinfo.samples = off ? off : p->offcpu;  /* no memory: an empty profile */
+      oinfo.value_type = "off_cpu";
+      orc = cpd_output_path(opath, sizeof(opath), t->prefix, s, real, ".offcpu.pb.gz");
+      if (orc == 0)
+        orc = cpd_pprof_write(opath, p, s, &tl, &oinfo);
+      free(off);
+    }
     rc = cpd_output_path(path, sizeof(path), t->prefix, s, real, ".trace.json");
     if (rc == 0)
       rc = cpd_trace_write(path, s, &tl, t->sampling ? &extra : NULL);
+    if (orc < 0 && prc == 0 && rc == 0 && keep_on_failure()) {  /* only the off-CPU one failed */
+      prc = orc;
+      unlink(ppath);
+      snprintf(ppath, sizeof(ppath), "%s", opath);
+      orc = 1;
+    }
     if ((prc < 0 || rc < 0) && keep_on_failure()) {
       /* Service mode: nothing is lost to a full or unwritable disk. The window stays in
        * memory whole (a half-written pair is removed) and is written with the next try. */
@@ -289,6 +354,8 @@ static int write_window(struct cpd_target *t, struct cpd_session *s, uint64_t cu
       t->write_pending = 1;
       if (t->sampling && prc == 0)
         unlink(ppath);
+      if (orc == 0)
+        unlink(opath);
       if (rc == 0)
         unlink(path);
       cpd_timeline_free(&tl);
@@ -304,6 +371,8 @@ static int write_window(struct cpd_target *t, struct cpd_session *s, uint64_t cu
         cpd_push_enqueue(ppath, s->service, info.time_nanos / 1000000000u,
                          (info.time_nanos + info.duration_nanos + 999999999u) / 1000000000u,
                          t->sampler.hz);
+      if (orc <= 0)
+        wrote(t, orc, "off-CPU profile", opath);
     }
     wrote(t, rc, "trace", path);
   }
@@ -331,6 +400,7 @@ static int write_window(struct cpd_target *t, struct cpd_session *s, uint64_t cu
       memmove(p->samples, p->samples + k, (total - k) * sizeof(*p->samples));
     p->nsamples = total - k;
     t->samples_written += k;
+    offcpu_advance(p, cut_ns, !cut);
     cpd_sched_cut(&p->sched, cut_ns);
   }
   t->windows++;

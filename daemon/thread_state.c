@@ -83,6 +83,24 @@ void cpd_sched_span(const struct cpd_sched *s, uint32_t tid, uint64_t begin, uin
   out->blocked_ns = acc[CPD_BLOCKED];
 }
 
+uint64_t cpd_sched_off(const struct cpd_sched *s, uint32_t tid, uint64_t time, uint64_t limit,
+                       int *still_off)
+{
+  /* The tracepoint fires just before the switch record: skip the switch-out itself. */
+  for (size_t i = lower_bound(s, tid, time); i < s->n; i++) {
+    const struct cpd_sched_rec *r = &s->recs[i];
+
+    if (r->tid != tid || r->time >= limit)
+      break;
+    if (r->state == CPD_RUNNING) {
+      *still_off = 0;
+      return r->time - time;
+    }
+  }
+  *still_off = 1;
+  return limit > time ? limit - time : 0;
+}
+
 void cpd_sched_cut(struct cpd_sched *s, uint64_t cut)
 {
   size_t k = 0;

@@ -40,6 +40,13 @@ void cpd_sched_index(struct cpd_sched *s);
  */
 void cpd_sched_span(const struct cpd_sched *s, uint32_t tid, uint64_t begin, uint64_t end,
                     struct cpd_sched_times *out);
+/*
+ * How long TID stayed off the CPU after being switched out at TIME: until its next
+ * RUNNING record, or LIMIT when none comes before it (then *STILL_OFF is set). Needs
+ * cpd_sched_index() first.
+ */
+uint64_t cpd_sched_off(const struct cpd_sched *s, uint32_t tid, uint64_t time, uint64_t limit,
+                       int *still_off);
 /* Drops what came before CUT, keeping each thread's last state before it. */
 void cpd_sched_cut(struct cpd_sched *s, uint64_t cut);
 void cpd_sched_free(struct cpd_sched *s);

@@ -53,7 +53,7 @@ wait_log "profile ends" || true
 stop_daemon || die "daemon failed: $(cat "$WORK/daemon.log")"
 kill "$recv_pid"
 cat "$WORK/r3/receiver.log"
-windows=$(ls "$WORK"/cpuworkload-*.pb.gz | wc -l)
+windows=$(ls "$WORK"/cpuworkload-*.pb.gz | grep -vc "\.offcpu\.pb\.gz$")
 received=$(ls "$WORK"/r3/received-*.pb.gz | wc -l)
 echo "windows $windows, received $received"
 [ "$windows" -ge 3 ] || die "only $windows windows"

@@ -26,8 +26,14 @@ import glob, json, sys
 work, pid = sys.argv[1], sys.argv[2]
 wins = []
 for f in sorted(glob.glob(f"{work}/cpuworkload-{pid}-*.pb.gz")):
+    if f.endswith(".offcpu.pb.gz"):
+        continue
+    # Each window has its off-CPU profile too, over the same time.
+    off = json.loads([l for l in open(f[:-len(".pb.gz")] + ".offcpu.pb.gz.check")
+                      if l.startswith("json ")][0][5:])
     line = [l for l in open(f + ".check") if l.startswith("json ")][0]
     w = json.loads(line[5:])
+    assert (off["time_nanos"], off["duration_nanos"]) == (w["time_nanos"], w["duration_nanos"]), (off, w)
     w["trace"] = f[:-len(".pb.gz")] + ".trace.json"
     wins.append(w)
 wins.sort(key=lambda w: w["time_nanos"])

@@ -2,9 +2,11 @@
 # sample_waits.sh: each task span says how its wall time split into CPU time, blocked time
 # and scheduling delay, from the kernel's context-switch records. Naps are blocked, lone
 # spins are on the CPU, four crowd workers on fewer CPUs wait for one; the CPU time per
-# task agrees with what its thread measured (CLOCK_THREAD_CPUTIME_ID).
+# task agrees with what its thread measured (CLOCK_THREAD_CPUTIME_ID). The off-CPU
+# profile (go tool pprof judges it) puts the naps' time on the sleep call.
 . "$(dirname "$0")/lib.sh"
 require_perf
+require_pprof
 unset CEOPROF_SOCKET  # record sets its own
 "$top_builddir/ceoprof" record -F 99 -o "$WORK/w" -- "$top_builddir/tests/wait_workload" \
   >"$WORK/rec.out" 2>"$WORK/rec.err" || die "record failed: $(cat "$WORK/rec.err")"
@@ -48,5 +50,35 @@ assert spin["blocked"] <= 0.05 * spin["dur"] + 1e6, spin
 if ncpu < 4:
     assert crowd["delay"] >= 0.25 * crowd["dur"] * (1 - ncpu / 4), crowd
     assert crowd["blocked"] <= 0.05 * crowd["dur"] + 1e6, crowd
+PY
+off="$WORK/w.offcpu.pb.gz"
+[ -s "$off" ] || die "no off-CPU profile: $(cat "$WORK/rec.out" "$WORK/rec.err")"
+$PYTHON3 "$top_srcdir/tests/check_pprof.py" "$off" --json >"$WORK/off.check" || die "$(cat "$WORK/off.check")"
+grep -q "('off_cpu', 'nanoseconds')" "$WORK/off.check" || die "off-CPU sample type: $(cat "$WORK/off.check")"
+go tool pprof -top -sample_index=off_cpu -tagfocus=task=nap "$off" >"$WORK/nap.top" 2>&1 \
+  || die "go tool pprof: $(cat "$WORK/nap.top")"
+go tool pprof -tags -sample_index=off_cpu "$off" >"$WORK/off.tags" 2>&1 || die "$(cat "$WORK/off.tags")"
+cat "$WORK/nap.top" | head -n 14
+$PYTHON3 - "$WORK/w.trace.json" "$WORK/off.tags" "$WORK/nap.top" <<'PY' || die "off-CPU profile is wrong"
+import json, re, sys
+d = json.load(open(sys.argv[1]))
+blocked = sum(e["args"]["blocked_ns"] + e["args"]["sched_delay_ns"] for e in d["traceEvents"]
+              if e.get("ph") == "X" and e.get("name") == "nap" and "blocked_ns" in e["args"]) / 1e6
+units = {"ns": 1e-6, "us": 1e-3, "ms": 1, "s": 1e3}
+section, off = None, {}
+for l in open(sys.argv[2]):
+    m = re.match(r"\s*(\w+):\s*Total", l)
+    if m:
+        section = m.group(1)
+        continue
+    m = re.match(r"\s*([\d.]+)(ns|us|ms|s)\s*\(.*\):\s*(\S+)\s*$", l)
+    if m and section == "task":
+        off[m.group(3)] = float(m.group(1)) * units[m.group(2)]
+print(f"naps off the CPU: {off.get('nap', 0):.1f} ms in the off-CPU profile, "
+      f"{blocked:.1f} ms blocked or waiting in the trace's spans")
+# The same wait seen two ways: stacks at switch-out weighted to the switch-in, and spans.
+assert abs(off.get("nap", 0) - blocked) <= 0.1 * blocked + 2, (off, blocked)
+top = open(sys.argv[3]).read()
+assert re.search(r"nanosleep|usleep", top), "the naps' off-CPU time is not on the sleep call"
 PY
 echo ok
