@@ -73,7 +73,7 @@ sleep 1
 stop_daemon || true
 kill "$recv_pid"
 cat "$WORK/daemon.log"
-kept=$(ls "$WORK"/cpuworkload-*.pb.gz | wc -l)
+kept=$(ls "$WORK"/cpuworkload-*.pb.gz | grep -vc "\.offcpu\.pb\.gz$")
 [ "$kept" -ge 2 ] || die "windows were not kept on disk"
 grep -q "could not push .*cpuworkload.*the file is kept" "$WORK/daemon.log" || die "no clear line about the failed push"
 [ -z "$(ls "$WORK"/r4/received-*.pb.gz 2>/dev/null)" ] || die "the failing receiver accepted something"
