@@ -13,9 +13,9 @@ static const struct {
 } cmds[] = {
   { "attach", cpc_attach,
     "ceoprof attach PID [-F HZ] [-D SEC] [-o PREFIX] [-k] [-s SOCKET]\n"
-    "  Profile a running process until Ctrl-C, --duration, or its exit; write PREFIX.pb.gz\n"
-    "  and PREFIX.trace.json (default prefix: ./ceoprof-PID). Asks the running ceoprofd,\n"
-    "  or profiles directly when none runs.\n" },
+    "  Profile a running process until Ctrl-C, --duration, or its exit; write PREFIX.pb.gz,\n"
+    "  PREFIX.offcpu.pb.gz and PREFIX.trace.json (default prefix: ./ceoprof-PID). Asks the\n"
+    "  running ceoprofd, or profiles directly when none runs.\n" },
   { "record", cpc_record,
     "ceoprof record [-F HZ] [-D SEC] [-o PREFIX] [-k] -- CMD [ARGS...]\n"
     "  Run CMD profiled from its first instruction (its libceoprof connects to this run)\n"
@@ -40,7 +40,7 @@ static const char options[] =
   "Options of attach and record:\n"
   "  -F, --freq HZ          samples per second (default 99)\n"
   "  -D, --duration SEC     stop after SEC seconds\n"
-  "  -o, --output PREFIX    write PREFIX.pb.gz and PREFIX.trace.json\n"
+  "  -o, --output PREFIX    write PREFIX.pb.gz, PREFIX.offcpu.pb.gz and PREFIX.trace.json\n"
   "  -k, --kernel           kernel stacks too\n"
   "  -g, --call-graph fp    unwind with frame pointers (the default and only mode so far)\n"
   "  -s, --socket PATH      ceoprofd's socket (default: $CEOPROF_SOCKET, else\n"

@@ -1,7 +1,9 @@
 /*
  * fuzz_perf_record.c: libFuzzer target for the perf ring reader and record parser: the
  * bytes are a ring's data area (with head and tail taken from the first 16 bytes), every
- * record is parsed as the sampler's sample_type and handed to a profile.
+ * record is parsed as the sampler's sample_type and handed to a profile. Event ids 1-3 are
+ * known (two threads' CPU events, one off-CPU event), so the one-family-per-thread and
+ * off-CPU paths run too.
  */
 #include <linux/perf_event.h>
 #include <stdint.h>
@@ -11,6 +13,7 @@
 #include "perf_record.h"
 #include "profile.h"
 #include "sampler.h"
+#include "thread_state.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -43,10 +46,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   cpd_profile_init(&prof, 3999000u);
   s.pid = 3999000u;
   s.prof = &prof;
-  s.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU |
-                  PERF_SAMPLE_PERIOD | PERF_SAMPLE_CALLCHAIN;
+  s.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_ID |
+                  PERF_SAMPLE_CPU | PERF_SAMPLE_PERIOD | PERF_SAMPLE_CALLCHAIN;
   s.period_is_ns = 1;
+  s.owners = calloc(3, sizeof(*s.owners));
+  if (s.owners) {
+    for (uint32_t i = 0; i < 3; i++) {
+      s.owners[i].id = i + 1;
+      s.owners[i].tid = 3999000u + (i < 2 ? i : 0);
+      s.owners[i].offcpu = i == 2;
+    }
+    s.nowners = s.owners_cap = 3;
+  }
   cpd_perf_ring_read(&r, on_record, &s);
+  cpd_sched_index(&prof.sched);
+  cpd_sampler_close(&s);
   cpd_profile_free(&prof);
   return 0;
 }

@@ -64,19 +64,31 @@ drops = frame(5, fb(1, fv(1, 3999001) + fv(2, 1) + fv(3, 3)))
 write("protocol", "session", hello + strings + workers + evs + drops + frame(6, fv(1, 8)))
 write("protocol", "hello", hello)
 
-# perf_record: a ring (head, tail, then data) with a sample, mmap2, comm, fork, lost.
+# perf_record: a ring (head, tail, then data) with the records the sampler reads: samples of
+# two threads from their events (ids 1, 2), an off-CPU sample (id 3), a duplicate from the
+# other family, mmap2, comm, fork, context switches, exit, lost. The fuzz target's pid is
+# 3999000.
 def hdr(t, misc, body):
     return struct.pack("<IHH", t, misc, 8 + len(body)) + body
 
-sid = struct.pack("<IIQI I", 1234, 1235, 5000, 0, 0)  # sample_id_all: tid, time, cpu
-sample = hdr(9, 2, struct.pack("<QIIQIIQQ", 0x401000, 1234, 1235, 5000, 0, 0, 1000000, 3) +
-             struct.pack("<QQQ", 0x401000, 0x401100, 0x401200))
-mmap2 = hdr(10, 2, struct.pack("<IIQQQIIQQII", 1234, 1235, 0x400000, 0x1000, 0, 8, 1, 0, 0, 5, 0) +
-            b"/bin/true\0\0\0\0\0\0\0" + sid)
-comm = hdr(3, 0, struct.pack("<II", 1234, 1235) + b"worker\0\0" + sid)
-fork = hdr(7, 0, struct.pack("<IIIIQ", 1234, 1234, 1236, 1235, 6000) + sid)
-lost = hdr(2, 0, struct.pack("<QQ", 1, 4) + sid)
-data = mmap2 + comm + sample + fork + lost
+P = 3999000
+def sid(tid, time, ev):  # sample_id_all: pid, tid, time, id, cpu
+    return struct.pack("<IIQQII", P, tid, time, ev, 0, 0)
+
+def sample(tid, time, ev, misc=2):
+    return hdr(9, misc, struct.pack("<QIIQQIIQQ", 0x401000, P, tid, time, ev, 0, 0, 1000000, 3) +
+               struct.pack("<QQQ", 0x401000, 0x401100, 0x401200))
+
+mmap2 = hdr(10, 2, struct.pack("<IIQQQIIQQII", P, P, 0x400000, 0x1000, 0, 8, 1, 0, 0, 5, 0) +
+            b"/bin/true\0\0\0\0\0\0\0" + sid(P, 4000, 1))
+comm = hdr(3, 0, struct.pack("<II", P, P) + b"worker\0\0" + sid(P, 4100, 1))
+fork = hdr(7, 0, struct.pack("<IIIIQ", P, P, P + 1, P, 4200) + sid(P, 4200, 1))
+sw_out = hdr(14, 0x2000, sid(P + 1, 5100, 2))
+sw_in = hdr(14, 0, sid(P + 1, 5900, 2))
+exit_ = hdr(4, 0, struct.pack("<IIIIQ", P, P, P + 1, P, 7000) + sid(P + 1, 7000, 2))
+lost = hdr(2, 0, struct.pack("<QQ", 1, 4) + sid(P, 7100, 1))
+data = (mmap2 + comm + fork + sample(P, 5000, 1) + sample(P + 1, 5050, 2) + sample(P + 1, 5060, 1) +
+        sw_out + sample(P + 1, 5100, 3, misc=1) + sw_in + exit_ + lost)
 write("perf_record", "ring", struct.pack("<QQ", len(data), 0) + data)
 write("perf_record", "wrapped", struct.pack("<QQ", len(data), 4096 - 24) + data[24:] + data[:24])
 
