@@ -10,6 +10,7 @@ int cpc_detach(int argc, char **argv);
 int cpc_status(int argc, char **argv);
 int cpc_report(int argc, char **argv);
 int cpc_report_trace(const char *path, int top);
+int cpc_report_waits(const char *path, const char *by, int top);
 int cpc_push(int argc, char **argv);
 
 /* Prints the usage of subcommand CMD (NULL: all of them) to F. */

@@ -23,8 +23,10 @@ static const struct {
   { "report", cpc_report,
     "ceoprof report FILE.pb.gz [--by function|worker|task|thread] [--top N]\n"
     "ceoprof report FILE.trace.json [--top N]\n"
-    "  A profile as a table (flat and cumulative share, samples, CPU time), or a trace's\n"
-    "  task durations per task name (count, total, p50, p95, max).\n" },
+    "ceoprof report FILE.trace.json --waits [--by task|worker] [--top N]\n"
+    "  A profile as a table (flat and cumulative share, samples, CPU time), a trace's\n"
+    "  task durations per task name (count, total, p50, p95, max), or where the tasks'\n"
+    "  time went: on the CPU, blocked, or waiting for a CPU, with switches.\n" },
   { "status", cpc_status,
     "ceoprof status [-s SOCKET]\n"
     "  The running ceoprofd: profiles in progress, clients, counters, drops, pushes.\n" },

@@ -288,15 +288,16 @@ int cpc_report(int argc, char **argv)
   static const struct option opts[] = {
     { "by", required_argument, NULL, 'b' },
     { "top", required_argument, NULL, 'n' },
+    { "waits", no_argument, NULL, 'w' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
-  const char *by = "function";
+  const char *by = NULL;
   char *end;
-  int opt, top = 20;
+  int opt, top = 20, waits = 0;
 
   optind = 1;
-  while ((opt = getopt_long(argc, argv, "b:n:h", opts, NULL)) != -1) {
+  while ((opt = getopt_long(argc, argv, "b:n:wh", opts, NULL)) != -1) {
     switch (opt) {
     case 'b':
       by = optarg;
@@ -314,6 +315,9 @@ int cpc_report(int argc, char **argv)
         return 2;
       }
       break;
+    case 'w':
+      waits = 1;
+      break;
     case 'h':
       cpc_usage(stdout, "report");
       return 0;
@@ -326,7 +330,19 @@ int cpc_report(int argc, char **argv)
     fprintf(stderr, "ceoprof report: give one FILE.pb.gz or FILE.trace.json\n");
     return 2;
   }
+  if (waits) {
+    if (!ends_with(argv[optind], ".json")) {
+      fprintf(stderr, "ceoprof report: --waits reads the trace: give PREFIX.trace.json, not %s\n",
+              argv[optind]);
+      return 2;
+    }
+    if (by && strcmp(by, "task") && strcmp(by, "worker")) {
+      fprintf(stderr, "ceoprof report: --waits goes --by task or worker, not '%s'\n", by);
+      return 2;
+    }
+    return cpc_report_waits(argv[optind], by ? by : "task", top);
+  }
   if (ends_with(argv[optind], ".json"))
     return cpc_report_trace(argv[optind], top);
-  return report_pprof(argv[optind], by, top);
+  return report_pprof(argv[optind], by ? by : "function", top);
 }

@@ -45,6 +45,7 @@ int cpd_profile_init(struct cpd_profile *p, uint32_t pid)
 {
   memset(p, 0, sizeof(*p));
   p->pid = pid;
+  p->rss.fd = -1;
   cpd_symbols_init(&p->syms);
   read_exe(p);
   return 0;
@@ -67,6 +68,7 @@ void cpd_profile_free(struct cpd_profile *p)
   free(p->samples);
   free(p->offcpu);
   cpd_sched_free(&p->sched);
+  cpd_rss_close(&p->rss);
   free(p->threads);
   free(p->loc_cache);
   free(p->stack_table);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "perfmap.h"
+#include "rss.h"
 #include "thread_state.h"
 #include "symbols.h"
 
@@ -86,6 +87,7 @@ struct cpd_profile {
   struct cpd_pthread *threads;
   size_t nthreads, threads_cap;
   struct cpd_sched sched;            /* thread states from context switches */
+  struct cpd_rss rss;                /* resident memory over time (the target opens it) */
   struct cpd_psample *offcpu;        /* stacks at switch-out; period = time off the CPU */
   size_t noffcpu, offcpu_cap;
   uint64_t offcpu_dropped;           /* off-CPU samples not kept for want of memory */

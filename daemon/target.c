@@ -69,6 +69,10 @@ static int open_sampler(struct cpd_target *t, char *err, size_t errlen)
     cpd_profile_free(&t->profile);
     return rc;
   }
+  if ((rc = cpd_rss_open(&t->profile.rss, t->pid)) < 0)
+    cpd_debug("pid %" PRIu32 ": no resident memory track: /proc/%" PRIu32 "/statm: %s", t->pid,
+              t->pid, strerror(-rc));
+  cpd_rss_poll(&t->profile.rss, cpd_now_ns(), 0);
   t->sampling = 1;
   return 0;
 }
@@ -104,6 +108,16 @@ void cpd_target_read(struct cpd_target *t)
 {
   if (t->sampling)
     cpd_sampler_read(&t->sampler);
+}
+
+uint64_t cpd_target_poll_rss(struct cpd_target *t, uint64_t now_ns)
+{
+  struct cpd_rss *r = &t->profile.rss;
+
+  if (!t->sampling || t->stop_ns || r->fd < 0)
+    return UINT64_MAX;
+  cpd_rss_poll(r, now_ns, CPD_RSS_GAP_NS);
+  return r->n ? r->recs[r->n - 1].time + CPD_RSS_GAP_NS : now_ns;
 }
 
 uint64_t cpd_target_samples(const struct cpd_target *t)
@@ -276,7 +290,7 @@ static void offcpu_advance(struct cpd_profile *p, uint64_t cut_ns, int final)
 static int write_window(struct cpd_target *t, struct cpd_session *s, uint64_t cut_ns, int final)
 {
   struct cpd_profile *p = &t->profile;
-  struct cpd_trace_samples ts = { p, t->sampler.event, t->sampler.hz };
+  struct cpd_trace_samples ts = { p, t->sampler.event, t->sampler.hz, t->window_start_ns, cut_ns };
   struct cpd_trace_extra extra = { 0 };
   uint64_t real = cpd.window_s > 0 ? t->window_start_ns + cpd.realtime_offset_ns : 0;
   size_t total = t->sampling ? p->nsamples : 0, k = 0;
@@ -402,6 +416,7 @@ static int write_window(struct cpd_target *t, struct cpd_session *s, uint64_t cu
     t->samples_written += k;
     offcpu_advance(p, cut_ns, !cut);
     cpd_sched_cut(&p->sched, cut_ns);
+    cpd_rss_cut(&p->rss, cut_ns);
   }
   t->windows++;
   t->window_start_ns = cut_ns;
@@ -449,6 +464,7 @@ int cpd_target_finish(struct cpd_target *t)
   if (!t->stop_ns) {
     t->finish_ns = cpd_now_ns();
     if (t->sampling) {
+      cpd_rss_poll(&t->profile.rss, t->finish_ns, 0);
       cpd_sampler_disable(&t->sampler);
       cpd_sampler_read(&t->sampler);
     }

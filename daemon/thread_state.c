@@ -83,6 +83,32 @@ void cpd_sched_span(const struct cpd_sched *s, uint32_t tid, uint64_t begin, uin
   out->blocked_ns = acc[CPD_BLOCKED];
 }
 
+size_t cpd_sched_slices(const struct cpd_sched *s, uint32_t tid, uint64_t begin, uint64_t end,
+                        void (*fn)(void *arg, uint64_t from, uint64_t to,
+                                   enum cpd_thread_state state),
+                        void *arg)
+{
+  size_t first = lower_bound(s, tid, begin), n = 0;
+  int known = first > 0 && s->recs[first - 1].tid == tid;
+  uint32_t state = known ? s->recs[first - 1].state : CPD_RUNNING;
+  uint64_t t = begin;
+
+  for (size_t i = first; i < s->n; i++) {
+    const struct cpd_sched_rec *r = &s->recs[i];
+
+    if (r->tid != tid || r->time >= end)
+      break;
+    if (known && r->time > t) {
+      fn(arg, t, r->time, (enum cpd_thread_state)state);
+      n++;
+    }
+    known = 1;
+    t = r->time;
+    state = r->state;
+  }
+  return n;
+}
+
 uint64_t cpd_sched_off(const struct cpd_sched *s, uint32_t tid, uint64_t time, uint64_t limit,
                        int *still_off)
 {

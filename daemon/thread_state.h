@@ -47,6 +47,16 @@ void cpd_sched_span(const struct cpd_sched *s, uint32_t tid, uint64_t begin, uin
  */
 uint64_t cpd_sched_off(const struct cpd_sched *s, uint32_t tid, uint64_t time, uint64_t limit,
                        int *still_off);
+/*
+ * Calls FN for each stretch of TID's time in [BEGIN, END) in one state, in time order:
+ * from BEGIN (in the state it was last put in, when known) or its first record, to each
+ * next record. The state after its last record has no known end and is left out.
+ * Zero-length stretches are skipped. Returns how many. Needs cpd_sched_index() first.
+ */
+size_t cpd_sched_slices(const struct cpd_sched *s, uint32_t tid, uint64_t begin, uint64_t end,
+                        void (*fn)(void *arg, uint64_t from, uint64_t to,
+                                   enum cpd_thread_state state),
+                        void *arg);
 /* Drops what came before CUT, keeping each thread's last state before it. */
 void cpd_sched_cut(struct cpd_sched *s, uint64_t cut);
 void cpd_sched_free(struct cpd_sched *s);

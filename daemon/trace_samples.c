@@ -243,6 +243,26 @@ static void write_thread(FILE *f, const struct cpd_profile *p, const uint32_t *o
   free(t.h);
 }
 
+/* The process's resident memory as a counter track ("rss bytes" in Perfetto). */
+static void write_rss(FILE *f, const struct cpd_trace_samples *ts)
+{
+  const struct cpd_rss *r = &ts->prof->rss;
+
+  for (size_t i = 0; i < r->n; i++) {
+    uint64_t t = r->recs[i].time < ts->begin_ns ? ts->begin_ns : r->recs[i].time;
+
+    if (r->recs[i].time > ts->end_ns)
+      break;
+    if (i + 1 < r->n && r->recs[i + 1].time <= ts->begin_ns)
+      continue;  /* superseded before the window began */
+    fprintf(f, ",\n{\"ph\":\"C\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"ts\":",
+            ts->prof->pid, ts->prof->pid);
+    cpd_json_us(f, t);
+    fprintf(f, ",\"cat\":\"memory\",\"name\":\"rss\",\"args\":{\"bytes\":%" PRIu64 "}}",
+            r->recs[i].bytes);
+  }
+}
+
 static void write_events(FILE *f, void *arg)
 {
   const struct cpd_trace_samples *ts = arg;
@@ -250,6 +270,7 @@ static void write_events(FILE *f, void *arg)
   uint32_t *order;
   unsigned id = 1;
 
+  write_rss(f, ts);
   if (p->nsamples == 0)
     return;
   order = malloc(p->nsamples * sizeof(*order));
@@ -283,6 +304,9 @@ static void write_metadata(FILE *f, void *arg)
              ",\"switches_not_kept\":%" PRIu64 "}",
           ts->event, ts->hz, p->nsamples, p->lost_records, p->lost_samples, p->truncated,
           p->bad_records, p->switches, p->sched.dropped);
+  fprintf(f, ",\"memory\":{\"source\":\"/proc/PID/statm\",\"interval_ms\":%u,"
+             "\"rss_readings\":%zu,\"rss_failed\":%" PRIu64 "}",
+          (unsigned)(CPD_RSS_GAP_NS / 1000000u), p->rss.n, p->rss.failed);
 }
 
 /* A task's wall time split by its thread's states: the span's cpu_ns, blocked_ns,
@@ -291,7 +315,10 @@ static void write_span_args(FILE *f, void *arg, const struct cpd_span *sp)
 {
   const struct cpd_trace_samples *ts = arg;
   struct cpd_sched_times t;
+  int64_t delta;
 
+  if (sp->end >= sp->begin && cpd_rss_change(&ts->prof->rss, sp->begin, sp->end, &delta))
+    fprintf(f, ",\"rss_delta_bytes\":%" PRId64, delta);
   if (!ts->prof->switches || sp->end < sp->begin)
     return;  /* no context-switch records: nothing is known */
   cpd_sched_span(&ts->prof->sched, sp->tid, sp->begin, sp->end, &t);
@@ -299,8 +326,55 @@ static void write_span_args(FILE *f, void *arg, const struct cpd_span *sp)
              ",\"switches\":%" PRIu32, t.cpu_ns, t.blocked_ns, t.delay_ns, t.switches);
 }
 
+struct state_lane {
+  FILE *f;
+  uint32_t pid, tid;
+};
+
+static void write_state_slice(void *arg, uint64_t from, uint64_t to, enum cpd_thread_state state)
+{
+  static const char *const names[] = { "running", "runnable", "blocked" };
+  const struct state_lane *l = arg;
+
+  fprintf(l->f, ",\n{\"ph\":\"X\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"ts\":", l->pid,
+          l->tid);
+  cpd_json_us(l->f, from);
+  fputs(",\"dur\":", l->f);
+  cpd_json_us(l->f, to - from);
+  fprintf(l->f, ",\"cat\":\"thread_state\",\"name\":\"%s\"}", names[state]);
+}
+
+static void count_slice(void *arg, uint64_t from, uint64_t to, enum cpd_thread_state state)
+{
+}
+
+/* Beside each thread's lane, a lane of its states (running, runnable, blocked) from the
+ * context-switch records: they cannot share the thread's lane, where tasks nest. */
+static void write_lane(FILE *f, void *arg, uint32_t pid, uint32_t tid, const char *name,
+                       int64_t sort_index)
+{
+  const struct cpd_trace_samples *ts = arg;
+  struct state_lane l = { f, pid, tid | CPD_STATE_LANE };
+
+  if (!ts->prof->switches ||
+      cpd_sched_slices(&ts->prof->sched, tid, ts->begin_ns, ts->end_ns, count_slice, NULL) == 0)
+    return;  /* nothing known of it in this window: no lane */
+  fprintf(f, ",\n{\"ph\":\"M\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"name\":\"thread_name\","
+             "\"args\":{\"name\":", pid, l.tid);
+  {
+    char lane[360];
+
+    snprintf(lane, sizeof(lane), "%s state", name);
+    cpd_json_str(f, lane);
+  }
+  fprintf(f, "}},{\"ph\":\"M\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"name\":"
+             "\"thread_sort_index\",\"args\":{\"sort_index\":%" PRId64 "}}", pid, l.tid, sort_index);
+  cpd_sched_slices(&ts->prof->sched, tid, ts->begin_ns, ts->end_ns, write_state_slice, &l);
+}
+
 void cpd_trace_samples_extra(struct cpd_trace_samples *ts, struct cpd_trace_extra *extra)
 {
+  extra->lane = write_lane;
   extra->span_args = write_span_args;
   extra->metadata = write_metadata;
   extra->events = write_events;

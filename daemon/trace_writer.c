@@ -72,7 +72,8 @@ static int cmp_threads(const void *a, const void *b)
   return (*x)->tid < (*y)->tid ? -1 : (*x)->tid > (*y)->tid;
 }
 
-static void write_lanes(FILE *f, const struct cpd_session *s, const struct cpd_thread **th)
+static void write_lanes(FILE *f, const struct cpd_session *s, const struct cpd_thread **th,
+                        const struct cpd_trace_extra *extra)
 {
   char name[320];
 
@@ -94,6 +95,9 @@ static void write_lanes(FILE *f, const struct cpd_session *s, const struct cpd_t
     head(f, "M", s->pid, t->tid);
     fprintf(f, ",\"name\":\"thread_sort_index\",\"args\":{\"sort_index\":%" PRId64 "}}",
             t->worker_id >= 0 ? t->worker_id : (int64_t)1000000 + t->tid);
+    if (extra && extra->lane)
+      extra->lane(f, extra->arg, s->pid, t->tid, name,
+                  t->worker_id >= 0 ? t->worker_id : (int64_t)1000000 + t->tid);
   }
 }
 
@@ -158,7 +162,7 @@ void cpd_trace_emit(FILE *f, const struct cpd_session *s, const struct cpd_timel
     for (size_t i = 0; i < s->nthreads; i++)
       th[i] = &s->threads[i];
     cpd_qsort(th, s->nthreads, sizeof(*th), cmp_threads);
-    write_lanes(f, s, th);
+    write_lanes(f, s, th, extra);
   }
   for (size_t i = 0; i < tl->nspans; i++)
     write_span(f, s, tl, &tl->spans[i], i, extra);

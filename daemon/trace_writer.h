@@ -16,6 +16,10 @@ struct cpd_trace_extra {
   /* Writes more args of a task span that began and ended on one thread, each preceded by
    * a comma. */
   void (*span_args)(FILE *f, void *arg, const struct cpd_span *sp);
+  /* Writes more events for the lane of thread TID, named NAME and sorted at SORT_INDEX
+   * (more lanes beside it, say), each preceded by a comma. */
+  void (*lane)(FILE *f, void *arg, uint32_t pid, uint32_t tid, const char *name,
+               int64_t sort_index);
   void *arg;
 };
 

@@ -69,6 +69,38 @@ START_TEST(test_thread_state_cut_keeps_the_state)
 }
 END_TEST
 
+struct slice { uint64_t from, to; enum cpd_thread_state state; };
+static struct slice got[8];
+static size_t ngot;
+
+static void collect(void *arg, uint64_t from, uint64_t to, enum cpd_thread_state state)
+{
+  if (ngot < 8)
+    got[ngot++] = (struct slice){ from, to, state };
+}
+
+START_TEST(test_thread_state_slices)
+{
+  /* From the first record on; the state after the last one has no end yet. */
+  ngot = 0;
+  ck_assert_uint_eq(cpd_sched_slices(&s, 7, 50, 500, collect, NULL), 3);
+  ck_assert_uint_eq(ngot, 3);
+  ck_assert(got[0].from == 100 && got[0].to == 300 && got[0].state == CPD_BLOCKED);
+  ck_assert(got[1].from == 300 && got[1].to == 400 && got[1].state == CPD_RUNNING);
+  ck_assert(got[2].from == 400 && got[2].to == 450 && got[2].state == CPD_RUNNABLE);
+  /* A window that begins blocked: its first slice starts at the window. */
+  ngot = 0;
+  ck_assert_uint_eq(cpd_sched_slices(&s, 7, 200, 420, collect, NULL), 2);
+  ck_assert(got[0].from == 200 && got[0].to == 300 && got[0].state == CPD_BLOCKED);
+  ck_assert(got[1].from == 300 && got[1].to == 400 && got[1].state == CPD_RUNNING);
+  /* Thread 9's records only. */
+  ngot = 0;
+  ck_assert_uint_eq(cpd_sched_slices(&s, 9, 0, 1000, collect, NULL), 1);
+  ck_assert(got[0].from == 150 && got[0].to == 250 && got[0].state == CPD_RUNNABLE);
+  ck_assert_uint_eq(cpd_sched_slices(&s, 8, 0, 1000, collect, NULL), 0);
+}
+END_TEST
+
 static Suite *thread_state_suite(void)
 {
   Suite *su = suite_create("thread_state");
@@ -77,6 +109,7 @@ static Suite *thread_state_suite(void)
   tcase_add_checked_fixture(c, setup, teardown);
   tcase_add_test(c, test_thread_state_span_split);
   tcase_add_test(c, test_thread_state_cut_keeps_the_state);
+  tcase_add_test(c, test_thread_state_slices);
   suite_add_tcase(su, c);
   return su;
 }

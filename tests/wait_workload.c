@@ -4,12 +4,16 @@
  * alone, then four workers run "crowd" tasks that burn 30 ms each on however many CPUs
  * there are (waiting for a CPU when there are fewer than four). Every task carries the
  * CPU time its thread measured in it (CLOCK_THREAD_CPUTIME_ID) as the field
- * "measured_cpu_ns", for the test to hold the profiler's figure against.
+ * "measured_cpu_ns", for the test to hold the profiler's figure against. A "grow" task
+ * touches 64 MiB it keeps, a later "shrink" task gives them back: the resident-memory
+ * change across each.
  */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,6 +52,22 @@ static void task(const char *name, void (*body)(void))
   ceoprof_task_end(id);
 }
 
+enum { GROW_BYTES = 64 << 20 };
+static char *grown;
+
+static void grow(void)
+{
+  grown = mmap(NULL, GROW_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (grown != MAP_FAILED)
+    memset(grown, 1, GROW_BYTES);
+}
+
+static void shrink(void)
+{
+  if (grown != MAP_FAILED)
+    munmap(grown, GROW_BYTES);
+}
+
 static void nap(void) { usleep(10000); }
 static void spin(void) { burn_ns(5000000); }
 static void crowd(void) { burn_ns(30000000); }
@@ -77,6 +97,10 @@ int main(void)
     task("nap", nap);
     task("spin", spin);
   }
+  task("grow", grow);
+  usleep(100000);  /* readings every 10 ms: the change lands in one task or the other */
+  task("shrink", shrink);
+  usleep(50000);
   for (uintptr_t i = 0; i < 4; i++)
     pthread_create(&t[i], NULL, crowd_worker, (void *)(i + 2));
   for (int i = 0; i < 4; i++)
