@@ -341,7 +341,7 @@ static void write_state_slice(void *arg, uint64_t from, uint64_t to, enum cpd_th
   cpd_json_us(l->f, from);
   fputs(",\"dur\":", l->f);
   cpd_json_us(l->f, to - from);
-  fprintf(l->f, ",\"cat\":\"thread_state\",\"name\":\"%s\"}", names[state]);
+  fprintf(l->f, ",\"cat\":\"thread_state\",\"name\":\"%s\",\"args\":{}}", names[state]);
 }
 
 static void count_slice(void *arg, uint64_t from, uint64_t to, enum cpd_thread_state state)

@@ -64,7 +64,7 @@ for w in wins:
         if e.get("ph") != "X" or e.get("cat") != "task" or "began_on_tid" in e["args"]:
             continue
         spans.setdefault(e["args"]["task_id"], []).append((e["ts"], e["ts"] + e["dur"]))
-    w["nspans"] = sum(1 for e in d["traceEvents"] if e.get("ph") == "X")
+    w["nspans"] = sum(1 for e in d["traceEvents"] if e.get("ph") == "X" and e.get("cat") == "task")
 split = 0
 for tid, ss in spans.items():
     ss.sort()
