@@ -44,7 +44,9 @@ static const char options[] =
   "  -D, --duration SEC     stop after SEC seconds\n"
   "  -o, --output PREFIX    write PREFIX.pb.gz, PREFIX.offcpu.pb.gz and PREFIX.trace.json\n"
   "  -k, --kernel           kernel stacks too\n"
-  "  -g, --call-graph fp    unwind with frame pointers (the default and only mode so far)\n"
+  "  -g, --call-graph MODE  fp: frame pointers (the default); dwarf[,SIZE]: DWARF CFI over\n"
+  "                         SIZE bytes of stack copied per sample (8192), for code built\n"
+  "                         without frame pointers\n"
   "  -s, --socket PATH      ceoprofd's socket (default: $CEOPROF_SOCKET, else\n"
   "                         /run/ceoprof/ceoprofd.sock as root, else $XDG_RUNTIME_DIR/ceoprof.sock)\n";
 

@@ -21,6 +21,7 @@
 #include "ctl.h"
 #include "daemon.h"
 #include "log.h"
+#include "unwind.h"
 
 static volatile sig_atomic_t interrupted;
 static int show_progress;
@@ -72,6 +73,7 @@ struct popts {
   char abs_prefix[PATH_MAX];
   const char *socket;
   int kernel;
+  uint32_t dwarf_stack;
 };
 
 static int parse_popts(int argc, char **argv, const char *cmd, struct popts *o, int allow_cmd)
@@ -121,12 +123,15 @@ static int parse_popts(int argc, char **argv, const char *cmd, struct popts *o, 
     case 'k':
       o->kernel = 1;
       break;
-    case 'g':
-      if (strcmp(optarg, "fp") != 0) {
-        fprintf(stderr, "ceoprof %s: --call-graph %s is not supported; use fp\n", cmd, optarg);
+    case 'g': {
+      char why[200];
+
+      if (cpd_unwind_parse_mode(optarg, &o->dwarf_stack, why, sizeof(why)) < 0) {
+        fprintf(stderr, "ceoprof %s: %s\n", cmd, why);
         return -1;
       }
       break;
+    }
     case 'h':
       cpc_usage(stdout, cmd);
       exit(0);
@@ -165,6 +170,7 @@ static int run_engine(uint32_t pid, const struct popts *o, const char *socket_pa
   cpd.prefix = o->abs_prefix;
   cpd.hz = o->hz;
   cpd.kernel = o->kernel;
+  cpd.dwarf_stack = o->dwarf_stack;
   cpd.duration_s = o->duration_s;
   cpd.enable_on_exec = enable_on_exec;
   cpd.on_tick = engine_tick;
@@ -261,6 +267,7 @@ static int send_attach(struct cpc_ctl *c, uint32_t pid, const struct popts *o, c
   a.duration_ms = (uint64_t)(o->duration_s * 1000);
   a.prefix = (char *)prefix;
   a.kernel = o->kernel;
+  a.dwarf_stack = o->dwarf_stack;
   a.progress = 1;
   f.body_case = CEOPROF__WIRE__FRAME__BODY_ATTACH;
   f.attach = &a;

@@ -13,10 +13,11 @@
 #include "daemon.h"
 #include "log.h"
 #include "sockpath.h"
+#include "unwind.h"
 
 static const char usage[] =
   "Usage: ceoprofd [OPTION]...\n"
-  "       ceoprofd --pid PID [-F HZ] [--duration SEC] [-o PREFIX] [--call-graph fp] [--kernel]\n"
+  "       ceoprofd --pid PID [-F HZ] [--duration SEC] [-o PREFIX] [--call-graph fp|dwarf[,SIZE]] [--kernel]\n"
   "Serve libceoprof clients and the ceoprof command on a Unix socket. Without --pid\n"
   "(service mode) it profiles the processes 'ceoprof attach' asks for, or with --auto\n"
   "every libceoprof client that connects, and writes a Chrome Trace JSON of each\n"
@@ -41,6 +42,8 @@ static const char usage[] =
   "  -D, --duration SEC       stop after SEC seconds (default: no limit)\n"
   "  -F, --freq HZ            samples per second (default: 99)\n"
   "  -g, --call-graph MODE    how stacks are unwound: fp (frame pointers, the default)\n"
+  "                           or dwarf[,SIZE] (DWARF CFI over SIZE bytes of copied\n"
+  "                           stack, default 8192: for code without frame pointers)\n"
   "  -k, --kernel             include kernel stacks\n"
   "      --no-sampling        --pid: collect task events only, no CPU samples\n"
   "      --hello-timeout MS   drop clients silent this long after connecting (5000)\n"
@@ -129,12 +132,15 @@ int main(int argc, char **argv)
       }
       cpd.hz = (int)u;
       break;
-    case 'g':
-      if (strcmp(optarg, "fp") != 0) {
-        fprintf(stderr, "ceoprofd: --call-graph %s is not supported; use fp\n", optarg);
+    case 'g': {
+      char why[200];
+
+      if (cpd_unwind_parse_mode(optarg, &cpd.dwarf_stack, why, sizeof(why)) < 0) {
+        fprintf(stderr, "ceoprofd: %s\n", why);
         return 2;
       }
       break;
+    }
     case 'k':
       cpd.kernel = 1;
       break;

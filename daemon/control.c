@@ -13,6 +13,7 @@
 #include "control.h"
 #include "log.h"
 #include "push.h"
+#include "unwind.h"
 
 int cpd_control_is_request(const Ceoprof__Wire__Frame *f)
 {
@@ -80,6 +81,7 @@ static void attach(struct cpd_conn *c, const Ceoprof__Wire__AttachRequest *a)
   struct cpd_target_opts o = {
     .hz = a->hz ? (int)a->hz : cpd.hz,
     .kernel = a->kernel,
+    .dwarf_stack = a->dwarf_stack > CPD_DWARF_STACK_MAX ? CPD_DWARF_STACK_MAX : (a->dwarf_stack + 7) & ~7u,
     .duration_s = (double)a->duration_ms / 1000.0,
     .prefix = a->prefix && *a->prefix ? a->prefix : NULL,
     .owner_uid = c->uid,
@@ -128,7 +130,8 @@ static void attach(struct cpd_conn *c, const Ceoprof__Wire__AttachRequest *a)
 
 void cpd_control_auto_attach(struct cpd_conn *c)
 {
-  struct cpd_target_opts o = { .hz = cpd.hz, .kernel = cpd.kernel, .owner_uid = geteuid() };
+  struct cpd_target_opts o = { .hz = cpd.hz, .kernel = cpd.kernel, .dwarf_stack = cpd.dwarf_stack,
+                               .owner_uid = geteuid() };
   struct cpd_target *t;
   char err[512];
 

@@ -40,6 +40,7 @@ struct cpd_server {
   int hello_timeout_ms;          /* a client silent for this long after connecting is dropped */
   int hz;                        /* -F: samples per second */
   int kernel;                    /* --kernel: kernel stacks too */
+  uint32_t dwarf_stack;          /* --call-graph dwarf[,SIZE]: stack bytes per sample; 0: fp */
   int no_sampling;               /* --no-sampling: task events only */
   int enable_on_exec;            /* --pid: count from the target's next exec (ceoprof record) */
   int auto_attach;               /* --auto: profile every client that connects */

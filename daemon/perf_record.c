@@ -139,6 +139,25 @@ static int parse_sample(struct cursor *c, uint64_t st, struct cpd_perf_rec *out)
     out->u.sample.frames[0] = out->u.sample.ip;
     out->u.sample.nframes = 1;
   }
+  if (st & PERF_SAMPLE_REGS_USER) {
+    out->u.sample.regs_abi = u64(c);
+    if (out->u.sample.regs_abi)
+      for (int i = 0; i < CPD_REGS_USER_N; i++)
+        out->u.sample.regs[i] = u64(c);
+  }
+  if (st & PERF_SAMPLE_STACK_USER) {
+    uint64_t size = u64(c);
+
+    if (size) {
+      if (c->bad || size > (uint64_t)(c->end - c->p))
+        return -EBADMSG;
+      out->u.sample.stack = c->p;
+      c->p += size;
+      out->u.sample.stack_len = u64(c);  /* dyn_size: what the kernel could copy */
+      if (out->u.sample.stack_len > size)
+        return -EBADMSG;
+    }
+  }
   return c->bad ? -EBADMSG : 0;
 }
 
@@ -188,6 +207,9 @@ int cpd_perf_parse(const void *rec, size_t len, uint64_t st, struct cpd_perf_rec
     out->u.sample.truncated = 0;
     out->u.sample.period = 0;
     out->u.sample.ip = 0;
+    out->u.sample.regs_abi = 0;
+    out->u.sample.stack = NULL;
+    out->u.sample.stack_len = 0;
     return parse_sample(&c, st, out);
   case PERF_RECORD_MMAP2:
     out->id.pid = u32(&c);

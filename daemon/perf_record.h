@@ -12,6 +12,14 @@
 
 #define CPD_MAX_FRAMES 127  /* callchain entries kept per sample */
 
+/*
+ * The user registers sampled for DWARF unwinding (PERF_SAMPLE_REGS_USER), as perf takes
+ * them on x86-64: every general register but the segment ones DS, ES, FS, GS. They come
+ * in the sample in the order of their bits (enum perf_event_x86_regs).
+ */
+#define CPD_REGS_USER_MASK (((1ull << 24) - 1) & ~((1ull << 12) | (1ull << 13) | (1ull << 14) | (1ull << 15)))
+#define CPD_REGS_USER_N 20
+
 /* The sample_id trailer of non-sample records (sample_id_all), and the sample's own fields. */
 struct cpd_sample_id {
   uint32_t pid, tid;
@@ -32,6 +40,10 @@ struct cpd_perf_rec {
       uint32_t nkernel;              /* the first nkernel frames are kernel frames */
       uint64_t frames[CPD_MAX_FRAMES];
       int truncated;                 /* the callchain had more entries than we keep */
+      uint64_t regs_abi;             /* PERF_SAMPLE_REGS_USER: 0 when none (a kernel thread) */
+      uint64_t regs[CPD_REGS_USER_N];
+      const uint8_t *stack;          /* PERF_SAMPLE_STACK_USER, from regs' SP; points into the record */
+      uint64_t stack_len;            /* the bytes of it that hold data (dyn_size) */
     } sample;
     struct {
       uint64_t addr, len, pgoff;

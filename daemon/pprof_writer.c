@@ -417,6 +417,12 @@ int cpd_pprof_write(const char *path, const struct cpd_profile *p, const struct 
   else
     snprintf(text, sizeof(text), "event: %s, rate: %d Hz", info->event, info->hz);
   comments[ncomments++] = str_index(&st, text);
+  if (info->dwarf_stack)
+    snprintf(text, sizeof(text), "stacks: DWARF unwinding (libunwind) over %u bytes of user "
+             "stack per sample", info->dwarf_stack);
+  else
+    snprintf(text, sizeof(text), "stacks: frame pointers");
+  comments[ncomments++] = str_index(&st, text);
   snprintf(text, sizeof(text), "lost: %llu records, %llu samples; truncated stacks: %llu",
            (unsigned long long)p->lost_records, (unsigned long long)p->lost_samples,
            (unsigned long long)p->truncated);

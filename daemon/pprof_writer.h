@@ -18,6 +18,7 @@ struct cpd_pprof_info {
   const struct cpd_psample *samples;
   size_t nsamples;
   const char *value_type;
+  uint32_t dwarf_stack;     /* stacks unwound with DWARF CFI over this many bytes; 0: fp */
 };
 
 /*

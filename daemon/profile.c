@@ -108,6 +108,7 @@ static void loc_cache_clear(struct cpd_profile *p)
   if (p->loc_cache)
     memset(p->loc_cache, 0, p->loc_cache_cap * sizeof(*p->loc_cache));
   p->loc_cache_used = 0;
+  p->map_gen++;
 }
 
 void cpd_profile_exec(struct cpd_profile *p)
@@ -238,6 +239,13 @@ static const struct cpd_mapping *find_mapping(const struct cpd_profile *p, uint6
     return NULL;
   *index = p->live[lo - 1];
   return &p->mappings[*index];
+}
+
+const struct cpd_mapping *cpd_profile_mapping(const struct cpd_profile *p, uint64_t addr)
+{
+  uint32_t index;
+
+  return find_mapping(p, addr, &index);
 }
 
 static uint32_t kernel_mapping(struct cpd_profile *p)

@@ -86,6 +86,7 @@ struct cpd_profile {
   size_t nsamples, samples_cap;
   struct cpd_pthread *threads;
   size_t nthreads, threads_cap;
+  uint64_t map_gen;                  /* bumped whenever the current mappings change */
   struct cpd_sched sched;            /* thread states from context switches */
   struct cpd_rss rss;                /* resident memory over time (the target opens it) */
   struct cpd_psample *offcpu;        /* stacks at switch-out; period = time off the CPU */
@@ -117,6 +118,8 @@ int cpd_profile_add_mapping(struct cpd_profile *p, uint64_t start, uint64_t len,
                             const char *path);
 /* The process exec'd: no mapping is current any more, and the main binary is re-read. */
 void cpd_profile_exec(struct cpd_profile *p);
+/* The current mapping that holds ADDR, or NULL. */
+const struct cpd_mapping *cpd_profile_mapping(const struct cpd_profile *p, uint64_t addr);
 /* A thread's name (COMM records, /proc). */
 void cpd_profile_set_comm(struct cpd_profile *p, uint32_t tid, const char *comm);
 const char *cpd_profile_comm(const struct cpd_profile *p, uint32_t tid);

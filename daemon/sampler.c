@@ -71,6 +71,16 @@ static const struct cpd_event_owner *owner_of(const struct cpd_sampler *s, uint6
 }
 
 /* sched:sched_switch, sampled at every switch of the thread, with its user stack. */
+/* DWARF mode: the user registers and stack instead of the user callchain, as perf does. */
+static void dwarf_attr(const struct cpd_sampler *s, struct perf_event_attr *a)
+{
+  if (!s->opts.dwarf_stack)
+    return;
+  a->sample_regs_user = CPD_REGS_USER_MASK;
+  a->sample_stack_user = s->opts.dwarf_stack;
+  a->exclude_callchain_user = 1;
+}
+
 static void fill_offcpu_attr(const struct cpd_sampler *s, struct perf_event_attr *a)
 {
   memset(a, 0, sizeof(*a));
@@ -88,6 +98,7 @@ static void fill_offcpu_attr(const struct cpd_sampler *s, struct perf_event_attr
   a->sample_id_all = 1;
   a->use_clockid = 1;
   a->clockid = CLOCK_MONOTONIC;
+  dwarf_attr(s, a);
   a->watermark = 1;
   a->wakeup_watermark = (uint32_t)(s->opts.ring_pages * (size_t)sysconf(_SC_PAGESIZE) / 4);
 }
@@ -149,6 +160,7 @@ static void fill_attr(const struct cpd_sampler *s, struct perf_event_attr *a, in
   a->sample_id_all = 1;
   a->use_clockid = 1;
   a->clockid = CLOCK_MONOTONIC; /* the clock libceoprof stamps events with */
+  dwarf_attr(s, a);
   a->watermark = 1;
   a->wakeup_watermark = (uint32_t)(s->opts.ring_pages * (size_t)sysconf(_SC_PAGESIZE) / 4);
 }
@@ -295,6 +307,11 @@ int cpd_sampler_open(struct cpd_sampler *s, uint32_t pid, const struct cpd_sampl
              "off-CPU stacks are not sampled: no sched:sched_switch tracepoint in tracefs");
   s->sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_ID |
                    PERF_SAMPLE_CPU | PERF_SAMPLE_PERIOD | PERF_SAMPLE_CALLCHAIN;
+  if (o->dwarf_stack) {
+    s->sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+    if (cpd_unwind_init(&s->unwind) < 0)
+      return -ENOMEM;
+  }
   s->ncpus = (int)sysconf(_SC_NPROCESSORS_CONF);
   if (s->ncpus < 1)
     s->ncpus = 1;
@@ -402,6 +419,20 @@ static void family_forget(struct cpd_sampler *s, uint32_t tid)
   }
 }
 
+/* The user frames of a DWARF-mode sample, unwound from its registers and stack, after
+ * its kernel frames (the callchain holds only those). */
+static void dwarf_frames(struct cpd_sampler *s, struct cpd_perf_rec *r)
+{
+  uint32_t k = r->u.sample.nkernel;
+  int truncated;
+
+  k += cpd_unwind_sample(&s->unwind, s->prof, r->u.sample.regs, r->u.sample.stack,
+                         r->u.sample.stack_len, r->u.sample.frames + k, CPD_MAX_FRAMES - k,
+                         &truncated);
+  r->u.sample.nframes = k;
+  r->u.sample.truncated |= truncated;
+}
+
 void cpd_sampler_record(struct cpd_sampler *s, const struct perf_event_header *h, size_t len)
 {
   static struct cpd_perf_rec r;  /* large (frames): not on the stack; the daemon is single-threaded */
@@ -427,6 +458,8 @@ void cpd_sampler_record(struct cpd_sampler *s, const struct perf_event_header *h
     {
       const struct cpd_event_owner *o = owner_of(s, r.id.event);
 
+      if (s->opts.dwarf_stack && r.u.sample.regs_abi)
+        dwarf_frames(s, &r);
       if (o && o->offcpu) {
         cpd_profile_add_offcpu(p, r.id.time, r.id.tid, r.u.sample.frames, r.u.sample.nframes,
                                r.u.sample.nkernel, r.u.sample.truncated);
@@ -576,6 +609,7 @@ void cpd_sampler_close(struct cpd_sampler *s)
     cpd_debug("pid %" PRIu32 ": %" PRIu64 " duplicate samples of threads that inherited an "
               "event and had one opened for them, dropped", s->pid, s->duplicates);
   s->duplicates = 0;
+  cpd_unwind_free(&s->unwind);
   free(s->family);
   s->family = NULL;
   s->family_cap = s->nfamily = 0;

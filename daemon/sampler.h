@@ -11,6 +11,7 @@
 
 #include "perf_record.h"
 #include "profile.h"
+#include "unwind.h"
 
 struct cpd_sampler_opts {
   int hz;             /* samples per second per thread */
@@ -18,6 +19,8 @@ struct cpd_sampler_opts {
   size_t ring_pages;  /* data pages per CPU ring (a power of two) */
   int enable_on_exec; /* the kernel enables the events when the target execs */
   int offcpu;         /* also sample the stack at every switch-out (sched:sched_switch) */
+  uint32_t dwarf_stack; /* 0: frame-pointer stacks; else DWARF unwinding over this many
+                         * bytes of user stack copied per sample */
 };
 
 struct cpd_sampler_cpu {
@@ -64,6 +67,7 @@ struct cpd_sampler {
   struct { uint64_t time; size_t off; } *order;
   size_t norder, order_cap;
   char warning[256];           /* set when the rate was clamped or the event fell back */
+  struct cpd_unwind unwind;    /* with opts.dwarf_stack */
 };
 
 /*

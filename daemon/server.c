@@ -521,7 +521,8 @@ static int listen_socket(void)
 static int start_single_target(void)
 {
   struct cpd_target_opts o = {
-    .hz = cpd.hz, .kernel = cpd.kernel, .no_sampling = cpd.no_sampling,
+    .hz = cpd.hz, .kernel = cpd.kernel, .dwarf_stack = cpd.dwarf_stack,
+    .no_sampling = cpd.no_sampling,
     .enable_on_exec = cpd.enable_on_exec, .owner_uid = geteuid(),
   };
   char prefix[64], err[512];

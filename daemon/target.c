@@ -39,9 +39,13 @@ static void watch_exit(struct cpd_target *t)
 
 static int open_sampler(struct cpd_target *t, char *err, size_t errlen)
 {
+  /* DWARF samples carry kilobytes of stack: rings 4 times larger where the memory may be
+   * locked (root; others are held to perf_event_mlock_kb). */
   struct cpd_sampler_opts o = { .hz = t->opts.hz, .kernel = t->opts.kernel,
-                                .ring_pages = RING_PAGES,
-                                .enable_on_exec = t->opts.enable_on_exec, .offcpu = 1 };
+                                .ring_pages = t->opts.dwarf_stack && geteuid() == 0 ?
+                                              4 * RING_PAGES : RING_PAGES,
+                                .enable_on_exec = t->opts.enable_on_exec, .offcpu = 1,
+                                .dwarf_stack = t->opts.dwarf_stack };
   int rc;
 
   cpd_profile_init(&t->profile, t->pid);
@@ -176,6 +180,14 @@ static void print_summary(const struct cpd_target *t, const struct cpd_session *
         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
   printf("  daemon CPU %.3f s (%.1f us per sample), peak RSS %ld KiB\n", cpu,
          p->nsamples ? cpu * 1e6 / (double)p->nsamples : 0.0, cpd_peak_rss_kib());
+  if (t->sampler.opts.dwarf_stack) {
+    const struct cpd_unwind *u = &t->sampler.unwind;
+
+    printf("  DWARF unwinding: %" PRIu64 " stacks, %.1f frames each, %" PRIu64 " cut short (%"
+           PRIu64 " frames without unwind information), %.1f us CPU per stack\n", u->samples,
+           u->samples ? (double)u->frames / (double)u->samples : 0.0, u->truncated, u->no_info,
+           u->samples ? (double)u->cpu_ns / 1e3 / (double)u->samples : 0.0);
+  }
   printf("  files written %.1f ms after the stop\n",
          (double)(cpd_now_ns() - (t->finish_ns ? t->finish_ns : t->stop_ns)) / 1e6);
 }
@@ -290,7 +302,9 @@ static void offcpu_advance(struct cpd_profile *p, uint64_t cut_ns, int final)
 static int write_window(struct cpd_target *t, struct cpd_session *s, uint64_t cut_ns, int final)
 {
   struct cpd_profile *p = &t->profile;
-  struct cpd_trace_samples ts = { p, t->sampler.event, t->sampler.hz, t->window_start_ns, cut_ns };
+  struct cpd_trace_samples ts = { p, t->sampler.event, t->sampler.hz, t->window_start_ns, cut_ns,
+                                  t->opts.dwarf_stack ? &t->sampler.unwind : NULL,
+                                  t->opts.dwarf_stack };
   struct cpd_trace_extra extra = { 0 };
   uint64_t real = cpd.window_s > 0 ? t->window_start_ns + cpd.realtime_offset_ns : 0;
   size_t total = t->sampling ? p->nsamples : 0, k = 0;
@@ -327,6 +341,7 @@ static int write_window(struct cpd_target *t, struct cpd_session *s, uint64_t cu
       .event = t->sampler.event,
       .time_nanos = t->window_start_ns + cpd.realtime_offset_ns,
       .duration_nanos = cut_ns - t->window_start_ns,
+      .dwarf_stack = t->opts.dwarf_stack,
     };
     char ppath[PATH_MAX], opath[PATH_MAX] = "";
     struct cpd_psample *off = NULL;

@@ -24,6 +24,7 @@ struct cpd_watch {
 struct cpd_target_opts {
   int hz;                      /* samples per second */
   int kernel;                  /* kernel stacks too */
+  uint32_t dwarf_stack;        /* 0: frame pointers; else DWARF unwinding over this much stack */
   int no_sampling;             /* task events only */
   int enable_on_exec;          /* start counting at the target's next exec (ceoprof record) */
   double duration_s;           /* 0: no limit */

@@ -301,9 +301,15 @@ static void write_metadata(FILE *f, void *arg)
   fprintf(f, ",\"sampling\":{\"event\":\"%s\",\"rate_hz\":%d,\"samples\":%zu,\"lost_records\":%" PRIu64
              ",\"lost_samples\":%" PRIu64 ",\"truncated_stacks\":%" PRIu64
              ",\"bad_records\":%" PRIu64 ",\"context_switches\":%" PRIu64
-             ",\"switches_not_kept\":%" PRIu64 "}",
+             ",\"switches_not_kept\":%" PRIu64,
           ts->event, ts->hz, p->nsamples, p->lost_records, p->lost_samples, p->truncated,
           p->bad_records, p->switches, p->sched.dropped);
+  if (ts->unwind)
+    fprintf(f, ",\"call_graph\":\"dwarf\",\"dwarf_stack_bytes\":%" PRIu32 ",\"unwound_stacks\":%"
+               PRIu64 ",\"unwound_frames\":%" PRIu64 ",\"unwind_cut_short\":%" PRIu64 "}",
+            ts->dwarf_stack, ts->unwind->samples, ts->unwind->frames, ts->unwind->truncated);
+  else
+    fputs(",\"call_graph\":\"fp\"}", f);
   fprintf(f, ",\"memory\":{\"source\":\"/proc/PID/statm\",\"interval_ms\":%u,"
              "\"rss_readings\":%zu,\"rss_failed\":%" PRIu64 "}",
           (unsigned)(CPD_RSS_GAP_NS / 1000000u), p->rss.n, p->rss.failed);

@@ -14,6 +14,8 @@ struct cpd_trace_samples {
   const char *event;
   int hz;
   uint64_t begin_ns, end_ns;  /* the window: its resident-memory readings are written */
+  const struct cpd_unwind *unwind;  /* DWARF mode's counts, NULL with frame pointers */
+  uint32_t dwarf_stack;
 };
 
 /* The lane of a thread's states has the thread's tid with this bit set (tids are < 2^22). */

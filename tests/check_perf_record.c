@@ -264,6 +264,46 @@ START_TEST(test_perf_record_ring_bad_size_stops)
 }
 END_TEST
 
+/* DWARF mode: the user registers and a copy of the stack after the (kernel-only) callchain. */
+START_TEST(test_perf_record_user_regs_and_stack)
+{
+  const uint64_t st = ST | PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+  uint64_t ips[] = { (uint64_t)PERF_CONTEXT_USER };
+  struct rb r;
+  size_t len;
+
+  sample(&r, 777, 1, ips);
+  put64(&r, 2);  /* PERF_SAMPLE_REGS_ABI_64 */
+  for (uint64_t i = 0; i < CPD_REGS_USER_N; i++)
+    put64(&r, 1000 + i);
+  put64(&r, 64);  /* stack: 64 bytes copied, 40 of them data */
+  for (int i = 0; i < 8; i++)
+    put64(&r, 0xabc0 + (uint64_t)i);
+  put64(&r, 40);
+  len = finish(&r);
+  ck_assert_int_eq(cpd_perf_parse(r.b, len, st, &rec), 0);
+  ck_assert_uint_eq(rec.u.sample.regs_abi, 2);
+  ck_assert_uint_eq(rec.u.sample.regs[0], 1000);
+  ck_assert_uint_eq(rec.u.sample.regs[CPD_REGS_USER_N - 1], 1000 + CPD_REGS_USER_N - 1);
+  ck_assert_uint_eq(rec.u.sample.stack_len, 40);
+  ck_assert_ptr_eq(rec.u.sample.stack, r.b + len - 8 - 64);
+  ck_assert_uint_eq(rec.u.sample.nframes, 0);
+  /* A dyn_size larger than what was copied, or a stack running past the record: refused. */
+  memcpy(r.b + len - 8, &(uint64_t){ 65 }, 8);
+  ck_assert_int_eq(cpd_perf_parse(r.b, len, st, &rec), -EBADMSG);
+  memcpy(r.b + len - 8 - 64 - 8, &(uint64_t){ 4096 }, 8);
+  ck_assert_int_eq(cpd_perf_parse(r.b, len, st, &rec), -EBADMSG);
+  /* A kernel thread's sample: ABI 0, no registers, an empty stack. */
+  sample(&r, 778, 1, ips);
+  put64(&r, 0);
+  put64(&r, 0);
+  len = finish(&r);
+  ck_assert_int_eq(cpd_perf_parse(r.b, len, st, &rec), 0);
+  ck_assert_uint_eq(rec.u.sample.regs_abi, 0);
+  ck_assert_ptr_null(rec.u.sample.stack);
+}
+END_TEST
+
 static Suite *perf_record_suite(void)
 {
   Suite *s = suite_create("perf_record");
@@ -271,6 +311,7 @@ static Suite *perf_record_suite(void)
   TCase *ring = tcase_create("ring");
 
   tcase_add_test(parse, test_perf_record_sample_with_callchain);
+  tcase_add_test(parse, test_perf_record_user_regs_and_stack);
   tcase_add_test(parse, test_perf_record_callchain_too_long_is_marked);
   tcase_add_test(parse, test_perf_record_malformed_rejected);
   tcase_add_test(parse, test_perf_record_mmap2_comm_lost);

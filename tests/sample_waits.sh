@@ -173,8 +173,10 @@ print(f"rss: {len(rss)} readings over {wall_ms:.0f} ms, {min(vals)/mib:.1f} to {
 assert m["rss_readings"] >= 0.5 * wall_ms / m["interval_ms"], m
 # Not the exited process's zeros at the end (at its exec it may really hold one page).
 assert vals[-1] >= mib, ("a reading of a process without memory", vals[-3:])
-assert max(vals) - vals[-1] >= 60 * mib, (vals[-1], max(vals))
-assert 60 * mib <= grow["args"]["rss_delta_bytes"] <= 70 * mib, grow
+# Built with AddressSanitizer, touching 64 MiB also touches 8 MiB of shadow memory, which
+# stays resident after the munmap.
+assert max(vals) - vals[-1] >= 50 * mib, (vals[-1], max(vals))
+assert 60 * mib <= grow["args"]["rss_delta_bytes"] <= 80 * mib, grow
 assert -70 * mib <= shrink["args"]["rss_delta_bytes"] <= -60 * mib, shrink
 PY
 echo ok

@@ -1,0 +1,49 @@
+/*
+ * unwind.h: DWARF unwinding of user stacks copied by the kernel with each sample
+ * (PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER), with libunwind's remote API over the
+ * copied stack and the target's ELF files (.eh_frame_hdr), as perf does. For programs built
+ * without frame pointers.
+ */
+#ifndef CPD_UNWIND_H
+#define CPD_UNWIND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cpd_profile;
+
+#define CPD_DWARF_STACK_DEFAULT 8192u   /* bytes of user stack per sample, as perf */
+#define CPD_DWARF_STACK_MAX 65528u      /* the kernel's limit (under 64 KiB, 8-byte multiple) */
+
+struct cpd_unwind_obj;
+
+struct cpd_unwind {
+  void *as;                         /* libunwind's address space (unw_addr_space_t) */
+  struct cpd_unwind_obj *objs;      /* ELF files seen, with their unwind tables */
+  size_t nobjs, objs_cap;
+  uint64_t map_gen;                 /* the profile's mapping generation the cache is for */
+  uint64_t samples, frames, truncated, no_info;  /* counts for the summary and the metadata */
+  uint64_t cpu_ns;                  /* the daemon's CPU time spent unwinding */
+};
+
+/*
+ * Parses a --call-graph argument: "fp", "dwarf" or "dwarf,SIZE". Sets *DWARF_STACK to 0
+ * for frame pointers, else to the bytes of stack to copy (rounded up to 8). 0, or -EINVAL
+ * with the reason in ERR.
+ */
+int cpd_unwind_parse_mode(const char *arg, uint32_t *dwarf_stack, char *err, size_t errlen);
+
+int cpd_unwind_init(struct cpd_unwind *u);
+void cpd_unwind_free(struct cpd_unwind *u);
+
+/*
+ * Unwinds one sample of P's process: REGS (CPD_REGS_USER_N, perf's order) and STACK_LEN
+ * bytes of stack from the sampled SP. Writes at most MAX addresses into FRAMES, the leaf
+ * first (then return addresses); sets *TRUNCATED when the walk stopped before the stack's
+ * end (the copy ended, or a frame had no unwind information). Returns how many.
+ */
+uint32_t cpd_unwind_sample(struct cpd_unwind *u, struct cpd_profile *p, const uint64_t *regs,
+                           const uint8_t *stack, uint64_t stack_len, uint64_t *frames,
+                           uint32_t max, int *truncated);
+
+#endif
