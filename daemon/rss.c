@@ -26,7 +26,7 @@ int cpd_rss_open(struct cpd_rss *r, uint32_t pid)
 
 void cpd_rss_poll(struct cpd_rss *r, uint64_t now_ns, uint64_t min_gap_ns)
 {
-  char buf[128];
+  char buf[128], *end, *end2;
   unsigned long long size, resident;
   ssize_t n;
 
@@ -39,10 +39,15 @@ void cpd_rss_poll(struct cpd_rss *r, uint64_t now_ns, uint64_t min_gap_ns)
     return;  /* gone: its last value stands */
   }
   buf[n] = '\0';
-  if (sscanf(buf, "%llu %llu", &size, &resident) == 2 && size == 0)
+  size = strtoull(buf, &end, 10);
+  resident = strtoull(end, &end2, 10);
+  if (end == buf || end2 == end) {
+    r->failed++;
+    return;
+  }
+  if (size == 0)
     return;  /* exited, not yet reaped: no memory to report */
-  if (sscanf(buf, "%llu %llu", &size, &resident) != 2 ||
-      cpd_grow(&r->recs, &r->cap, r->n, sizeof(*r->recs)) < 0) {
+  if (cpd_grow(&r->recs, &r->cap, r->n, sizeof(*r->recs)) < 0) {
     r->failed++;
     return;
   }

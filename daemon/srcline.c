@@ -74,6 +74,40 @@ static int function_scope(Dwarf_Die *scopes, int n, int from, Dwarf_Die *out)
   return 0;
 }
 
+static int first_module(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start,
+                        void *arg)
+{
+  *(Dwfl_Module **)arg = mod;
+  return DWARF_CB_ABORT;
+}
+
+int cpd_srcline_symbols(struct cpd_dso *d,
+                        void (*fn)(void *arg, uint64_t addr, uint64_t size, const char *name),
+                        void *arg)
+{
+  Dwfl *dwfl = dwfl_of(d);
+  Dwfl_Module *mod = NULL;
+  int n, count = 0;
+
+  if (!dwfl)
+    return -1;
+  dwfl_getmodules(dwfl, first_module, &mod, 0);
+  if (!mod || (n = dwfl_module_getsymtab(mod)) < 0)
+    return -1;
+  for (int i = 1; i < n; i++) {
+    GElf_Sym sym;
+    GElf_Addr addr;
+    const char *name = dwfl_module_getsym_info(mod, i, &sym, &addr, NULL, NULL, NULL);
+
+    if (!name || !*name || addr == 0 || sym.st_shndx == SHN_UNDEF ||
+        (GELF_ST_TYPE(sym.st_info) != STT_FUNC && GELF_ST_TYPE(sym.st_info) != STT_GNU_IFUNC))
+      continue;
+    fn(arg, addr, sym.st_size, name);
+    count++;
+  }
+  return count;
+}
+
 int cpd_srcline_lookup(struct cpd_dso *d, uint64_t vaddr, struct cpd_srcframe *out, int max)
 {
   Dwfl *dwfl = dwfl_of(d);

@@ -22,6 +22,15 @@ struct cpd_srcframe {
  * file has no line information). Strings live as long as D.
  */
 int cpd_srcline_lookup(struct cpd_dso *d, uint64_t vaddr, struct cpd_srcframe *out, int max);
+/*
+ * Calls FN with each function symbol (ELF virtual address, size, name) of the symbol table
+ * libdwfl finds for D: the file's own .symtab, else its separate debug file's (by build-id
+ * or .gnu_debuglink), else .dynsym. Names live as long as D's Dwfl. Returns how many, or -1
+ * when the file cannot be opened.
+ */
+int cpd_srcline_symbols(struct cpd_dso *d,
+                        void (*fn)(void *arg, uint64_t addr, uint64_t size, const char *name),
+                        void *arg);
 /* Frees what cpd_srcline_lookup keeps in D. */
 void cpd_srcline_free(struct cpd_dso *d);
 

@@ -171,6 +171,7 @@ int cpd_dso_load_fd(struct cpd_dso *d, int fd)
   /* .symtab has every function; a stripped file still has its exported ones in .dynsym. */
   if (symtab)
     rc = read_symtab(d, elf, symtab, &symtab_sh);
+  d->stripped = !symtab || d->nsyms == 0;
   if ((!symtab || d->nsyms == 0) && dynsym) {
     free(d->syms);
     free(d->names);
@@ -185,6 +186,59 @@ out:
   if (elf)
     elf_end(elf);
   return rc;
+}
+
+/* Collects symbols in two passes: the first counts (names NULL), the second copies. */
+struct sym_collect {
+  struct cpd_dso *d;
+  size_t n, names_len, used;
+};
+
+static void collect_sym(void *arg, uint64_t addr, uint64_t size, const char *name)
+{
+  struct sym_collect *c = arg;
+  size_t len = strlen(name) + 1;
+
+  if (!c->d->names) {
+    c->n++;
+    c->names_len += len;
+    return;
+  }
+  if (c->d->nsyms == c->n || c->used + len > c->names_len)
+    return;
+  memcpy(c->d->names + c->used, name, len);
+  c->d->syms[c->d->nsyms++] = (struct cpd_sym){ addr, size, c->d->names + c->used };
+  c->used += len;
+}
+
+/*
+ * A file stripped of .symtab: every function's name from its separate debug file (found by
+ * build-id or .gnu_debuglink, as elfutils finds it), when there is one with more symbols
+ * than .dynsym gave.
+ */
+static void load_debug_symbols(struct cpd_dso *d)
+{
+  struct cpd_dso tmp = *d;
+  struct sym_collect c = { &tmp, 0, 0, 0 };
+
+  tmp.names = NULL;
+  if (cpd_srcline_symbols(d, collect_sym, &c) <= (int)d->nsyms)
+    return;
+  tmp.syms = calloc(c.n, sizeof(*tmp.syms));
+  tmp.names = malloc(c.names_len ? c.names_len : 1);
+  tmp.nsyms = 0;
+  if (!tmp.syms || !tmp.names) {
+    free(tmp.syms);
+    free(tmp.names);
+    return;
+  }
+  cpd_srcline_symbols(d, collect_sym, &c);
+  free(d->syms);
+  free(d->names);
+  d->syms = tmp.syms;
+  d->names = tmp.names;
+  cpd_qsort(d->syms, tmp.nsyms, sizeof(*d->syms), cmp_sym);
+  d->nsyms = dedupe(d->syms, tmp.nsyms);
 }
 
 struct cpd_dso *cpd_symbols_dso(struct cpd_symbols *s, const char *path, uint32_t pid)
@@ -224,6 +278,8 @@ struct cpd_dso *cpd_symbols_dso(struct cpd_symbols *s, const char *path, uint32_
     if (cpd_dso_load_fd(d, fd) == 0)
       d->open_path = strdup(full);  /* for srcline.c, which opens it again when asked */
     close(fd);
+    if (d->stripped && d->open_path)
+      load_debug_symbols(d);
   }
   return d;
 }

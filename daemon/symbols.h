@@ -24,6 +24,7 @@ struct cpd_dso {
   struct { uint64_t offset, vaddr, filesz; } *loads;  /* PT_LOAD segments */
   size_t nloads;
   int readable;             /* the file was opened and parsed as ELF */
+  int stripped;             /* no .symtab: names from .dynsym, or from a debug file */
   char *open_path;          /* the path it was opened by (through /proc/PID/root) */
   void *dwfl;               /* srcline.c's Dwfl for it, made on first use */
   int dwfl_failed;          /* no DWARF could be opened: not tried again */

@@ -1,7 +1,8 @@
 #!/bin/sh
 # sample_lines.sh: pprof carries source lines and inlined frames from DWARF (libdwfl), also
-# when the DWARF is in a separate debug file found by .gnu_debuglink; judged by
-# go tool pprof against the workload's own source.
+# when the DWARF is in a separate debug file found by .gnu_debuglink, and function names
+# from that file when the binary has no symbol table left; judged by go tool pprof against
+# the workload's own source.
 . "$(dirname "$0")/lib.sh"
 require_perf
 require_pprof
@@ -57,3 +58,12 @@ objcopy --only-keep-debug "$WORK/split" "$WORK/split.debug" &&
   die "objcopy could not split the debug info"
 readelf -S "$WORK/split" | grep -q debug_line && die "the split binary still has DWARF"
 check_lines "$WORK/split" "$WORK/split"
+# Stripped of its symbol table too (strip --strip-all, as distributions ship binaries):
+# function names come from the debug file.
+cp "$BIN" "$WORK/stripped"
+objcopy --only-keep-debug "$WORK/stripped" "$WORK/stripped.debug" &&
+  strip --strip-all "$WORK/stripped" &&
+  objcopy --add-gnu-debuglink="$WORK/stripped.debug" "$WORK/stripped" ||
+  die "could not strip the binary"
+readelf -S "$WORK/stripped" | grep -q '\.symtab' && die "the stripped binary still has .symtab"
+check_lines "$WORK/stripped" "$WORK/stripped"

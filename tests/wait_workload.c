@@ -98,9 +98,9 @@ int main(void)
     task("spin", spin);
   }
   task("grow", grow);
-  usleep(100000);  /* readings every 10 ms: the change lands in one task or the other */
+  usleep(300000);  /* readings every 100 ms: the change lands in one task or the other */
   task("shrink", shrink);
-  usleep(50000);
+  usleep(250000);
   for (uintptr_t i = 0; i < 4; i++)
     pthread_create(&t[i], NULL, crowd_worker, (void *)(i + 2));
   for (int i = 0; i < 4; i++)
