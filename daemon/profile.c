@@ -369,6 +369,7 @@ static uint32_t resolve(struct cpd_profile *p, uint64_t addr, int kernel)
       if (m->dso && m->dso->readable) {
         uint64_t v = cpd_dso_offset_to_vaddr(m->dso, addr - m->start + m->pgoff);
 
+        cpd_dso_load_debug_symbols(m->dso);
         if (v != UINT64_MAX)
           sym = cpd_dso_lookup(m->dso, v);
         if (sym) {

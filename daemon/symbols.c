@@ -211,16 +211,14 @@ static void collect_sym(void *arg, uint64_t addr, uint64_t size, const char *nam
   c->used += len;
 }
 
-/*
- * A file stripped of .symtab: every function's name from its separate debug file (found by
- * build-id or .gnu_debuglink, as elfutils finds it), when there is one with more symbols
- * than .dynsym gave.
- */
-static void load_debug_symbols(struct cpd_dso *d)
+void cpd_dso_load_debug_symbols(struct cpd_dso *d)
 {
   struct cpd_dso tmp = *d;
   struct sym_collect c = { &tmp, 0, 0, 0 };
 
+  if (!d->stripped || d->debug_tried || !d->open_path)
+    return;
+  d->debug_tried = 1;
   tmp.names = NULL;
   if (cpd_srcline_symbols(d, collect_sym, &c) <= (int)d->nsyms)
     return;
@@ -278,8 +276,6 @@ struct cpd_dso *cpd_symbols_dso(struct cpd_symbols *s, const char *path, uint32_
     if (cpd_dso_load_fd(d, fd) == 0)
       d->open_path = strdup(full);  /* for srcline.c, which opens it again when asked */
     close(fd);
-    if (d->stripped && d->open_path)
-      load_debug_symbols(d);
   }
   return d;
 }

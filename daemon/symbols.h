@@ -25,6 +25,7 @@ struct cpd_dso {
   size_t nloads;
   int readable;             /* the file was opened and parsed as ELF */
   int stripped;             /* no .symtab: names from .dynsym, or from a debug file */
+  int debug_tried;          /* cpd_dso_load_debug_symbols() looked for the debug file */
   char *open_path;          /* the path it was opened by (through /proc/PID/root) */
   void *dwfl;               /* srcline.c's Dwfl for it, made on first use */
   int dwfl_failed;          /* no DWARF could be opened: not tried again */
@@ -49,6 +50,13 @@ int cpd_dso_load_fd(struct cpd_dso *d, int fd);
 void cpd_dso_free(struct cpd_dso *d);
 /* The ELF virtual address of file offset OFF, or UINT64_MAX when no segment holds it. */
 uint64_t cpd_dso_offset_to_vaddr(const struct cpd_dso *d, uint64_t off);
+/*
+ * A file stripped of .symtab: every function's name from its separate debug file (found by
+ * build-id or .gnu_debuglink, as elfutils finds it), when there is one with more symbols
+ * than .dynsym gave. Once per file, on the first address looked up in it: opening a debug
+ * file can take tens of milliseconds (libc's, compressed), paid only where samples land.
+ */
+void cpd_dso_load_debug_symbols(struct cpd_dso *d);
 /* The symbol covering VADDR, or NULL. */
 const struct cpd_sym *cpd_dso_lookup(const struct cpd_dso *d, uint64_t vaddr);
 /* The kernel symbol covering IP (kallsyms loaded on first use), or NULL. */
