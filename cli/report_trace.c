@@ -47,20 +47,29 @@ static void fmt_us(char *buf, size_t size, double us)
     snprintf(buf, size, "%.1fus", us);
 }
 
+json_object *cpc_trace_read(const char *path, json_object **events)
+{
+  json_object *root = json_object_from_file(path);
+
+  if (!root || !json_object_object_get_ex(root, "traceEvents", events) ||
+      !json_object_is_type(*events, json_type_array)) {
+    fprintf(stderr, "ceoprof report: %s is not a Chrome trace JSON file (%s)\n", path,
+            root ? "no traceEvents array" : json_util_get_last_err());
+    json_object_put(root);
+    return NULL;
+  }
+  return root;
+}
+
 int cpc_report_trace(const char *path, int top)
 {
-  json_object *root = json_object_from_file(path), *events, *v;
+  json_object *events, *v, *root = cpc_trace_read(path, &events);
   struct task_stats *st = NULL;
   size_t nst = 0, cap = 0, nev, unfinished = 0;
   int rc = 0;
 
-  if (!root || !json_object_object_get_ex(root, "traceEvents", &events) ||
-      !json_object_is_type(events, json_type_array)) {
-    fprintf(stderr, "ceoprof report: %s is not a Chrome trace JSON file (%s)\n", path,
-            root ? "no traceEvents array" : json_util_get_last_err());
-    json_object_put(root);
+  if (!root)
     return 1;
-  }
   nev = json_object_array_length(events);
   for (size_t i = 0; i < nev; i++) {
     json_object *e = json_object_array_get_idx(events, i), *args, *x;

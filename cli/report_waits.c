@@ -112,20 +112,15 @@ static void print_rows(struct row *rows, size_t n, const char *by, int top)
 
 int cpc_report_waits(const char *path, const char *by, int top)
 {
-  json_object *root = json_object_from_file(path), *events;
+  json_object *events, *root = cpc_trace_read(path, &events);
   struct span *spans = NULL;
   struct lane *lanes = NULL;
   struct row *rows = NULL;
   size_t nspans = 0, nlanes = 0, nrows = 0, without = 0, nev;
   int by_worker = strcmp(by, "worker") == 0, rc = 1;
 
-  if (!root || !json_object_object_get_ex(root, "traceEvents", &events) ||
-      !json_object_is_type(events, json_type_array)) {
-    fprintf(stderr, "ceoprof report: %s is not a Chrome trace JSON file (%s)\n", path,
-            root ? "no traceEvents array" : json_util_get_last_err());
-    json_object_put(root);
+  if (!root)
     return 1;
-  }
   nev = json_object_array_length(events);
   spans = calloc(nev ? nev : 1, sizeof(*spans));
   lanes = calloc(nev ? nev : 1, sizeof(*lanes));

@@ -81,7 +81,7 @@ static void attach(struct cpd_conn *c, const Ceoprof__Wire__AttachRequest *a)
   struct cpd_target_opts o = {
     .hz = a->hz ? (int)a->hz : cpd.hz,
     .kernel = a->kernel,
-    .dwarf_stack = a->dwarf_stack > CPD_DWARF_STACK_MAX ? CPD_DWARF_STACK_MAX : (a->dwarf_stack + 7) & ~7u,
+    .dwarf_stack = cpd_unwind_stack_size(a->dwarf_stack),
     .duration_s = (double)a->duration_ms / 1000.0,
     .prefix = a->prefix && *a->prefix ? a->prefix : NULL,
     .owner_uid = c->uid,

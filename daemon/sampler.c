@@ -70,7 +70,6 @@ static const struct cpd_event_owner *owner_of(const struct cpd_sampler *s, uint6
   return NULL;
 }
 
-/* sched:sched_switch, sampled at every switch of the thread, with its user stack. */
 /* DWARF mode: the user registers and stack instead of the user callchain, as perf does. */
 static void dwarf_attr(const struct cpd_sampler *s, struct perf_event_attr *a)
 {
@@ -81,6 +80,7 @@ static void dwarf_attr(const struct cpd_sampler *s, struct perf_event_attr *a)
   a->exclude_callchain_user = 1;
 }
 
+/* sched:sched_switch, sampled at every switch of the thread, with its user stack. */
 static void fill_offcpu_attr(const struct cpd_sampler *s, struct perf_event_attr *a)
 {
   memset(a, 0, sizeof(*a));
@@ -309,8 +309,10 @@ int cpd_sampler_open(struct cpd_sampler *s, uint32_t pid, const struct cpd_sampl
                    PERF_SAMPLE_CPU | PERF_SAMPLE_PERIOD | PERF_SAMPLE_CALLCHAIN;
   if (o->dwarf_stack) {
     s->sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
-    if (cpd_unwind_init(&s->unwind) < 0)
+    if (cpd_unwind_init(&s->unwind) < 0) {
+      snprintf(err, errlen, "out of memory for libunwind's address space");
       return -ENOMEM;
+    }
   }
   s->ncpus = (int)sysconf(_SC_NPROCESSORS_CONF);
   if (s->ncpus < 1)

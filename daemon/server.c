@@ -657,22 +657,11 @@ static void cron(void)
 void cpd_server_run(void)
 {
   struct epoll_event evs[64];
-  uint64_t last_cron_ms = cpd_now_ms();
   sigset_t none;
 
   sigemptyset(&none);
   while (!cpd.stop && !cpd.target_gone) {
-    uint64_t now = cpd_now_ns(), next = now + CRON_MS * 1000000ull;
-    int n;
-
-    /* Resident memory is read more often than the loop's cron runs. */
-    for (struct cpd_target *t = cpd.targets; t; t = t->next) {
-      uint64_t due = cpd_target_poll_rss(t, now);
-
-      next = due < next ? due : next;
-    }
-    n = epoll_pwait(cpd.epfd, evs, 64, next > now ? (int)((next - now + 999999) / 1000000) : 0,
-                    &none);
+    int n = epoll_pwait(cpd.epfd, evs, 64, CRON_MS, &none);
 
     for (int i = 0; i < n; i++) {
       struct cpd_watch *w = evs[i].data.ptr;
@@ -698,10 +687,7 @@ void cpd_server_run(void)
         break;
       }
     }
-    if (n > 0 || cpd_now_ms() - last_cron_ms >= CRON_MS) {
-      cron();
-      last_cron_ms = cpd_now_ms();
-    }
+    cron();
   }
   /* Frames already on the wire belong in the output. */
   for (struct cpd_conn *c = cpd.conns, *next; c; c = next) {

@@ -110,18 +110,11 @@ struct cpd_target *cpd_target_start(uint32_t pid, const struct cpd_target_opts *
 
 void cpd_target_read(struct cpd_target *t)
 {
-  if (t->sampling)
-    cpd_sampler_read(&t->sampler);
-}
-
-uint64_t cpd_target_poll_rss(struct cpd_target *t, uint64_t now_ns)
-{
-  struct cpd_rss *r = &t->profile.rss;
-
-  if (!t->sampling || t->stop_ns || r->fd < 0)
-    return UINT64_MAX;
-  cpd_rss_poll(r, now_ns, CPD_RSS_GAP_NS);
-  return r->n ? r->recs[r->n - 1].time + CPD_RSS_GAP_NS : now_ns;
+  if (!t->sampling)
+    return;
+  cpd_sampler_read(&t->sampler);
+  if (!t->stop_ns)
+    cpd_rss_poll(&t->profile.rss, cpd_now_ns(), CPD_RSS_GAP_NS);
 }
 
 uint64_t cpd_target_samples(const struct cpd_target *t)

@@ -68,11 +68,9 @@ struct cpd_target {
  */
 struct cpd_target *cpd_target_start(uint32_t pid, const struct cpd_target_opts *o, char *err,
                                     size_t errlen);
-/* Reads the rings: call when a ring fd is readable and from the loop's cron. */
+/* Reads the rings, and the resident memory when CPD_RSS_GAP_NS has passed since its last
+ * reading: call when a ring fd is readable and from the loop's cron. */
 void cpd_target_read(struct cpd_target *t);
-/* Reads the target's resident memory when CPD_RSS_GAP_NS passed since the last reading;
- * returns when the next one is due (UINT64_MAX: never). */
-uint64_t cpd_target_poll_rss(struct cpd_target *t, uint64_t now_ns);
 /* Writes the window that ends now and starts the next one. 0 or -errno. */
 int cpd_target_cut(struct cpd_target *t);
 #define CPD_WRITE_RETRY_MS 2000  /* how often kept data is tried again */

@@ -334,14 +334,29 @@ static void write_span_args(FILE *f, void *arg, const struct cpd_span *sp)
 
 struct state_lane {
   FILE *f;
-  uint32_t pid, tid;
+  uint32_t pid, tid;     /* tid: the thread's, with CPD_STATE_LANE set */
+  const char *name;      /* the thread's lane */
+  int64_t sort_index;
+  int named;             /* the lane's metadata is written (before its first slice) */
 };
 
 static void write_state_slice(void *arg, uint64_t from, uint64_t to, enum cpd_thread_state state)
 {
   static const char *const names[] = { "running", "runnable", "blocked" };
-  const struct state_lane *l = arg;
+  struct state_lane *l = arg;
 
+  if (!l->named) {
+    char lane[360];
+
+    fprintf(l->f, ",\n{\"ph\":\"M\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"name\":"
+                  "\"thread_name\",\"args\":{\"name\":", l->pid, l->tid);
+    snprintf(lane, sizeof(lane), "%s state", l->name);
+    cpd_json_str(l->f, lane);
+    fprintf(l->f, "}},{\"ph\":\"M\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"name\":"
+                  "\"thread_sort_index\",\"args\":{\"sort_index\":%" PRId64 "}}", l->pid, l->tid,
+            l->sort_index);
+    l->named = 1;
+  }
   fprintf(l->f, ",\n{\"ph\":\"X\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"ts\":", l->pid,
           l->tid);
   cpd_json_us(l->f, from);
@@ -350,32 +365,17 @@ static void write_state_slice(void *arg, uint64_t from, uint64_t to, enum cpd_th
   fprintf(l->f, ",\"cat\":\"thread_state\",\"name\":\"%s\",\"args\":{}}", names[state]);
 }
 
-static void count_slice(void *arg, uint64_t from, uint64_t to, enum cpd_thread_state state)
-{
-}
-
 /* Beside each thread's lane, a lane of its states (running, runnable, blocked) from the
- * context-switch records: they cannot share the thread's lane, where tasks nest. */
+ * context-switch records: they cannot share the thread's lane, where tasks nest. A thread
+ * with nothing known in this window gets no such lane. */
 static void write_lane(FILE *f, void *arg, uint32_t pid, uint32_t tid, const char *name,
                        int64_t sort_index)
 {
   const struct cpd_trace_samples *ts = arg;
-  struct state_lane l = { f, pid, tid | CPD_STATE_LANE };
+  struct state_lane l = { f, pid, tid | CPD_STATE_LANE, name, sort_index, 0 };
 
-  if (!ts->prof->switches ||
-      cpd_sched_slices(&ts->prof->sched, tid, ts->begin_ns, ts->end_ns, count_slice, NULL) == 0)
-    return;  /* nothing known of it in this window: no lane */
-  fprintf(f, ",\n{\"ph\":\"M\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"name\":\"thread_name\","
-             "\"args\":{\"name\":", pid, l.tid);
-  {
-    char lane[360];
-
-    snprintf(lane, sizeof(lane), "%s state", name);
-    cpd_json_str(f, lane);
-  }
-  fprintf(f, "}},{\"ph\":\"M\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"name\":"
-             "\"thread_sort_index\",\"args\":{\"sort_index\":%" PRId64 "}}", pid, l.tid, sort_index);
-  cpd_sched_slices(&ts->prof->sched, tid, ts->begin_ns, ts->end_ns, write_state_slice, &l);
+  if (ts->prof->switches)
+    cpd_sched_slices(&ts->prof->sched, tid, ts->begin_ns, ts->end_ns, write_state_slice, &l);
 }
 
 void cpd_trace_samples_extra(struct cpd_trace_samples *ts, struct cpd_trace_extra *extra)

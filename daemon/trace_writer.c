@@ -84,6 +84,8 @@ static void write_lanes(FILE *f, const struct cpd_session *s, const struct cpd_t
   fputs("}}", f);
   for (size_t i = 0; i < s->nthreads; i++) {
     const struct cpd_thread *t = th[i];
+    /* Workers in worker-id order first, then the other threads by tid. */
+    int64_t sort_index = t->worker_id >= 0 ? t->worker_id : (int64_t)1000000 + t->tid;
 
     snprintf(name, sizeof(name), "%s (tid %" PRIu32 ")", t->worker_name ? t->worker_name : t->comm,
              t->tid);
@@ -91,13 +93,11 @@ static void write_lanes(FILE *f, const struct cpd_session *s, const struct cpd_t
     fputs(",\"name\":\"thread_name\",\"args\":{\"name\":", f);
     cpd_json_str(f, name);
     fputs("}}", f);
-    /* Workers in worker-id order first, then the other threads by tid. */
     head(f, "M", s->pid, t->tid);
     fprintf(f, ",\"name\":\"thread_sort_index\",\"args\":{\"sort_index\":%" PRId64 "}}",
-            t->worker_id >= 0 ? t->worker_id : (int64_t)1000000 + t->tid);
+            sort_index);
     if (extra && extra->lane)
-      extra->lane(f, extra->arg, s->pid, t->tid, name,
-                  t->worker_id >= 0 ? t->worker_id : (int64_t)1000000 + t->tid);
+      extra->lane(f, extra->arg, s->pid, t->tid, name, sort_index);
   }
 }
 

@@ -29,9 +29,10 @@ extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip
 #define dwarf_search_unwind_table UNW_OBJ(dwarf_search_unwind_table)
 
 /*
- * libunwind, as Debian builds it, blocks every signal around each use of its caches and
- * memory pools: four rt_sigprocmask system calls per frame, which cost more than the
- * unwinding itself (a 17-frame stack took 43 us of CPU with them, 3-4 us without). They guard unwinding a
+ * libunwind, as Debian builds it, blocks every signal around each use of its register-state
+ * cache (every step) and memory pool (every unwind-table search): two to four
+ * rt_sigprocmask system calls per frame, which cost more than the unwinding itself (a
+ * 17-frame stack took 43 us of CPU with them, 3-4 us without). They guard unwinding a
  * thread's own stack from a signal handler; ceoprof unwinds copies of other processes'
  * stacks, on one thread, and its signal handlers only set flags. So while it unwinds, the
  * calls libunwind makes through the PLT return at once; every other caller of
@@ -70,6 +71,11 @@ struct walk {
   uint64_t sp, stack_len;
 };
 
+uint32_t cpd_unwind_stack_size(uint64_t bytes)
+{
+  return bytes >= CPD_DWARF_STACK_MAX ? CPD_DWARF_STACK_MAX : (uint32_t)((bytes + 7) & ~7ull);
+}
+
 int cpd_unwind_parse_mode(const char *arg, uint32_t *dwarf_stack, char *err, size_t errlen)
 {
   char *end;
@@ -91,7 +97,7 @@ int cpd_unwind_parse_mode(const char *arg, uint32_t *dwarf_stack, char *err, siz
                "not '%s'", CPD_DWARF_STACK_MAX, arg + 6);
       return -EINVAL;
     }
-    *dwarf_stack = (uint32_t)((size + 7) & ~7ul);
+    *dwarf_stack = cpd_unwind_stack_size(size);
     return 0;
   }
   snprintf(err, errlen, "--call-graph takes fp (frame pointers) or dwarf[,SIZE] (for code "

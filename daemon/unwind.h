@@ -32,6 +32,8 @@ struct cpd_unwind {
  * with the reason in ERR.
  */
 int cpd_unwind_parse_mode(const char *arg, uint32_t *dwarf_stack, char *err, size_t errlen);
+/* BYTES of stack as the kernel takes it: rounded up to 8, at most CPD_DWARF_STACK_MAX. */
+uint32_t cpd_unwind_stack_size(uint64_t bytes);
 
 int cpd_unwind_init(struct cpd_unwind *u);
 void cpd_unwind_free(struct cpd_unwind *u);
