@@ -469,7 +469,7 @@ static uint32_t intern_stack(struct cpd_profile *p, const uint32_t *f, uint32_t 
     const struct cpd_stack *s = &p->stacks[p->stack_table[i] - 1];
 
     if (s->len == n && s->truncated == (uint32_t)truncated &&
-        memcmp(p->frames + s->off, f, n * sizeof(*f)) == 0)
+        (n == 0 || memcmp(p->frames + s->off, f, n * sizeof(*f)) == 0))
       return p->stack_table[i] - 1;
   }
   if (cpd_grow(&p->stacks, &p->stacks_cap, p->nstacks, sizeof(*p->stacks)) < 0)

@@ -434,11 +434,19 @@ static int write_window(struct cpd_target *t, struct cpd_session *s, uint64_t cu
 int cpd_target_cut(struct cpd_target *t)
 {
   struct cpd_session *s = cpd_session_get(t->pid, 0);
-  uint64_t cut = cpd_now_ns();
+  uint64_t len = (uint64_t)(cpd.window_s * 1e9), now = cpd_now_ns(), cut;
   int rc;
 
   if (!s)
     return -ENOMEM;
+  if (now - t->window_start_ns < len)
+    return 0;
+  /* Windows lie on a grid of LEN from the first one's start, however late the loop comes
+   * to cut them (the data is cut by its timestamps). Windows kept from a full disk are
+   * written as one, up to the last grid line passed. */
+  cut = t->window_start_ns + len;
+  if (t->write_pending)
+    cut += (now - cut) / len * len;
   cpd_target_read(t);
   rc = write_window(t, s, cut, 0);
   if (rc == -EAGAIN)

@@ -71,7 +71,8 @@ struct cpd_target *cpd_target_start(uint32_t pid, const struct cpd_target_opts *
 /* Reads the rings, and the resident memory when CPD_RSS_GAP_NS has passed since its last
  * reading: call when a ring fd is readable and from the loop's cron. */
 void cpd_target_read(struct cpd_target *t);
-/* Writes the window that ends now and starts the next one. 0 or -errno. */
+/* Writes the window when its length has passed (it ends at its grid line, however late the
+ * call) and starts the next one. 0 (also when not due) or -errno. */
 int cpd_target_cut(struct cpd_target *t);
 #define CPD_WRITE_RETRY_MS 2000  /* how often kept data is tried again */
 

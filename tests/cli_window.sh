@@ -1,6 +1,7 @@
 #!/bin/sh
 # cli_window.sh: "ceoprofd --auto --window": a libceoprof client is profiled as soon as it
-# connects, in windows that follow each other without gap or overlap, whose samples add
+# connects, in windows of the given length that follow each other without gap or overlap
+# (also after the daemon was stopped for a while), whose samples add
 # up to the CPU the workload measured, and whose traces never count a task twice.
 . "$(dirname "$0")/lib.sh"
 require_perf
@@ -8,7 +9,15 @@ require_pprof
 WORKLOAD="$top_builddir/tests/cpu_workload"
 
 start_daemon --output-dir "$WORK" --auto --window 0.5 -F 199 -v
-"$WORKLOAD" 3 >"$WORK/w.out" || die "workload failed"
+"$WORKLOAD" 3 >"$WORK/w.out" &
+wl=$!
+# The daemon stopped for a second (as a starved machine or a slow symbol file stops its loop)
+# still cuts every window at its grid line, catching up when it runs again.
+sleep 1
+kill -STOP "$daemon_pid"
+sleep 1.2
+kill -CONT "$daemon_pid"
+wait "$wl" || die "workload failed"
 wpid=$(sed -n 's/.*--auto: profiling pid \([0-9]*\).*/\1/p' "$WORK/daemon.log" | head -n 1)
 [ -n "$wpid" ] || die "--auto did not profile the client: $(cat "$WORK/daemon.log")"
 wait_log "profile ends" || true
@@ -42,6 +51,7 @@ assert len(wins) >= 5, f"only {len(wins)} windows in 3 s with --window 0.5"
 for a, b in zip(wins, wins[1:]):
     assert a["time_nanos"] + a["duration_nanos"] == b["time_nanos"], \
         ("gap or overlap between windows", a["time_nanos"], a["duration_nanos"], b["time_nanos"])
+    assert a["duration_nanos"] == 500000000, ("a window off the grid", a["duration_nanos"])
 samples = sum(w["totals"]["samples"] for w in wins)
 cpu_ms = sum(w["totals"]["cpu"] for w in wins) / 1e6
 burns = dict(kv.split("=") for kv in open(f"{work}/w.out").read().split("cpu_ms ")[1].split())
