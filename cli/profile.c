@@ -74,6 +74,7 @@ struct popts {
   const char *socket;
   int kernel;
   uint32_t dwarf_stack;
+  int no_bpf;
 };
 
 static int parse_popts(int argc, char **argv, const char *cmd, struct popts *o, int allow_cmd)
@@ -85,6 +86,7 @@ static int parse_popts(int argc, char **argv, const char *cmd, struct popts *o, 
     { "socket", required_argument, NULL, 's' },
     { "kernel", no_argument, NULL, 'k' },
     { "call-graph", required_argument, NULL, 'g' },
+    { "no-bpf", no_argument, NULL, 'n' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -122,6 +124,9 @@ static int parse_popts(int argc, char **argv, const char *cmd, struct popts *o, 
       break;
     case 'k':
       o->kernel = 1;
+      break;
+    case 'n':
+      o->no_bpf = 1;
       break;
     case 'g': {
       char why[200];
@@ -171,6 +176,7 @@ static int run_engine(uint32_t pid, const struct popts *o, const char *socket_pa
   cpd.hz = o->hz;
   cpd.kernel = o->kernel;
   cpd.dwarf_stack = o->dwarf_stack;
+  cpd.no_bpf = o->no_bpf;
   cpd.duration_s = o->duration_s;
   cpd.enable_on_exec = enable_on_exec;
   cpd.on_tick = engine_tick;
@@ -268,6 +274,7 @@ static int send_attach(struct cpc_ctl *c, uint32_t pid, const struct popts *o, c
   a.prefix = (char *)prefix;
   a.kernel = o->kernel;
   a.dwarf_stack = o->dwarf_stack;
+  a.no_bpf = o->no_bpf;
   a.progress = 1;
   f.body_case = CEOPROF__WIRE__FRAME__BODY_ATTACH;
   f.attach = &a;

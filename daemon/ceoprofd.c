@@ -46,6 +46,8 @@ static const char usage[] =
   "                           stack, default 8192: for code without frame pointers)\n"
   "  -k, --kernel             include kernel stacks\n"
   "      --no-sampling        --pid: collect task events only, no CPU samples\n"
+  "      --no-bpf             off-CPU stacks from perf events even where the BPF\n"
+  "                           helper (built with --with-libbpf) would load\n"
   "      --hello-timeout MS   drop clients silent this long after connecting (5000)\n"
   "  -v, --verbose            log every client connection\n"
   "  -h, --help               show this help\n"
@@ -77,6 +79,7 @@ int main(int argc, char **argv)
     { "call-graph", required_argument, NULL, 'g' },
     { "kernel", no_argument, NULL, 'k' },
     { "no-sampling", no_argument, NULL, 'N' },
+    { "no-bpf", no_argument, NULL, 'n' },
     { "auto", no_argument, NULL, 'a' },
     { "window", required_argument, NULL, 'w' },
     { "pyroscope", required_argument, NULL, 'P' },
@@ -143,6 +146,9 @@ int main(int argc, char **argv)
     }
     case 'k':
       cpd.kernel = 1;
+      break;
+    case 'n':
+      cpd.no_bpf = 1;
       break;
     case 'N':
       cpd.no_sampling = 1;

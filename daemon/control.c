@@ -82,6 +82,7 @@ static void attach(struct cpd_conn *c, const Ceoprof__Wire__AttachRequest *a)
     .hz = a->hz ? (int)a->hz : cpd.hz,
     .kernel = a->kernel,
     .dwarf_stack = cpd_unwind_stack_size(a->dwarf_stack),
+    .no_bpf = a->no_bpf || cpd.no_bpf,
     .duration_s = (double)a->duration_ms / 1000.0,
     .prefix = a->prefix && *a->prefix ? a->prefix : NULL,
     .owner_uid = c->uid,
@@ -131,7 +132,7 @@ static void attach(struct cpd_conn *c, const Ceoprof__Wire__AttachRequest *a)
 void cpd_control_auto_attach(struct cpd_conn *c)
 {
   struct cpd_target_opts o = { .hz = cpd.hz, .kernel = cpd.kernel, .dwarf_stack = cpd.dwarf_stack,
-                               .owner_uid = geteuid() };
+                               .no_bpf = cpd.no_bpf, .owner_uid = geteuid() };
   struct cpd_target *t;
   char err[512];
 

@@ -411,7 +411,10 @@ int cpd_pprof_write(const char *path, const struct cpd_profile *p, const struct 
   prof.sample = samplep;
   /* Comments: what produced this and what was lost. */
   comments[ncomments++] = str_index(&st, "ceoprof " PACKAGE_VERSION);
-  if (info->samples)
+  if (info->samples && info->summed_by_bpf)
+    snprintf(text, sizeof(text), "event: sched:sched_switch, the time off the CPU summed per "
+             "thread and stack at switch-out by the BPF helper (no task labels)");
+  else if (info->samples)
     snprintf(text, sizeof(text), "event: sched:sched_switch, the stack at each switch-out, "
              "weighted by the time until the thread ran again");
   else

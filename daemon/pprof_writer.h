@@ -18,6 +18,7 @@ struct cpd_pprof_info {
   const struct cpd_psample *samples;
   size_t nsamples;
   const char *value_type;
+  int summed_by_bpf;        /* off-CPU samples summed per thread and stack by the BPF helper */
   uint32_t dwarf_stack;     /* stacks unwound with DWARF CFI over this many bytes; 0: fp */
 };
 

@@ -503,7 +503,15 @@ static uint32_t stack_of(struct cpd_profile *p, const uint64_t *frames, uint32_t
   for (uint32_t i = 0; i < n && nl < 256; i++) {
     /* Callers' frames are return addresses: look up the call instruction before them. */
     uint64_t addr = i == 0 ? frames[i] : frames[i] - 1;
-    uint32_t loc = location_of(p, addr, i < nkernel);
+    uint32_t loc;
+
+    if (i >= nkernel && frames[i] >= KERNEL_START) {
+      /* A user frame in kernel space: a frame-pointer walk that went astray through code
+       * without frame pointers (libc) and read data. The stack ends before it. */
+      truncated = 1;
+      break;
+    }
+    loc = location_of(p, addr, i < nkernel);
 
     if (loc)
       locs[nl++] = loc;
@@ -532,10 +540,29 @@ int cpd_profile_add_sample(struct cpd_profile *p, uint64_t time, uint32_t tid, u
   return 0;
 }
 
-int cpd_profile_add_offcpu(struct cpd_profile *p, uint64_t time, uint32_t tid, const uint64_t *frames,
-                           uint32_t n, uint32_t nkernel, int truncated)
+/* A frame with no address, shown as NAME (a string literal: functions are interned by the
+ * name's pointer). Returns the location's index + 1, or 0 when out of memory. */
+static uint32_t named_location(struct cpd_profile *p, const char *name)
 {
-  uint32_t stack = stack_of(p, frames, n, nkernel, truncated);
+  uint32_t f = intern_function(p, name, 0);
+  struct cpd_location *l;
+
+  if (!f)
+    return 0;
+  for (size_t i = p->nlocs; i-- > 0;)
+    if (p->locs[i].address == 0 && p->locs[i].function == f)
+      return (uint32_t)i + 1;
+  if (cpd_grow(&p->locs, &p->locs_cap, p->nlocs, sizeof(*l)) < 0)
+    return 0;
+  l = &p->locs[p->nlocs];
+  memset(l, 0, sizeof(*l));
+  l->function = f;
+  return (uint32_t)++p->nlocs;
+}
+
+static int add_offcpu(struct cpd_profile *p, uint64_t time, uint32_t tid, uint64_t period,
+                      uint32_t stack)
+{
   struct cpd_psample *s;
 
   if (stack == UINT32_MAX || cpd_grow(&p->offcpu, &p->offcpu_cap, p->noffcpu, sizeof(*s)) < 0) {
@@ -544,10 +571,29 @@ int cpd_profile_add_offcpu(struct cpd_profile *p, uint64_t time, uint32_t tid, c
   }
   s = &p->offcpu[p->noffcpu++];
   s->time = time;
-  s->period = 0;  /* how long it stayed off the CPU: known when it is back (cpd_sched_off) */
+  s->period = period;
   s->tid = tid;
   s->stack = stack;
   return 0;
+}
+
+int cpd_profile_add_offcpu(struct cpd_profile *p, uint64_t time, uint32_t tid, const uint64_t *frames,
+                           uint32_t n, uint32_t nkernel, int truncated)
+{
+  /* How long it stays off the CPU is known when it is back (cpd_sched_off). */
+  return add_offcpu(p, time, tid, 0, stack_of(p, frames, n, nkernel, truncated));
+}
+
+int cpd_profile_add_offcpu_ns(struct cpd_profile *p, uint32_t tid, uint64_t ns,
+                              const uint64_t *frames, uint32_t n, uint32_t nkernel, int truncated,
+                              const char *empty)
+{
+  uint32_t loc;
+
+  if (n > 0 || !empty)
+    return add_offcpu(p, 0, tid, ns, stack_of(p, frames, n, nkernel, truncated));
+  loc = named_location(p, empty);
+  return add_offcpu(p, 0, tid, ns, loc ? intern_stack(p, &loc, 1, truncated) : UINT32_MAX);
 }
 
 const char *cpd_profile_loc_name(const struct cpd_profile *p, uint32_t loc)

@@ -89,7 +89,8 @@ struct cpd_profile {
   uint64_t map_gen;                  /* bumped whenever the current mappings change */
   struct cpd_sched sched;            /* thread states from context switches */
   struct cpd_rss rss;                /* resident memory over time (the target opens it) */
-  struct cpd_psample *offcpu;        /* stacks at switch-out; period = time off the CPU */
+  struct cpd_psample *offcpu;        /* stacks at switch-out; period = time off the CPU
+                                      * (time 0: summed already, period final) */
   size_t noffcpu, offcpu_cap;
   uint64_t offcpu_dropped;           /* off-CPU samples not kept for want of memory */
   /* Hash tables: address -> location (cleared when mappings change), stack -> index. */
@@ -132,6 +133,11 @@ int cpd_profile_add_sample(struct cpd_profile *p, uint64_t time, uint32_t tid, u
 /* A stack at a switch-out (sched:sched_switch): how long it stays off is filled in later. */
 int cpd_profile_add_offcpu(struct cpd_profile *p, uint64_t time, uint32_t tid, const uint64_t *frames,
                            uint32_t n, uint32_t nkernel, int truncated);
+/* Off-CPU time already summed (the BPF helper): time 0, period NS; in the next window. An
+ * empty stack is shown as one frame named EMPTY (a string literal), when given. */
+int cpd_profile_add_offcpu_ns(struct cpd_profile *p, uint32_t tid, uint64_t ns,
+                              const uint64_t *frames, uint32_t n, uint32_t nkernel, int truncated,
+                              const char *empty);
 /* The name to show for F: demangled when the symbol is mangled. */
 static inline const char *cpd_function_name(const struct cpd_function *f)
 {

@@ -283,6 +283,49 @@ static int scan_threads(struct cpd_sampler *s, char *err, size_t errlen)
   return added;
 }
 
+/* Off-CPU stacks from the BPF helper where it is built and loads (not with DWARF stacks: it
+ * takes frame-pointer ones); the perf events otherwise, with the reason noted. */
+static void open_offcpu_bpf(struct cpd_sampler *s)
+{
+#ifdef HAVE_LIBBPF
+  char why[256];
+  int rc;
+
+  if (s->opts.no_bpf) {
+    snprintf(s->offcpu_note, sizeof(s->offcpu_note), "off-CPU stacks from perf events (--no-bpf)");
+    return;
+  }
+  if (s->opts.dwarf_stack) {
+    snprintf(s->offcpu_note, sizeof(s->offcpu_note),
+             "off-CPU stacks from perf events: the BPF helper takes no DWARF stacks");
+    return;
+  }
+  rc = cpd_bpf_offcpu_open(&s->offcpu_bpf, s->pid, s->opts.enable_on_exec, s->opts.kernel, why,
+                           sizeof(why));
+  if (rc == 0) {
+    s->offcpu_tp = -1;  /* no perf events for them */
+    snprintf(s->offcpu_note, sizeof(s->offcpu_note),
+             "off-CPU stacks from the BPF helper (sums at sched_switch in a kernel map)");
+  } else {
+    snprintf(s->offcpu_note, sizeof(s->offcpu_note), "off-CPU stacks from perf events: %s", why);
+  }
+#else
+  (void)s;
+#endif
+}
+
+void cpd_sampler_drain_offcpu(struct cpd_sampler *s)
+{
+#ifdef HAVE_LIBBPF
+  int rc;
+
+  if (s->offcpu_bpf && (rc = cpd_bpf_offcpu_drain(s->offcpu_bpf, s->prof)) < 0)
+    cpd_log("pid %" PRIu32 ": reading the BPF helper's sums: %s", s->pid, strerror(-rc));
+#else
+  (void)s;
+#endif
+}
+
 int cpd_sampler_open(struct cpd_sampler *s, uint32_t pid, const struct cpd_sampler_opts *o,
                      struct cpd_profile *prof, char *err, size_t errlen)
 {
@@ -305,6 +348,8 @@ int cpd_sampler_open(struct cpd_sampler *s, uint32_t pid, const struct cpd_sampl
   if (o->offcpu && s->offcpu_tp < 0)
     snprintf(s->offcpu_warning, sizeof(s->offcpu_warning),
              "off-CPU stacks are not sampled: no sched:sched_switch tracepoint in tracefs");
+  if (s->offcpu_tp >= 0)
+    open_offcpu_bpf(s);
   s->sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_ID |
                    PERF_SAMPLE_CPU | PERF_SAMPLE_PERIOD | PERF_SAMPLE_CALLCHAIN;
   if (o->dwarf_stack) {
@@ -611,6 +656,19 @@ void cpd_sampler_close(struct cpd_sampler *s)
     cpd_debug("pid %" PRIu32 ": %" PRIu64 " duplicate samples of threads that inherited an "
               "event and had one opened for them, dropped", s->pid, s->duplicates);
   s->duplicates = 0;
+#ifdef HAVE_LIBBPF
+  if (s->offcpu_bpf) {
+    uint64_t lost = cpd_bpf_offcpu_lost(s->offcpu_bpf);
+
+    if (lost)
+      cpd_log("pid %" PRIu32 ": BPF off-CPU helper: %" PRIu64 " off-CPU periods lost (its maps "
+              "were full)", s->pid, lost);
+    cpd_debug("pid %" PRIu32 ": BPF off-CPU helper: %" PRIu64 " periods begun before the "
+              "command's exec left out", s->pid, cpd_bpf_offcpu_before_exec(s->offcpu_bpf));
+    cpd_bpf_offcpu_close(s->offcpu_bpf);
+    s->offcpu_bpf = NULL;
+  }
+#endif
   cpd_unwind_free(&s->unwind);
   free(s->family);
   s->family = NULL;

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bpf_offcpu.h"
 #include "perf_record.h"
 #include "profile.h"
 #include "unwind.h"
@@ -19,6 +20,7 @@ struct cpd_sampler_opts {
   size_t ring_pages;  /* data pages per CPU ring (a power of two) */
   int enable_on_exec; /* the kernel enables the events when the target execs */
   int offcpu;         /* also sample the stack at every switch-out (sched:sched_switch) */
+  int no_bpf;         /* off-CPU stacks from perf events even where the BPF helper loads */
   uint32_t dwarf_stack; /* 0: frame-pointer stacks; else DWARF unwinding over this many
                          * bytes of user stack copied per sample */
 };
@@ -61,6 +63,9 @@ struct cpd_sampler {
    * (the stack of the thread being switched out) into the same rings. */
   long offcpu_tp;              /* the tracepoint's id, -1 when not sampled */
   char offcpu_warning[256];    /* why off-CPU stacks are not sampled */
+  /* Or the BPF helper (--with-libbpf) sums them in the kernel instead: */
+  struct cpd_bpf_offcpu *offcpu_bpf;
+  char offcpu_note[320];       /* which of the two, and why not BPF */
   /* One read round: records of every ring, copied, then handled in time order. */
   uint8_t *round;              /* record bytes */
   size_t round_len, round_cap;
@@ -77,6 +82,13 @@ struct cpd_sampler {
 int cpd_sampler_open(struct cpd_sampler *s, uint32_t pid, const struct cpd_sampler_opts *o,
                      struct cpd_profile *prof, char *err, size_t errlen);
 int cpd_sampler_enable(struct cpd_sampler *s);
+/* Whether off-CPU stacks are taken (perf events or BPF). */
+static inline int cpd_sampler_has_offcpu(const struct cpd_sampler *s)
+{
+  return s->offcpu_tp >= 0 || s->offcpu_bpf != NULL;
+}
+/* Brings the BPF helper's sums into the profile (before a window is written); no-op else. */
+void cpd_sampler_drain_offcpu(struct cpd_sampler *s);
 void cpd_sampler_disable(struct cpd_sampler *s);
 /* Reads every ring into the profile. Returns the records read. */
 int cpd_sampler_read(struct cpd_sampler *s);

@@ -522,7 +522,7 @@ static int start_single_target(void)
 {
   struct cpd_target_opts o = {
     .hz = cpd.hz, .kernel = cpd.kernel, .dwarf_stack = cpd.dwarf_stack,
-    .no_sampling = cpd.no_sampling,
+    .no_sampling = cpd.no_sampling, .no_bpf = cpd.no_bpf,
     .enable_on_exec = cpd.enable_on_exec, .owner_uid = geteuid(),
   };
   char prefix[64], err[512];

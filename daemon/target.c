@@ -45,6 +45,7 @@ static int open_sampler(struct cpd_target *t, char *err, size_t errlen)
                                 .ring_pages = t->opts.dwarf_stack && geteuid() == 0 ?
                                               4 * RING_PAGES : RING_PAGES,
                                 .enable_on_exec = t->opts.enable_on_exec, .offcpu = 1,
+                                .no_bpf = t->opts.no_bpf,
                                 .dwarf_stack = t->opts.dwarf_stack };
   int rc;
 
@@ -58,6 +59,8 @@ static int open_sampler(struct cpd_target *t, char *err, size_t errlen)
     cpd_log("%s", t->sampler.warning);
   if (t->sampler.offcpu_warning[0])
     cpd_log("%s", t->sampler.offcpu_warning);
+  else if (t->sampler.offcpu_note[0])
+    cpd_log("pid %" PRIu32 ": %s", t->pid, t->sampler.offcpu_note);
   t->ring_watch = (struct cpd_watch){ CPD_W_RING, t };
   for (int i = 0; i < t->sampler.ncpus; i++) {
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &t->ring_watch };
@@ -265,7 +268,8 @@ static size_t offcpu_window(const struct cpd_profile *p, uint64_t cut_ns, int fi
 
     if (!final && smp.time >= cut_ns)
       continue;
-    smp.period = cpd_sched_off(&p->sched, smp.tid, smp.time, cut_ns, &still_off);
+    if (smp.time)  /* else summed by the BPF helper */
+      smp.period = cpd_sched_off(&p->sched, smp.tid, smp.time, cut_ns, &still_off);
     (*out)[k++] = smp;
   }
   return k;
@@ -281,6 +285,8 @@ static void offcpu_advance(struct cpd_profile *p, uint64_t cut_ns, int final)
     struct cpd_psample smp = p->offcpu[i];
     int still_off = 1;
 
+    if (!smp.time)
+      continue;  /* summed: all of it was in this window */
     if (smp.time < cut_ns) {
       cpd_sched_off(&p->sched, smp.tid, smp.time, cut_ns, &still_off);
       smp.time = cut_ns;
@@ -310,6 +316,7 @@ static int write_window(struct cpd_target *t, struct cpd_session *s, uint64_t cu
   int rc;
 
   if (t->sampling) {
+    cpd_sampler_drain_offcpu(&t->sampler);
     k = final ? total : partition_samples(p, cut_ns);
     p->nsamples = k;
     /* Every sampled thread gets a lane, named as the kernel last named it. */
@@ -345,12 +352,13 @@ static int write_window(struct cpd_target *t, struct cpd_session *s, uint64_t cu
       if (prc == 0)
         prc = cpd_pprof_write(ppath, p, s, &tl, &info);
     }
-    if (t->sampling && prc == 0 && t->sampler.offcpu_tp >= 0) {
+    if (t->sampling && prc == 0 && cpd_sampler_has_offcpu(&t->sampler)) {
       struct cpd_pprof_info oinfo = info;
 
       oinfo.nsamples = offcpu_window(p, cut_ns, !cut, &off);
       oinfo.samples = off ? off : p->offcpu;  /* no memory: an empty profile */
       oinfo.value_type = "off_cpu";
+      oinfo.summed_by_bpf = t->sampler.offcpu_bpf != NULL;
       orc = cpd_output_path(opath, sizeof(opath), t->prefix, s, real, ".offcpu.pb.gz");
       if (orc == 0)
         orc = cpd_pprof_write(opath, p, s, &tl, &oinfo);

@@ -3,7 +3,8 @@
 
 Decodes the protobuf wire format itself (no generated code), so it judges the bytes
 independently of the writer. Exits 1 and prints every rule broken. With --json, a last
-line "json {...}" gives the totals per sample type, time_nanos and duration_nanos.
+line "json {...}" gives the totals per sample type, time_nanos and duration_nanos, and
+the last sample type's total per thread_id label.
 """
 import gzip
 import json
@@ -130,6 +131,7 @@ def main():
     nsamples = 0
     total = [0] * len(names)
     label_keys = set()
+    by_thread = {}  # thread_id label -> the last sample type's total
     for _, v in p.get(2, []):
         m = msg(v)
         nsamples += 1
@@ -152,6 +154,9 @@ def main():
                 errors.append(f"label name {key!r} is not valid")
             if one(lm, 2) == 0 and one(lm, 3) == 0 and one(lm, 4) == 0:
                 errors.append(f"label {key} has neither a string nor a non-zero number")
+            if key == "thread_id" and vals:
+                tid = str(one(lm, 3))
+                by_thread[tid] = by_thread.get(tid, 0) + vals[-1]
     if nsamples > 16000:
         errors.append(f"{nsamples} samples: over Pyroscope's 16000 per profile")
     if len(p.get(9, [])) != 1:
@@ -165,7 +170,7 @@ def main():
     if "--json" in sys.argv[2:]:
         print("json " + json.dumps({"totals": dict(zip([t for t, _ in names], total)),
                                     "time_nanos": one(p, 9), "duration_nanos": one(p, 10),
-                                    "labels": sorted(label_keys)}))
+                                    "labels": sorted(label_keys), "by_thread": by_thread}))
     return 1 if errors else 0
 
 

@@ -10,7 +10,9 @@
 require_perf
 require_pprof
 unset CEOPROF_SOCKET  # record sets its own
-"$top_builddir/ceoprof" record -F 99 -o "$WORK/w" -- "$top_builddir/tests/wait_workload" \
+# --no-bpf: the stacks at switch-out from perf events, with task labels, also in a build
+# with the BPF helper (which sums them per thread: tests/sample_bpf.sh).
+"$top_builddir/ceoprof" record -F 99 --no-bpf -o "$WORK/w" -- "$top_builddir/tests/wait_workload" \
   >"$WORK/rec.out" 2>"$WORK/rec.err" || die "record failed: $(cat "$WORK/rec.err")"
 $VALIDATE "$WORK/w.trace.json" >/dev/null || die "invalid trace"
 $PYTHON3 - "$WORK/w.trace.json" "$(nproc)" <<'PY' || die "task time split is wrong"
