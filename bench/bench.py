@@ -1,18 +1,21 @@
 #!/usr/bin/env python3
 """bench.py: `make bench`: ceoprof beside perf record and LTTng-UST, measured in one run.
 
-Four sections, each printed as a Markdown table on stdout (progress goes to stderr):
+Six sections, each printed as a Markdown table on stdout (progress goes to stderr):
   client    libceoprof ns per event (1 and 2 threads, no daemon / daemon consuming) beside
             LTTng-UST tracepoints recording into a real LTTng session started by the bench
   slowdown  the throughput workload bare, under ceoprofd --pid and under perf record -p
             (frame pointers and dwarf), at 99 and 999 Hz
   daemon    profiler CPU per sample and peak RSS at 10k and 100k samples, 1, 8 and 64 threads
+  dwarf     DWARF unwinding: daemon CPU per sample beside perf record --call-graph dwarf
+  offcpu    a switch-heavy target bare, under ceoprofd with the perf tracepoint and with the
+            BPF helper (when built --with-libbpf), and under perf record -e sched:sched_switch
   output    file sizes against perf.data for one capture, and time from stop to files written
 
 Every figure is the median of REPS runs; every comparison (slowdown, ratio) is computed within
 one run and then the median is taken. Run from the build directory, as root (perf_event_open
 on another process, perf record, lttng-sessiond).
-Usage: bench/bench.py [--reps N] [--sections client,slowdown,daemon,output] [--quick]
+Usage: bench/bench.py [--reps N] [--sections client,slowdown,daemon,dwarf,offcpu,output] [--quick]
 """
 import argparse
 import os
@@ -137,10 +140,10 @@ class Bench:
         return float(m.group(1)) if m else None
 
     # ---- profilers ----
-    def ceoprofd(self, pid, hz, duration=None, prefix=None, dwarf=False):
+    def ceoprofd(self, pid, hz, duration=None, prefix=None, dwarf=False, extra=()):
         prefix = prefix or self.path("ceoprof")
         argv = ["./ceoprofd", "--pid", str(pid), "-F", str(hz), "-o", prefix,
-                "--socket", self.path("s.sock")]
+                "--socket", self.path("s.sock")] + list(extra)
         if dwarf:
             argv += ["--call-graph", "dwarf"]
         if duration:
@@ -336,6 +339,71 @@ class Bench:
               f"({c99:.2f}%); no more than perf record's in the same runs: "
               f"{'met' if c99 <= p99 else 'NOT met'} ({c99:.2f}% vs {p99:.2f}%). "
               f"The bare runs' own spread is the noise floor: see the notes in RESULTS.md.")
+        print()
+
+    # ---- off-CPU profiling cost ----
+    def section_offcpu(self):
+        reps, secs = self.args.reps, (2 if self.args.quick else 4)
+        configs = [("none", None), ("ceoprofd --pid --no-bpf (perf tracepoint)", "perf-tp"),
+                   ("ceoprofd --pid (BPF helper)", "bpf"),
+                   ("perf record -e sched:sched_switch -g -p", "perf")]
+        runs = {name: [] for name, _ in configs}
+        bpf_missing = None
+        for rep in range(reps):
+            log(f"offcpu: run {rep + 1}/{reps}")
+            bare = None
+            for name, kind in configs:
+                if kind == "bpf" and bpf_missing:
+                    continue
+                out = self.path("switcher.out")
+                with open(out, "w") as f:
+                    p = subprocess.Popen(["./bench/switcher", str(secs), "1"], stdout=f)
+                time.sleep(0.05)
+                prof = None
+                if kind in ("perf-tp", "bpf"):
+                    prof = self.ceoprofd(p.pid, 99, extra=["--no-bpf"] if kind == "perf-tp" else [])
+                elif kind == "perf":
+                    data = self.path("perf.data")
+                    prof = Child(["perf", "record", "-q", "-e", "sched:sched_switch", "-g",
+                                  "-p", str(p.pid), "-o", data], self.path("perf.out"))
+                    prof.data = data
+                p.wait()
+                text = open(out).read()
+                ops = float(re.search(r"ops_per_sec (\d+)", text).group(1))
+                switches = int(re.search(r"switches (\d+)", text).group(1))
+                cpu_us = None
+                if prof:
+                    prof.interrupt()
+                    prof.wait()
+                    if kind == "bpf" and "off-CPU stacks from the BPF helper" not in prof.text:
+                        bpf_missing = prof.text.strip().splitlines()
+                        bpf_missing = next((l for l in bpf_missing if "off-CPU" in l),
+                                           "the daemon was not built with --with-libbpf")
+                        continue
+                    cpu_us = 1e6 * prof.cpu / switches if switches else None
+                if kind is None:
+                    bare = ops
+                slow = 100 * (bare - ops) / bare if kind and bare else None
+                runs[name].append((ops, slow, cpu_us, switches))
+        print(f"### Off-CPU profiling: `bench/switcher` (two threads passing a byte over pipes, "
+              f"{secs} s, median of {reps} runs)")
+        print()
+        print("| profiler | round trips/s | slowdown | profiler CPU per switch | switches |")
+        print("|---|---|---|---|---|")
+        for name, kind in configs:
+            r = runs[name]
+            if not r:
+                print(f"| {name} | not measured: {bpf_missing} | | | |")
+                continue
+            print(f"| {name} | {fmt(median([x[0] for x in r]), '{:.0f}')} | "
+                  f"{fmt(median([x[1] for x in r]), '{:.1f}%') if kind else '-'} | "
+                  f"{fmt(median([x[2] for x in r]), '{:.2f} µs')} | "
+                  f"{fmt(median([x[3] for x in r]), '{:.0f}')} |")
+        print()
+        print("ceoprofd also samples the CPU at 99 Hz and reads context-switch records in both of "
+              "its rows; perf records only the tracepoint with its stacks. The BPF helper sends "
+              "the daemon one entry per distinct (thread, stack) per window instead of a record "
+              "per switch.")
         print()
 
     # ---- daemon cost ----
@@ -545,7 +613,7 @@ class Bench:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--sections", default="client,slowdown,daemon,dwarf,output")
+    ap.add_argument("--sections", default="client,slowdown,daemon,dwarf,offcpu,output")
     ap.add_argument("--quick", action="store_true", help="shorter runs, for a smoke test")
     args = ap.parse_args()
     for s in args.sections.split(","):

@@ -30,7 +30,9 @@ for f in "$WORK"/cpuworkload-"$wpid"-*.pb.gz; do
 done
 total=$(sed -n "s/.*pid $wpid: profile ended (.*): \([0-9]*\) samples.*/\1/p" "$WORK/daemon.log")
 [ -n "$total" ] || die "no end-of-profile line: $(cat "$WORK/daemon.log")"
-$PYTHON3 - "$WORK" "$wpid" "$total" <<'PY' || die "windows are wrong"
+lost=$(sed -n "s/.*pid $wpid: profile ended (.*): [0-9]* samples, \([0-9]*\) lost.*/\1/p" "$WORK/daemon.log")
+grep -E "profile ended|duplicate|lost" "$WORK/daemon.log" || true
+$PYTHON3 - "$WORK" "$wpid" "$total" "${lost:-0}" <<'PY' || die "windows are wrong"
 import glob, json, sys
 work, pid = sys.argv[1], sys.argv[2]
 wins = []
@@ -56,15 +58,25 @@ samples = sum(w["totals"]["samples"] for w in wins)
 cpu_ms = sum(w["totals"]["cpu"] for w in wins) / 1e6
 burns = dict(kv.split("=") for kv in open(f"{work}/w.out").read().split("cpu_ms ")[1].split())
 burn_ms = sum(float(v) for v in burns.values())
-print(f"windows: {samples} samples ({sys.argv[3]} taken), {cpu_ms:.0f} ms CPU; "
-      f"the workload burned {burn_ms:.0f} ms")
+lost = int(sys.argv[4])
+by_thread = {}
+for w in wins:
+    for t, ns in w["by_thread"].items():
+        by_thread[t] = by_thread.get(t, 0) + ns
+print("CPU per thread in the windows (ms):",
+      ", ".join(f"{t}: {ns / 1e6:.0f}" for t, ns in sorted(by_thread.items())))
+print(f"windows: {samples} samples ({sys.argv[3]} taken, {lost} records lost), {cpu_ms:.0f} ms "
+      f"CPU; the workload burned {burn_ms:.0f} ms")
 # Every sample taken is in exactly one window.
 assert samples == int(sys.argv[3]), (samples, sys.argv[3])
 # And they cover the workload's CPU. Alone on the machine the two agree within 2%; on a
 # loaded one cpu-clock (wall time while running) ran up to 30% above the threads' CPU
 # time, so the bound only catches a window lost or counted twice. (It once caught 58%
 # more: a worker started during the attach was sampled twice, see tests/sample_spawn.sh.)
-assert 0.8 * burn_ms <= cpu_ms <= 1.4 * burn_ms + 50, (cpu_ms, burn_ms)
+# Records the kernel could not write while the daemon was stopped (a full ring: on a loaded
+# machine the off-CPU and switch records of every preemption fill it) may each have been a
+# sample of 1/199 s: CI lost 34% of the CPU so once.
+assert 0.8 * burn_ms - lost * 1000 / 199 <= cpu_ms <= 1.4 * burn_ms + 50, (cpu_ms, burn_ms, lost)
 # Traces: every span inside its window; one task never in two windows at the same time.
 spans = {}
 for w in wins:
