@@ -48,6 +48,7 @@ static int add_owner(struct cpd_sampler *s, int fd, uint32_t tid, int offcpu)
   s->owners[i].id = id;
   s->owners[i].tid = tid;
   s->owners[i].offcpu = (uint32_t)offcpu;
+  s->owners[i].seq = s->open_seq;
   s->nowners++;
   return 0;
 }
@@ -192,6 +193,8 @@ static int map_ring(struct cpd_sampler *s, struct cpd_sampler_cpu *c, int fd, ch
 static int open_thread(struct cpd_sampler *s, uint32_t tid, char *err, size_t errlen)
 {
   struct perf_event_attr a;
+
+  s->open_seq++;  /* a new family: this thread's events */
 
   for (int cpu = 0; cpu < s->ncpus; cpu++) {
     struct cpd_sampler_cpu *c = &s->cpus[cpu];
@@ -410,8 +413,14 @@ static size_t family_slot(const struct cpd_sampler *s, uint32_t tid)
 }
 
 /*
- * Whether a record of TID from the event EVENT counts: the first family seen for a thread
- * is its family from then on. Unknown events and no memory: it counts.
+ * Whether a record of TID from the event EVENT counts. A thread created while its creator's
+ * events were being opened inherits those already open (on some CPUs only, when the clone
+ * fell between two CPUs' opens) and later gets its own on every CPU; a thread created after
+ * the opening may inherit two families (its creator's own, and what the creator inherited).
+ * Both sample it. The family counted is the one opened last among those seen for the
+ * thread: from its first record on, the older one's records are duplicates. (Counting the
+ * first family seen lost a thread's samples on every CPU its partial family did not cover:
+ * in CI one of four busy threads went unsampled.) Unknown events and no memory: it counts.
  */
 static int family_counts(struct cpd_sampler *s, uint32_t tid, uint64_t event)
 {
@@ -439,10 +448,18 @@ static int family_counts(struct cpd_sampler *s, uint32_t tid, uint64_t event)
   if (s->family[i].tid == 0) {
     s->family[i].tid = tid;
     s->family[i].owner = owner;
+    s->family[i].seq = o->seq;
     s->nfamily++;
     return 1;
   }
-  return s->family[i].owner == owner;
+  if (s->family[i].owner == owner)
+    return 1;
+  if (o->seq > s->family[i].seq) {
+    s->family[i].owner = owner;
+    s->family[i].seq = o->seq;
+    return 1;
+  }
+  return 0;
 }
 
 /* A thread has exited: its tid may come back as a thread of another family. */

@@ -54,9 +54,15 @@ struct cpd_sampler {
    * so only the first family seen counts. A sample's PERF_SAMPLE_ID names the event
    * opened; owners maps it to the thread it was opened for.
    */
-  struct cpd_event_owner { uint64_t id; uint32_t tid; uint32_t offcpu; } *owners;  /* by id */
+  struct cpd_event_owner {
+    uint64_t id;
+    uint32_t tid;
+    uint32_t offcpu;
+    uint32_t seq;              /* the family's place in the order threads were opened */
+  } *owners;                   /* by id */
+  uint32_t open_seq;           /* threads opened so far */
   size_t nowners, owners_cap;
-  struct cpd_tid_event { uint32_t tid; uint32_t owner; } *family;
+  struct cpd_tid_event { uint32_t tid; uint32_t owner; uint32_t seq; } *family;
   size_t family_cap, nfamily;  /* open addressing; tid 0 marks a free slot */
   uint64_t duplicates;         /* samples of a thread from a second family, dropped */
   /* Off-CPU stacks: a sched:sched_switch tracepoint event per thread and CPU, its samples

@@ -92,10 +92,11 @@ static void task(struct cpd_sampler *s, uint32_t type, uint32_t tid, uint32_t pt
 static struct cpd_profile prof;
 static struct cpd_sampler smp;
 
-/* Events 11 and 12 were opened for thread 101 (one per CPU), 21 and 22 for thread 102. */
+/* Events 11 and 12 were opened for thread 101 (one per CPU), then 21 and 22 for thread 102. */
 static void setup(void)
 {
-  static const struct cpd_event_owner owners[] = { { 11, 101 }, { 12, 101 }, { 21, 102 }, { 22, 102 } };
+  static const struct cpd_event_owner owners[] = { { 11, 101, 0, 1 }, { 12, 101, 0, 1 },
+                                                   { 21, 102, 0, 2 }, { 22, 102, 0, 2 } };
 
   ck_assert_int_eq(cpd_profile_init(&prof, (uint32_t)getpid()), 0);
   memset(&smp, 0, sizeof(smp));
@@ -119,19 +120,34 @@ static void teardown(void)
 START_TEST(test_sampler_one_family_per_thread)
 {
   /* Thread 102 was created by 101 while the events were opened: it inherited 101's (ids 11
-   * and 12) and got its own (21, 22). Both sample it; only the first family seen counts,
-   * on every CPU. */
+   * and 12) and got its own (21, 22). Both sample it; its own family, opened later, counts
+   * from its first record on, on every CPU. */
   sample(&smp, 102, 1000, 11);
   sample(&smp, 102, 1001, 21);
   sample(&smp, 102, 2000, 12);
   sample(&smp, 102, 2001, 22);
   sample(&smp, 101, 2500, 11);
-  ck_assert_uint_eq(smp.samples, 3);
-  ck_assert_uint_eq(smp.duplicates, 2);
-  ck_assert_uint_eq(prof.nsamples, 3);
+  ck_assert_uint_eq(smp.samples, 4);
+  ck_assert_uint_eq(smp.duplicates, 1);
+  ck_assert_uint_eq(prof.nsamples, 4);
   /* Samples of events the sampler did not open (none should come) are not judged. */
   sample(&smp, 102, 3000, 99);
+  ck_assert_uint_eq(smp.samples, 5);
+}
+END_TEST
+
+START_TEST(test_sampler_partial_inheritance)
+{
+  /* 102 was cloned between the opens of 101's two CPUs' events: it inherited only event 11
+   * (CPU 0). Its own events cover both CPUs. Counting the inherited family because it was
+   * seen first would lose every sample of 102 on CPU 1. */
+  sample(&smp, 102, 1000, 11);  /* CPU 0, inherited: the only family seen yet */
+  sample(&smp, 102, 1500, 22);  /* CPU 1, its own */
+  sample(&smp, 102, 2000, 11);  /* CPU 0, inherited again: a duplicate of... */
+  sample(&smp, 102, 2001, 21);  /* ...its own sample there */
+  sample(&smp, 102, 2500, 22);
   ck_assert_uint_eq(smp.samples, 4);
+  ck_assert_uint_eq(smp.duplicates, 1);
 }
 END_TEST
 
@@ -157,13 +173,16 @@ START_TEST(test_sampler_many_families)
     sample(&smp, t, t, t % 2 ? 11 : 21);
   for (uint32_t t = 1000; t < 5000; t++)
     sample(&smp, t, 10000 + t, t % 2 ? 21 : 11);
-  ck_assert_uint_eq(smp.samples, 4000);
-  ck_assert_uint_eq(smp.duplicates, 4000);
+  /* Odd tids move to the later family (21), even ones keep theirs (21) over 11. */
+  ck_assert_uint_eq(smp.samples, 4000 + 2000);
+  ck_assert_uint_eq(smp.duplicates, 2000);
   for (uint32_t t = 1000; t < 5000; t += 2)
     task(&smp, PERF_RECORD_EXIT, t, 101, 20000, 11);
   for (uint32_t t = 1000; t < 5000; t++)
     sample(&smp, t, 30000 + t, 12);
-  ck_assert_uint_eq(smp.samples, 4000 + 2000 + 2000);  /* even tids: new; odd: family 11/12 */
+  /* Even tids exited: new threads of family 11/12. Odd ones are 21's: 12 is older. */
+  ck_assert_uint_eq(smp.samples, 6000 + 2000);
+  ck_assert_uint_eq(smp.duplicates, 2000 + 2000);
 }
 END_TEST
 
@@ -186,6 +205,7 @@ static Suite *sampler_suite(void)
 
   tcase_add_checked_fixture(c, setup, teardown);
   tcase_add_test(c, test_sampler_one_family_per_thread);
+  tcase_add_test(c, test_sampler_partial_inheritance);
   tcase_add_test(c, test_sampler_exit_forgets_the_family);
   tcase_add_test(c, test_sampler_many_families);
   tcase_add_test(c, test_sampler_new_thread_takes_its_creators_name);
