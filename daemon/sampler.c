@@ -81,6 +81,18 @@ static void dwarf_attr(const struct cpd_sampler *s, struct perf_event_attr *a)
   a->exclude_callchain_user = 1;
 }
 
+/*
+ * Enables an event as soon as its output goes to its CPU's ring (unless the kernel is to
+ * enable it at the target's exec). Enabled only at the end, after the last thread's, the
+ * events a thread inherits would still be off for a thread that starts and ends while
+ * later threads' events are being opened: it would never be sampled.
+ */
+static void start_now(const struct cpd_sampler *s, int fd)
+{
+  if (!s->opts.enable_on_exec)
+    ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
+}
+
 /* sched:sched_switch, sampled at every switch of the thread, with its user stack. */
 static void fill_offcpu_attr(const struct cpd_sampler *s, struct perf_event_attr *a)
 {
@@ -129,7 +141,10 @@ static int open_offcpu(struct cpd_sampler *s, uint32_t tid, int cpu, struct cpd_
   }
   if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, c->fd) < 0)
     return -errno;
-  return add_owner(s, fd, tid, 1);
+  if ((rc = add_owner(s, fd, tid, 1)) < 0)
+    return rc;
+  start_now(s, fd);
+  return 0;
 }
 
 static void fill_attr(const struct cpd_sampler *s, struct perf_event_attr *a, int hardware)
@@ -234,6 +249,7 @@ static int open_thread(struct cpd_sampler *s, uint32_t tid, char *err, size_t er
         snprintf(err, errlen, "failed to share the CPU %d ring buffer: %s", cpu, strerror(-rc));
       return rc;
     }
+    start_now(s, fd);
     if ((rc = open_offcpu(s, tid, cpu, c)) < 0)
       return rc;
   }
@@ -419,8 +435,8 @@ static size_t family_slot(const struct cpd_sampler *s, uint32_t tid)
  * the opening may inherit two families (its creator's own, and what the creator inherited).
  * Both sample it. The family counted is the one opened last among those seen for the
  * thread: from its first record on, the older one's records are duplicates. (Counting the
- * first family seen lost a thread's samples on every CPU its partial family did not cover:
- * in CI one of four busy threads went unsampled.) Unknown events and no memory: it counts.
+ * first family seen would lose a thread's samples on every CPU a partial family does not
+ * cover.) Unknown events and no memory: it counts.
  */
 static int family_counts(struct cpd_sampler *s, uint32_t tid, uint64_t event)
 {
