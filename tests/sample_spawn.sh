@@ -49,9 +49,9 @@ assert not twice, f"{len(twice)} threads show more CPU than they used: {twice[-5
 # CPU time, some threads not at all (perf record -p loses as many the same way, with
 # cpu-clock and task-clock alike), and with other sampling tests running at once (make
 # -j2 distcheck) a block of consecutive threads went unsampled: 124 of 221, 38% of the CPU.
-# No record is lost then (the summary says 0), and the sampler receives those threads'
-# sched_switch samples but no cpu-clock sample from any of its events: the kernel's
-# cpu-clock events for them never fired. perf record -F 999 -e cpu-clock -p, run by hand on this workload, left 15-25%
+# No record is lost then (the summary says 0), and the sampler receives the records of
+# those threads' context switches but no cpu-clock sample from any of its events: the
+# kernel's cpu-clock events for them never fired. perf record -F 999 -e cpu-clock -p, run by hand on this workload, left 15-25%
 # of 1300-1700 threads unsampled, in blocks of consecutive tids. So the lower bounds only
 # catch a sampler that lost nearly all of them; the upper ones, the point of this test,
 # stay tight.
