@@ -16,6 +16,7 @@
 struct cp_state cp__state = {
   .lock = PTHREAD_MUTEX_INITIALIZER,
   .wake_lock = PTHREAD_MUTEX_INITIALIZER,
+  .flush_lock = PTHREAD_MUTEX_INITIALIZER,
   .wake = PTHREAD_COND_INITIALIZER,
 };
 
@@ -30,14 +31,17 @@ static void thread_exit(void *arg)
   atomic_store_explicit(&t->dead, 1, memory_order_release);
 }
 
+/* The flusher takes the state lock inside its round: its lock comes first. */
 static void atfork_prepare(void)
 {
+  pthread_mutex_lock(&cp__state.flush_lock);
   pthread_mutex_lock(&cp__state.lock);
 }
 
 static void atfork_parent(void)
 {
   pthread_mutex_unlock(&cp__state.lock);
+  pthread_mutex_unlock(&cp__state.flush_lock);
 }
 
 static void atfork_child(void)
@@ -48,6 +52,7 @@ static void atfork_child(void)
    * slots may have been mid-write) and start afresh on the next event.
    */
   pthread_mutex_unlock(&cp__state.lock);
+  pthread_mutex_unlock(&cp__state.flush_lock);  /* this thread took it in the parent */
   atomic_fetch_add(&cp__state.gen, 1);
   cp__state.threads = NULL;
   tls_thread = NULL;

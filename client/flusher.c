@@ -702,7 +702,9 @@ static void *flusher_main(void *arg)
     struct timespec deadline;
     int stop;
 
+    pthread_mutex_lock(&cp__state.flush_lock);
     flush_once();
+    pthread_mutex_unlock(&cp__state.flush_lock);
     pthread_mutex_lock(&cp__state.wake_lock);
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_nsec += FLUSH_INTERVAL_MS * 1000000L;
@@ -718,6 +720,7 @@ static void *flusher_main(void *arg)
       break;
   }
   /* The last round: what the threads wrote before shutdown, then Goodbye. */
+  pthread_mutex_lock(&cp__state.flush_lock);
   flush_once();
   if (fl.fd >= 0) {
     Ceoprof__Wire__Goodbye bye = CEOPROF__WIRE__GOODBYE__INIT;
@@ -729,6 +732,7 @@ static void *flusher_main(void *arg)
     send_frame(&f);
   }
   disconnect();
+  pthread_mutex_unlock(&cp__state.flush_lock);
   return NULL;
 }
 

@@ -66,6 +66,10 @@ struct cp_state {
   pthread_t flusher;
   int flusher_running;
   pthread_mutex_t wake_lock;     /* with wake: lets shutdown interrupt the flusher's sleep */
+  pthread_mutex_t flush_lock;    /* held by the flusher while it works, and by fork(): a child
+                                  * never starts with another thread inside malloc() or
+                                  * send() (an allocator without fork handlers, such as
+                                  * ASan's, then deadlocked the child's first malloc) */
   pthread_cond_t wake;
   int stopping;
   struct cp_intern names;
