@@ -20,7 +20,7 @@ call_line=$(grep -n 'CALL_SITE' "$SRC" | tail -1 | cut -d: -f1)
 check_lines() {
   "$top_builddir/ceoprof" record -F 499 -o "$2" -- "$1" 1.2 >"$2.rec" 2>&1 ||
     die "record failed: $(cat "$2.rec")"
-  go tool pprof -top -lines -nodecount=30 -nodefraction=0 "$2.pb.gz" >"$2.top" 2>&1 ||
+  go tool pprof -top -lines -nodecount=100000 -nodefraction=0 "$2.pb.gz" >"$2.top" 2>&1 ||
     die "go tool pprof: $(cat "$2.top")"
   cat "$2.top"
   $PYTHON3 - "$2.top" "$step_from" "$step_to" "$call_line" <<'PY' || die "lines of $1 are wrong"
