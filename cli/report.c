@@ -18,6 +18,14 @@ struct row {
   int64_t flat, cum;         /* in the chosen sample type */
   int64_t samples;           /* samples/count when the profile has it */
   size_t last_sample;        /* the sample that last added to cum (count each once) */
+  int in_inline, in_call;    /* has callers it is inlined into / callers that call it */
+};
+
+/* A caller -> callee pair, as go tool pprof's graph keeps it: inlined only if every time. */
+struct edge {
+  size_t from, to;           /* row index + 1; from == 0: empty slot */
+  size_t last_sample;        /* count each pair once per sample (the first, from the root) */
+  int inlined;
 };
 
 struct table {
@@ -25,6 +33,8 @@ struct table {
   size_t n, cap;
   size_t *index;             /* open addressing: row index + 1, 0 = empty */
   size_t index_cap;
+  struct edge *edges;        /* open addressing */
+  size_t n_edges, edges_cap;
 };
 
 static uint64_t hash_str(const char *s)
@@ -83,6 +93,64 @@ static struct row *row_of(struct table *t, const char *key)
     return NULL;
   t->index[i] = t->n + 1;
   return &t->rows[t->n++];
+}
+
+static size_t edge_slot(const struct edge *e, size_t cap, size_t from, size_t to)
+{
+  size_t i = (size_t)(((uint64_t)from * 0x9e3779b97f4a7c15ull) ^ to) & (cap - 1);
+
+  while (e[i].from && (e[i].from != from || e[i].to != to))
+    i = (i + 1) & (cap - 1);
+  return i;
+}
+
+/* Note that row `from` called row `to` in sample `sample`, inlined or not. */
+static int add_edge(struct table *t, size_t from, size_t to, size_t sample, int inlined)
+{
+  size_t i;
+
+  if ((t->n_edges + 1) * 2 > t->edges_cap) {
+    size_t cap = t->edges_cap ? t->edges_cap * 2 : 1024;
+    struct edge *e = calloc(cap, sizeof(*e));
+
+    if (!e)
+      return -1;
+    for (size_t j = 0; j < t->edges_cap; j++)
+      if (t->edges[j].from)
+        e[edge_slot(e, cap, t->edges[j].from, t->edges[j].to)] = t->edges[j];
+    free(t->edges);
+    t->edges = e;
+    t->edges_cap = cap;
+  }
+  i = edge_slot(t->edges, t->edges_cap, from + 1, to + 1);
+  if (!t->edges[i].from) {
+    t->edges[i] = (struct edge){ from + 1, to + 1, sample, inlined };
+    t->n_edges++;
+  } else if (t->edges[i].last_sample != sample) {
+    t->edges[i].last_sample = sample;
+    if (!inlined)
+      t->edges[i].inlined = 0;
+  }
+  return 0;
+}
+
+/* go tool pprof's "(inline)": every caller inlined the function; "(partial-inline)": some did. */
+static void mark_inlined(struct table *t)
+{
+  for (size_t j = 0; j < t->edges_cap; j++)
+    if (t->edges[j].from) {
+      struct row *r = &t->rows[t->edges[j].to - 1];
+
+      if (t->edges[j].inlined)
+        r->in_inline = 1;
+      else
+        r->in_call = 1;
+    }
+}
+
+static const char *inline_mark(const struct row *r)
+{
+  return !r->in_inline ? "" : r->in_call ? " (partial-inline)" : " (inline)";
 }
 
 static const Perftools__Profiles__Location *location(const profile_t *p, uint64_t id)
@@ -154,7 +222,7 @@ static void fmt_value(char *buf, size_t size, int64_t v, const char *unit)
 
 static int report_pprof(const char *path, const char *by, int top)
 {
-  char err[512], mname[256], iname[1100];
+  char err[512], mname[256];
   profile_t *p = cpc_pprof_load(path, err, sizeof(err));
   struct table t = { 0 };
   int vi, ci = -1, rc = 0;
@@ -183,39 +251,40 @@ static int report_pprof(const char *path, const char *by, int top)
     total += v;
     nsamples += cnt;
     if (strcmp(by, "function") == 0) {
-      int leaf = 1;
+      size_t parent = SIZE_MAX;
 
-      for (size_t l = 0; l < s->n_location_id; l++) {
+      /* From the root to the leaf, as go tool pprof walks a sample; the leaf gets the flat. */
+      for (size_t l = s->n_location_id; l-- > 0;) {
         const Perftools__Profiles__Location *loc = location(p, s->location_id[l]);
         size_t nl = loc ? (loc->n_line ? loc->n_line : 1) : 1;
 
         /* Inlined frames: line[0] is the innermost, the last the function it was inlined into. */
-        for (size_t k = 0; k < nl; k++) {
+        for (size_t k = nl; k-- > 0;) {
           const char *name = !loc ? "<unknown>"
                              : loc->n_line ? function_name(p, loc->line[k]->function_id)
                                            : mapping_name(p, loc->mapping_id, mname, sizeof(mname));
-          struct row *r;
-
-          if (k + 1 < nl) {  /* an inlined function is its own row, as go tool pprof shows it */
-            snprintf(iname, sizeof(iname), "%s (inline)", name);
-            name = iname;
-          }
-          r = row_of(&t, name);
+          struct row *r = row_of(&t, name);
+          size_t ri;
 
           if (!r) {
             rc = 1;
             goto out;
           }
-          if (leaf) {
-            r->flat += v;
-            r->samples += cnt;
-            leaf = 0;
-          }
+          ri = (size_t)(r - t.rows);
           if (r->last_sample != i) {
             r->cum += v;
             r->last_sample = i;
           }
+          if (parent != SIZE_MAX && parent != ri && add_edge(&t, parent, ri, i, k + 1 < nl) < 0) {
+            rc = 1;
+            goto out;
+          }
+          parent = ri;
         }
+      }
+      if (parent != SIZE_MAX) {
+        t.rows[parent].flat += v;
+        t.rows[parent].samples += cnt;
       }
       if (s->n_location_id == 0) {
         struct row *r = row_of(&t, "(no stack)");
@@ -243,6 +312,7 @@ static int report_pprof(const char *path, const char *by, int top)
   }
   free(t.index);  /* rows are sorted now: the index would be stale */
   t.index = NULL;
+  mark_inlined(&t);
   if (t.n > 1)
     qsort(t.rows, t.n, sizeof(*t.rows), cmp_flat);
   {
@@ -261,9 +331,10 @@ static int report_pprof(const char *path, const char *by, int top)
 
     fmt_value(fl, sizeof(fl), r->flat, unit);
     fmt_value(cu, sizeof(cu), r->cum, unit);
-    printf("%10s %6.2f%% %10s %6.2f%% %9" PRId64 "  %s\n", fl,
+    printf("%10s %6.2f%% %10s %6.2f%% %9" PRId64 "  %s%s\n", fl,
            total ? 100.0 * (double)r->flat / (double)total : 0.0, cu,
-           total ? 100.0 * (double)r->cum / (double)total : 0.0, r->samples, r->key);
+           total ? 100.0 * (double)r->cum / (double)total : 0.0, r->samples, r->key,
+           inline_mark(r));
   }
   if (top > 0 && t.n > (size_t)top)
     printf("(%zu more; --top N shows more)\n", t.n - (size_t)top);
@@ -272,6 +343,7 @@ out:
     free(t.rows[i].key);
   free(t.rows);
   free(t.index);
+  free(t.edges);
   perftools__profiles__profile__free_unpacked(p, NULL);
   return rc;
 }

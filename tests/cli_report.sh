@@ -2,19 +2,18 @@
 # cli_report.sh: "ceoprof report" agrees with go tool pprof on the same file, groups by
 # worker, task and thread, and summarizes a trace's task durations per task name.
 . "$(dirname "$0")/lib.sh"
-require_perf
 require_pprof
 CEOPROF="$top_builddir/ceoprof"
 unset CEOPROF_SOCKET
 
-"$CEOPROF" record -F 499 -o "$WORK/r" -- "$top_builddir/tests/cpu_workload" 1.5 >"$WORK/rec.out" 2>&1 ||
-  die "record: $(cat "$WORK/rec.out")"
-"$CEOPROF" report "$WORK/r.pb.gz" --top 0 >"$WORK/ours.txt" || die "report failed"
-go tool pprof -top -nodecount=1000 -nodefraction=0 -edgefraction=0 "$WORK/r.pb.gz" >"$WORK/go.txt" 2>&1 ||
-  die "go tool pprof: $(cat "$WORK/go.txt")"
-cat "$WORK/ours.txt"
-# Every function go tool pprof lists has the same flat% and cum% in our table (2 decimals).
-$PYTHON3 - "$WORK/ours.txt" "$WORK/go.txt" <<'PY' || die "report disagrees with go tool pprof"
+# same_as_pprof FILE: every function go tool pprof lists has the same flat% and cum% in our
+# table (2 decimals) and the same name, "(inline)" and "(partial-inline)" marks included.
+same_as_pprof() {
+  "$CEOPROF" report "$1" --top 0 >"$WORK/ours.txt" || die "report $1 failed"
+  go tool pprof -top -nodecount=1000 -nodefraction=0 -edgefraction=0 "$1" >"$WORK/go.txt" 2>&1 ||
+    die "go tool pprof: $(cat "$WORK/go.txt")"
+  cat "$WORK/ours.txt"
+  $PYTHON3 - "$WORK/ours.txt" "$WORK/go.txt" <<'PY' || die "report of $1 disagrees with go tool pprof"
 import re, sys
 def table(path, flat_col, cum_col):
     rows, on = {}, False
@@ -37,6 +36,19 @@ for b in bad:
 print(len(theirs), "functions compared,", len(bad), "differ")
 sys.exit(1 if bad else 0)
 PY
+}
+
+# A made-up profile first: functions inlined by some callers and called by others.
+$PYTHON3 "$top_srcdir/tests/inline_pprof.py" "$WORK/inline.pb.gz" || die "inline_pprof.py failed"
+same_as_pprof "$WORK/inline.pb.gz"
+grep -q "malloc (partial-inline)" "$WORK/ours.txt" && grep -q "only_inl (inline)" "$WORK/ours.txt" &&
+  grep -Eq " g\$" "$WORK/ours.txt" || die "inline marks missing"
+
+# Then a real one.
+require_perf
+"$CEOPROF" record -F 499 -o "$WORK/r" -- "$top_builddir/tests/cpu_workload" 1.5 >"$WORK/rec.out" 2>&1 ||
+  die "record: $(cat "$WORK/rec.out")"
+same_as_pprof "$WORK/r.pb.gz"
 "$CEOPROF" report "$WORK/r.pb.gz" --by worker >"$WORK/worker.txt" || die "--by worker failed"
 cat "$WORK/worker.txt"
 for w in alpha beta gamma; do grep -Eq " $w\$" "$WORK/worker.txt" || die "--by worker lacks $w"; done
