@@ -17,6 +17,9 @@
 #include "sampler.h"
 #include "util.h"
 
+/* What the ring guard may hold while the loop is busy: 64 MiB, about 200k off-CPU stacks. */
+#define GUARD_MAX ((size_t)64 << 20)
+
 static int add_u32(uint32_t **v, size_t *n, size_t *cap, uint32_t x)
 {
   if (cpd_grow(v, cap, *n, sizeof(**v)) < 0)
@@ -184,6 +187,7 @@ static void fill_attr(const struct cpd_sampler *s, struct perf_event_attr *a, in
 static int map_ring(struct cpd_sampler *s, struct cpd_sampler_cpu *c, int fd, char *err, size_t errlen)
 {
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  struct cpd_perf_ring r;
 
   c->len = (1 + s->opts.ring_pages) * page;
   c->base = mmap(NULL, c->len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -194,12 +198,15 @@ static int map_ring(struct cpd_sampler *s, struct cpd_sampler_cpu *c, int fd, ch
     cpd_perf_advice(e, "mmap", (pid_t)s->pid, err, errlen);
     return -e;
   }
-  c->ring.meta = c->base;
-  c->ring.data = (uint8_t *)c->base + page;
-  c->ring.data_size = s->opts.ring_pages * page;
-  c->ring.tmp = malloc(c->ring.data_size);
-  if (!c->ring.tmp)
+  r.meta = c->base;
+  r.data = (uint8_t *)c->base + page;
+  r.data_size = s->opts.ring_pages * page;
+  r.tmp = malloc(r.data_size);
+  if (!r.tmp)
     return -ENOMEM;
+  cpd_ring_guard_hold(&s->guard);  /* the guard may be looking at the rings */
+  c->ring = r;
+  cpd_ring_guard_release(&s->guard);
   c->fd = fd;
   return 0;
 }
@@ -345,6 +352,26 @@ void cpd_sampler_drain_offcpu(struct cpd_sampler *s)
 #endif
 }
 
+/* Without the guard the rings are still read, only less safely through a long stall. */
+static void start_guard(struct cpd_sampler *s)
+{
+  struct cpd_perf_ring **rings = calloc((size_t)s->ncpus, sizeof(*rings));
+  int n = 0, rc;
+
+  if (!rings) {
+    cpd_log("pid %" PRIu32 ": no memory to guard the rings; records may be lost while "
+            "symbols load", s->pid);
+    return;
+  }
+  for (int i = 0; i < s->ncpus; i++)
+    rings[n++] = &s->cpus[i].ring;  /* mapped as threads are opened */
+  rc = cpd_ring_guard_start(&s->guard, rings, n, GUARD_MAX);
+  if (rc < 0)
+    cpd_log("pid %" PRIu32 ": the ring guard thread did not start (%s); records may be lost "
+            "while symbols load", s->pid, strerror(-rc));
+  free(rings);
+}
+
 int cpd_sampler_open(struct cpd_sampler *s, uint32_t pid, const struct cpd_sampler_opts *o,
                      struct cpd_profile *prof, char *err, size_t errlen)
 {
@@ -386,6 +413,9 @@ int cpd_sampler_open(struct cpd_sampler *s, uint32_t pid, const struct cpd_sampl
     return -ENOMEM;
   for (int i = 0; i < s->ncpus; i++)
     s->cpus[i].fd = -1;
+  /* Each event starts as soon as its ring is set, and reading starts after the mappings
+   * are loaded: the guard keeps what comes meanwhile. */
+  start_guard(s);
   /* Until no new thread shows up: threads started while we opened are covered too. */
   do {
     rc = scan_threads(s, err, errlen);
@@ -658,6 +688,9 @@ int cpd_sampler_read(struct cpd_sampler *s)
    */
   s->round_len = 0;
   s->norder = 0;
+  /* First what the guard kept while the loop was busy: older than what the rings hold. */
+  if (s->guard.running && cpd_ring_guard_take(&s->guard, collect, s) < 0)
+    s->prof->bad_records++;
   for (int i = 0; i < s->ncpus; i++) {
     int n;
 
@@ -669,6 +702,7 @@ int cpd_sampler_read(struct cpd_sampler *s)
     else
       total += n;
   }
+  cpd_ring_guard_release(&s->guard);
   cpd_qsort(s->order, s->norder, sizeof(*s->order), cmp_order);
   for (size_t i = 0; i < s->norder; i++) {
     const struct perf_event_header *h = (const void *)(s->round + s->order[i].off);
@@ -685,6 +719,11 @@ int cpd_sampler_ring_fd(const struct cpd_sampler *s, int cpu)
 
 void cpd_sampler_close(struct cpd_sampler *s)
 {
+  if (s->guard.running && s->guard.kept)
+    cpd_debug("pid %" PRIu32 ": the ring guard kept %" PRIu64 " records in %" PRIu64
+              " rounds while the loop was busy (at most %zu KiB at once)", s->pid,
+              s->guard.kept, s->guard.rounds, s->guard.peak / 1024);
+  cpd_ring_guard_stop(&s->guard);  /* before the rings are unmapped */
   if (s->duplicates)
     cpd_debug("pid %" PRIu32 ": %" PRIu64 " duplicate samples of threads that inherited an "
               "event and had one opened for them, dropped", s->pid, s->duplicates);

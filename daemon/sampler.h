@@ -12,6 +12,7 @@
 #include "bpf_offcpu.h"
 #include "perf_record.h"
 #include "profile.h"
+#include "ring_guard.h"
 #include "unwind.h"
 
 struct cpd_sampler_opts {
@@ -77,6 +78,7 @@ struct cpd_sampler {
   size_t round_len, round_cap;
   struct { uint64_t time; size_t off; } *order;
   size_t norder, order_cap;
+  struct cpd_ring_guard guard; /* empties the rings while the loop is busy elsewhere */
   char warning[256];           /* set when the rate was clamped or the event fell back */
   struct cpd_unwind unwind;    /* with opts.dwarf_stack */
 };
