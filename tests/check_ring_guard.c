@@ -54,7 +54,7 @@ static uint64_t tail_of(struct fake *f)
   return __atomic_load_n(&f->meta.data_tail, __ATOMIC_ACQUIRE);
 }
 
-/* Waits up to 10 s for the guard to empty the ring (it looks every 10 ms). */
+/* Waits up to 10 s for the guard to empty the ring (it looks every 10 to 40 ms). */
 static int wait_emptied(struct cpd_ring_guard *g, struct fake *f)
 {
   for (int i = 0; i < 1000; i++) {
