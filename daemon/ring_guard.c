@@ -102,11 +102,10 @@ int cpd_ring_guard_start(struct cpd_ring_guard *g, struct cpd_perf_ring **rings,
   int rc;
 
   memset(g, 0, sizeof(*g));
-  g->max = max;
-  g->rings = malloc((size_t)(nrings > 0 ? nrings : 1) * sizeof(*g->rings));
-  if (!g->rings)
+  if (!rings)
     return -ENOMEM;
-  memcpy(g->rings, rings, (size_t)nrings * sizeof(*rings));
+  g->max = max;
+  g->rings = rings;
   g->nrings = nrings;
   pthread_mutex_init(&g->lock, NULL);
   pthread_condattr_init(&ca);
@@ -129,6 +128,8 @@ int cpd_ring_guard_take(struct cpd_ring_guard *g, cpd_perf_rec_fn fn, void *arg)
 {
   int bad;
 
+  if (!g->running)
+    return 0;
   pthread_mutex_lock(&g->lock);
   for (size_t off = 0; off < g->len;) {
     const struct perf_event_header *h = (const void *)(g->buf + off);

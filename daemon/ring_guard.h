@@ -1,7 +1,7 @@
 /*
  * ring_guard.h: a thread that empties a sampler's perf rings into memory while the event
- * loop is held up (the first symbol lookup in a large compressed debug file can take
- * 100-300 ms; a switch-heavy target fills a 512 KiB ring in about 60 ms), so the kernel
+ * loop is held up (the first symbol lookup in libc's compressed debug file took 354 ms in
+ * one traced run; a switch-heavy target filled a 512 KiB ring in 0.1-0.2 s), so the kernel
  * does not drop records. The loop takes what the guard kept before it reads the rings,
  * so whichever of the two empties a ring, every record reaches the profile once, in order.
  */
@@ -29,9 +29,10 @@ struct cpd_ring_guard {
 };
 
 /*
- * Starts guarding the NRINGS rings (copied pointers; the rings must outlive the guard; a
- * ring whose meta is still NULL is skipped, and is set under cpd_ring_guard_hold),
- * keeping at most MAX bytes; beyond that the kernel drops and counts as it would.
+ * Starts guarding the NRINGS rings. RINGS is a malloc'd array of pointers that the guard
+ * owns from here on, failing or not (NULL: -ENOMEM). The rings must outlive the guard; a
+ * ring whose meta is still NULL is skipped, and is set under cpd_ring_guard_hold. Keeps
+ * at most MAX bytes; beyond that the kernel drops and counts as it would.
  * Returns 0 or -errno (the sampler then reads without a guard).
  */
 int cpd_ring_guard_start(struct cpd_ring_guard *g, struct cpd_perf_ring **rings, int nrings,
@@ -39,7 +40,7 @@ int cpd_ring_guard_start(struct cpd_ring_guard *g, struct cpd_perf_ring **rings,
 /*
  * Takes the guard's lock (the rings are the caller's until cpd_ring_guard_release) and
  * hands FN every record the guard kept, oldest first. Returns -EBADMSG once after the
- * guard met a malformed ring, else 0.
+ * guard met a malformed ring, else 0. Like hold and release, a no-op when not running.
  */
 int cpd_ring_guard_take(struct cpd_ring_guard *g, cpd_perf_rec_fn fn, void *arg);
 /* Takes the lock without taking records (to change the rings); no-op when not running. */

@@ -356,20 +356,14 @@ void cpd_sampler_drain_offcpu(struct cpd_sampler *s)
 static void start_guard(struct cpd_sampler *s)
 {
   struct cpd_perf_ring **rings = calloc((size_t)s->ncpus, sizeof(*rings));
-  int n = 0, rc;
+  int rc;
 
-  if (!rings) {
-    cpd_log("pid %" PRIu32 ": no memory to guard the rings; records may be lost while "
-            "symbols load", s->pid);
-    return;
-  }
-  for (int i = 0; i < s->ncpus; i++)
-    rings[n++] = &s->cpus[i].ring;  /* mapped as threads are opened */
-  rc = cpd_ring_guard_start(&s->guard, rings, n, GUARD_MAX);
+  for (int i = 0; rings && i < s->ncpus; i++)
+    rings[i] = &s->cpus[i].ring;  /* mapped as threads are opened */
+  rc = cpd_ring_guard_start(&s->guard, rings, s->ncpus, GUARD_MAX);
   if (rc < 0)
     cpd_log("pid %" PRIu32 ": the ring guard thread did not start (%s); records may be lost "
             "while symbols load", s->pid, strerror(-rc));
-  free(rings);
 }
 
 int cpd_sampler_open(struct cpd_sampler *s, uint32_t pid, const struct cpd_sampler_opts *o,
@@ -689,7 +683,7 @@ int cpd_sampler_read(struct cpd_sampler *s)
   s->round_len = 0;
   s->norder = 0;
   /* First what the guard kept while the loop was busy: older than what the rings hold. */
-  if (s->guard.running && cpd_ring_guard_take(&s->guard, collect, s) < 0)
+  if (cpd_ring_guard_take(&s->guard, collect, s) < 0)
     s->prof->bad_records++;
   for (int i = 0; i < s->ncpus; i++) {
     int n;

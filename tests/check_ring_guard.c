@@ -60,14 +60,25 @@ static int wait_emptied(struct cpd_ring_guard *g, struct fake *f)
   for (int i = 0; i < 1000; i++) {
     uint64_t tail;
 
-    pthread_mutex_lock(&g->lock);
+    cpd_ring_guard_hold(g);
     tail = tail_of(f);
-    pthread_mutex_unlock(&g->lock);
+    cpd_ring_guard_release(g);
     if (tail == f->meta.data_head)
       return 1;
     usleep(10000);
   }
   return 0;
+}
+
+/* The guard owns its array of rings: a malloc'd one with A, and B unless NULL. */
+static struct cpd_perf_ring **rings_of(struct cpd_perf_ring *a, struct cpd_perf_ring *b)
+{
+  struct cpd_perf_ring **v = malloc(2 * sizeof(*v));
+
+  ck_assert_ptr_nonnull(v);
+  v[0] = a;
+  v[1] = b;
+  return v;
 }
 
 struct got {
@@ -87,14 +98,13 @@ static void on_rec(void *arg, const struct perf_event_header *h, size_t len)
 START_TEST(test_ring_guard_keeps_a_ring_past_a_quarter)
 {
   static struct fake a, b;
-  struct cpd_perf_ring *rings[] = { &a.ring, &b.ring };
   struct cpd_ring_guard g;
   static struct got got;
 
   fake_init(&a);
   fake_init(&b);
   a.meta.data_head = a.meta.data_tail = RING - 2 * REC;  /* the records wrap around */
-  ck_assert_int_eq(cpd_ring_guard_start(&g, rings, 2, 1 << 20), 0);
+  ck_assert_int_eq(cpd_ring_guard_start(&g, rings_of(&a.ring, &b.ring), 2, 1 << 20), 0);
   produce(&a, 1, RING / REC / 2 + 1);   /* over a quarter: the guard takes it */
   produce(&b, 1000, 4);                 /* below a quarter: left for the loop */
   ck_assert(wait_emptied(&g, &a));
@@ -125,13 +135,12 @@ END_TEST
 START_TEST(test_ring_guard_stops_at_its_limit)
 {
   static struct fake a;
-  struct cpd_perf_ring *rings[] = { &a.ring };
   struct cpd_ring_guard g;
   static struct got got;
 
   fake_init(&a);
   /* Room for one ring's worth (the guard reserves a whole ring before reading one). */
-  ck_assert_int_eq(cpd_ring_guard_start(&g, rings, 1, RING * 3 / 2), 0);
+  ck_assert_int_eq(cpd_ring_guard_start(&g, rings_of(&a.ring, NULL), 1, RING * 3 / 2), 0);
   produce(&a, 1, RING / REC);
   ck_assert(wait_emptied(&g, &a));
   produce(&a, 500, RING / REC);   /* a full ring the guard has no room for */
@@ -151,13 +160,12 @@ END_TEST
 START_TEST(test_ring_guard_reports_a_bad_ring)
 {
   static struct fake a;
-  struct cpd_perf_ring *rings[] = { &a.ring };
   struct cpd_ring_guard g;
   static struct got got;
   struct perf_event_header h = { .type = PERF_RECORD_SAMPLE, .size = 4 };
 
   fake_init(&a);
-  ck_assert_int_eq(cpd_ring_guard_start(&g, rings, 1, 1 << 20), 0);
+  ck_assert_int_eq(cpd_ring_guard_start(&g, rings_of(&a.ring, NULL), 1, 1 << 20), 0);
   memcpy(a.data, &h, sizeof(h));
   __atomic_store_n(&a.meta.data_head, (uint64_t)RING, __ATOMIC_RELEASE);
   ck_assert(wait_emptied(&g, &a));  /* skipped, not stuck */

@@ -249,7 +249,7 @@ START_TEST(test_sampler_rings_survive_a_stalled_reader)
   ck_assert_msg(s.offcpu_tp >= 0, "%s", s.offcpu_warning);
   ck_assert_int_eq(s.guard.running, 1);
   /* A reader held up for 1.5 s (as by a slow symbol load): the switching child writes
-   * megabytes, and each 512 KiB ring (the daemon's size) would overflow within 50 ms or so. */
+   * about 5 MB a second, and a 512 KiB ring (the daemon's size) holds 0.1-0.2 s of it. */
   usleep(1500000);
   cpd_sampler_disable(&s);
   while ((n = cpd_sampler_read(&s)) > 0)
@@ -261,7 +261,7 @@ START_TEST(test_sampler_rings_survive_a_stalled_reader)
          p.lost_records, p.switches);
   ck_assert_uint_gt(s.guard.kept, 0);
   ck_assert_uint_gt(p.switches, 0);
-  /* Without the guard nearly all would be lost (a ring holds about 50 ms of this child);
+  /* Without the guard most would be lost (the rings hold a fraction of 1.5 s of records);
    * with it none here, but a loaded machine may keep the guard waiting now and then. */
   ck_assert_msg(p.lost_records * 3 < s.guard.kept + read_n, "%" PRIu64 " of %" PRIu64
                 " records lost", p.lost_records, p.lost_records + s.guard.kept + read_n);
