@@ -19,9 +19,9 @@
 
 #include "cli.h"
 #include "ctl.h"
-#include "daemon.h"
+#include "ingest/daemon.h"
 #include "log.h"
-#include "unwind.h"
+#include "symbolize/unwind.h"
 
 static volatile sig_atomic_t interrupted;
 static int show_progress;

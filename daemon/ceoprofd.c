@@ -10,10 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "ingest/daemon.h"
 #include "log.h"
 #include "sockpath.h"
-#include "unwind.h"
+#include "symbolize/unwind.h"
 
 static const char usage[] =
   "Usage: ceoprofd [OPTION]...\n"

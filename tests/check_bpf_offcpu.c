@@ -9,8 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bpf_offcpu.h"
-#include "profile.h"
+#include "perf/bpf_offcpu.h"
+#include "model/profile.h"
 
 /* A child of this process that waits for a byte on the returned pipe, then runs WHAT. */
 static pid_t child(int *go, void (*what)(void))

@@ -2,7 +2,7 @@
 #include <check.h>
 #include <stdlib.h>
 
-#include "demangle.h"
+#include "symbolize/demangle.h"
 
 static void expect(const char *sym, const char *want)
 {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "perf_record.h"
+#include "perf/perf_record.h"
 
 #define ST (PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU | \
             PERF_SAMPLE_PERIOD | PERF_SAMPLE_CALLCHAIN)

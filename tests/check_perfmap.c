@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "perfmap.h"
+#include "symbolize/perfmap.h"
 
 static char map_path[64];
 

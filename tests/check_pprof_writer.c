@@ -9,10 +9,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "pprof_writer.h"
+#include "output/pprof_writer.h"
 #include "profile.pb-c.h"
 #include "session_fixture.h"
-#include "timeline.h"
+#include "model/timeline.h"
 
 __attribute__((noinline)) void marker_leaf(void);
 __attribute__((noinline)) void marker_caller(void);

@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ring_guard.h"
+#include "perf/ring_guard.h"
 
 #define RING 4096   /* data bytes per ring */
 #define REC 64      /* bytes per record */

@@ -12,8 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "profile.h"
-#include "sampler.h"
+#include "model/profile.h"
+#include "perf/sampler.h"
 
 #define ST (PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_ID | \
             PERF_SAMPLE_CPU | PERF_SAMPLE_PERIOD | PERF_SAMPLE_CALLCHAIN)

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "symbols.h"
+#include "symbolize/symbols.h"
 
 static char dir[] = "/tmp/check_symbols.XXXXXX";
 static char so[256], stripped[256];  /* paths under dir */

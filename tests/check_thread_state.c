@@ -3,7 +3,7 @@
 #include <check.h>
 #include <stdlib.h>
 
-#include "thread_state.h"
+#include "model/thread_state.h"
 
 static struct cpd_sched s;
 

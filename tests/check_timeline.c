@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "session_fixture.h"
-#include "timeline.h"
+#include "model/timeline.h"
 
 static struct cpd_session *s;
 static struct cpd_timeline tl;

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonw.h"
+#include "output/jsonw.h"
 #include "session_fixture.h"
-#include "trace_writer.h"
+#include "output/trace_writer.h"
 
 #define GOLDEN SRCDIR "/tests/golden/basic.trace.json"
 

@@ -9,10 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "perf_record.h"
-#include "profile.h"
-#include "symbols.h"
-#include "unwind.h"
+#include "perf/perf_record.h"
+#include "model/profile.h"
+#include "symbolize/symbols.h"
+#include "symbolize/unwind.h"
 
 /* The registers as perf samples them (CPD_REGS_USER_MASK order) and the stack above SP. */
 static uint64_t regs[CPD_REGS_USER_N];

@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "perf_record.h"
-#include "profile.h"
-#include "sampler.h"
-#include "thread_state.h"
+#include "perf/perf_record.h"
+#include "model/profile.h"
+#include "perf/sampler.h"
+#include "model/thread_state.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "frame.h"
-#include "session.h"
-#include "timeline.h"
-#include "trace_writer.h"
+#include "ingest/session.h"
+#include "model/timeline.h"
+#include "output/trace_writer.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,0 +1,298 @@
+/* control.c: the ceoprof command's requests: attach, detach, status; progress and Done. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ingest/control.h"
+#include "log.h"
+#include "push.h"
+#include "symbolize/unwind.h"
+
+int cpd_control_is_request(const Ceoprof__Wire__Frame *f)
+{
+  return f->body_case == CEOPROF__WIRE__FRAME__BODY_ATTACH ||
+         f->body_case == CEOPROF__WIRE__FRAME__BODY_DETACH ||
+         f->body_case == CEOPROF__WIRE__FRAME__BODY_STATUS_REQUEST;
+}
+
+/* Reads the four ids of a "Uid:" or "Gid:" line of /proc/PID/status. */
+static int read_ids(uint32_t pid, const char *key, unsigned ids[4])
+{
+  char path[64], line[256];
+  size_t klen = strlen(key);
+  FILE *f;
+  int found = 0;
+
+  snprintf(path, sizeof(path), "/proc/%" PRIu32 "/status", pid);
+  f = fopen(path, "re");
+  if (!f)
+    return -ESRCH;
+  while (!found && fgets(line, sizeof(line), f))
+    if (strncmp(line, key, klen) == 0)
+      found = sscanf(line + klen, "%u %u %u %u", &ids[0], &ids[1], &ids[2], &ids[3]) == 4;
+  fclose(f);
+  return found ? 0 : -ESRCH;
+}
+
+int cpd_control_may_profile(uint32_t uid, uint32_t pid, char *err, size_t errlen)
+{
+  unsigned uids[4], gids[4];
+  char path[64];
+  struct stat st;
+
+  snprintf(path, sizeof(path), "/proc/%" PRIu32, pid);
+  if (stat(path, &st) < 0 || read_ids(pid, "Uid:", uids) < 0 || read_ids(pid, "Gid:", gids) < 0) {
+    snprintf(err, errlen, "no process with pid %" PRIu32 "; check the pid with ps", pid);
+    return -ESRCH;
+  }
+  if (uid == 0)
+    return 0;
+  /* As ptrace: every uid of the target is the caller's, and the target is dumpable
+   * (the kernel gives a non-dumpable process's /proc directory to root). */
+  for (int i = 0; i < 4; i++)
+    if (uids[i] != uid) {
+      snprintf(err, errlen, "pid %" PRIu32 " belongs to another user (uid %u); you may profile "
+               "only your own processes unless you are root", pid, uids[i]);
+      return -EPERM;
+    }
+  if (st.st_uid != uid) {
+    snprintf(err, errlen, "pid %" PRIu32 " is not dumpable (setuid, or it called "
+             "prctl(PR_SET_DUMPABLE, 0)); only root may profile it", pid);
+    return -EPERM;
+  }
+  return 0;
+}
+
+static void refuse(struct cpd_conn *c, int code, const char *msg)
+{
+  cpd_debug("request from pid %" PRIu32 " refused: %s", c->pid, msg);
+  cpd_conn_send_error(c, code, msg);
+}
+
+static void attach(struct cpd_conn *c, const Ceoprof__Wire__AttachRequest *a)
+{
+  struct cpd_target_opts o = {
+    .hz = a->hz ? (int)a->hz : cpd.hz,
+    .kernel = a->kernel,
+    .dwarf_stack = cpd_unwind_stack_size(a->dwarf_stack),
+    .no_bpf = a->no_bpf || cpd.no_bpf,
+    .duration_s = (double)a->duration_ms / 1000.0,
+    .prefix = a->prefix && *a->prefix ? a->prefix : NULL,
+    .owner_uid = c->uid,
+  };
+  struct cpd_session *s;
+  struct cpd_target *t;
+  char err[512];
+
+  if (a->pid == 0 || a->hz > 100000) {
+    refuse(c, -EINVAL, "attach needs a pid and a rate between 1 and 100000 Hz");
+    return;
+  }
+  if (cpd_control_may_profile(c->uid, a->pid, err, sizeof(err)) < 0) {
+    refuse(c, -EPERM, err);
+    return;
+  }
+  if (cpd_target_find(a->pid)) {
+    snprintf(err, sizeof(err), "pid %" PRIu32 " is already being profiled; see 'ceoprof status', "
+             "or 'ceoprof detach %" PRIu32 "' first", a->pid, a->pid);
+    refuse(c, -EBUSY, err);
+    return;
+  }
+  if (o.prefix && (o.prefix[0] != '/' || (c->uid != 0 && c->uid != geteuid()))) {
+    refuse(c, -EINVAL, o.prefix[0] != '/'
+                           ? "the output prefix must be an absolute path"
+                           : "this daemon runs as another user and writes only into its "
+                             "--output-dir; leave out -o");
+    return;
+  }
+  s = cpd_session_get(a->pid, c->uid);
+  if (!s) {
+    refuse(c, -ENOMEM, "out of memory");
+    return;
+  }
+  t = cpd_target_start(a->pid, &o, err, sizeof(err));
+  if (!t) {
+    refuse(c, -EPERM, err);
+    cpd_session_release(s);
+    return;
+  }
+  t->requester = c;
+  t->progress = a->progress;
+  cpd_log("profiling pid %" PRIu32 " at %d Hz for uid %" PRIu32, a->pid, t->sampler.hz, c->uid);
+  cpd_control_progress(t);  /* the first Progress says it started */
+}
+
+void cpd_control_auto_attach(struct cpd_conn *c)
+{
+  struct cpd_target_opts o = { .hz = cpd.hz, .kernel = cpd.kernel, .dwarf_stack = cpd.dwarf_stack,
+                               .no_bpf = cpd.no_bpf, .owner_uid = geteuid() };
+  struct cpd_target *t;
+  char err[512];
+
+  t = cpd_target_start(c->pid, &o, err, sizeof(err));
+  if (!t) {
+    cpd_log("--auto: cannot profile pid %" PRIu32 " (%s): %s", c->pid, c->session->service, err);
+    return;
+  }
+  t->auto_attached = 1;
+  cpd_debug("--auto: profiling pid %" PRIu32 " (%s)", c->pid, c->session->service);
+}
+
+static void detach(struct cpd_conn *c, const Ceoprof__Wire__DetachRequest *d)
+{
+  struct cpd_target *t = cpd_target_find(d->pid);
+  char err[160];
+
+  if (!t) {
+    snprintf(err, sizeof(err), "pid %" PRIu32 " is not being profiled; see 'ceoprof status'",
+             d->pid);
+    refuse(c, -ESRCH, err);
+    return;
+  }
+  if (c->uid != 0 && c->uid != t->opts.owner_uid) {
+    refuse(c, -EPERM, "that profile was started by another user");
+    return;
+  }
+  /* The detacher hears Done, and so does the one who attached. */
+  if (t->requester && t->requester != c)
+    t->detacher = c;
+  else
+    t->requester = c;
+  t->end_reason = "detached";
+}
+
+void cpd_control_progress(struct cpd_target *t)
+{
+  Ceoprof__Wire__Progress p = CEOPROF__WIRE__PROGRESS__INIT;
+  Ceoprof__Wire__Frame f = CEOPROF__WIRE__FRAME__INIT;
+  const struct cpd_session *s = cpd_session_find(t->pid);
+
+  p.pid = t->pid;
+  p.elapsed_ms = (cpd_now_ns() - t->start_ns) / 1000000u;
+  p.samples = cpd_target_samples(t);
+  p.lost = cpd_target_lost(t);
+  p.threads = t->sampling ? (uint32_t)t->profile.nthreads : 0;
+  if (s) {
+    for (size_t i = 0; i < s->nthreads; i++)
+      p.workers += s->threads[i].worker_name != NULL;
+    p.tasks = s->tasks_begun;
+    if (p.threads < s->nthreads)
+      p.threads = (uint32_t)s->nthreads;
+  }
+  f.body_case = CEOPROF__WIRE__FRAME__BODY_PROGRESS;
+  f.progress = &p;
+  cpd_conn_send(t->requester, &f);
+}
+
+static void status(struct cpd_conn *c)
+{
+  Ceoprof__Wire__Status st = CEOPROF__WIRE__STATUS__INIT;
+  Ceoprof__Wire__Frame f = CEOPROF__WIRE__FRAME__INIT;
+  Ceoprof__Wire__TargetStatus *ts = NULL, **tsp = NULL;
+  Ceoprof__Wire__ClientStatus *cs = NULL, **csp = NULL;
+  struct cpd_push_stats ps = { 0 };
+  size_t nt = 0, nc = 0;
+
+  for (struct cpd_target *t = cpd.targets; t; t = t->next)
+    nt++;
+  for (struct cpd_session *s = cpd.sessions; s; s = s->next)
+    nc += s->had_hello;
+  ts = calloc(nt + 1, sizeof(*ts));
+  tsp = calloc(nt + 1, sizeof(*tsp));
+  cs = calloc(nc + 1, sizeof(*cs));
+  csp = calloc(nc + 1, sizeof(*csp));
+  if (!ts || !tsp || !cs || !csp) {
+    refuse(c, -ENOMEM, "out of memory");
+    goto out;
+  }
+  nt = 0;
+  for (struct cpd_target *t = cpd.targets; t; t = t->next, nt++) {
+    const struct cpd_session *s = cpd_session_find(t->pid);
+
+    ceoprof__wire__target_status__init(&ts[nt]);
+    ts[nt].pid = t->pid;
+    ts[nt].service = (char *)(s ? s->service : "unknown");
+    ts[nt].elapsed_ms = (cpd_now_ns() - t->start_ns) / 1000000u;
+    ts[nt].samples = cpd_target_samples(t);
+    ts[nt].lost = cpd_target_lost(t);
+    ts[nt].hz = t->sampling ? (uint32_t)t->sampler.hz : 0;
+    ts[nt].windows = t->windows;
+    ts[nt].auto_attached = t->auto_attached;
+    tsp[nt] = &ts[nt];
+  }
+  nc = 0;
+  for (struct cpd_session *s = cpd.sessions; s; s = s->next) {
+    Ceoprof__Wire__ClientStatus *x = &cs[nc];
+
+    if (!s->had_hello)
+      continue;
+    ceoprof__wire__client_status__init(x);
+    x->pid = s->pid;
+    x->service = s->service;
+    x->connections = (uint32_t)s->connections;
+    x->events = s->nevents;
+    for (uint32_t r = 1; r < CPD_DROP_REASONS; r++)
+      if (r != CEOPROF__WIRE__DROP_REASON__DROP_THRESHOLD)
+        x->dropped += cpd_session_drops(s, r);
+    x->threads = (uint32_t)s->nthreads;
+    for (size_t i = 0; i < s->nthreads; i++)
+      x->workers += s->threads[i].worker_name != NULL;
+    x->rejected = s->rejects.frames + s->rejects.events_bad_name + s->rejects.events_bad_thread +
+                  s->rejects.events_bad_kind + s->rejects.strings;
+    csp[nc++] = x;
+  }
+  if (cpd.pyroscope_url)
+    cpd_push_get_stats(&ps);
+  st.daemon_version = (char *)PACKAGE_VERSION;
+  st.uptime_ms = cpd_now_ms() - cpd.started_ms;
+  st.targets = tsp;
+  st.n_targets = nt;
+  st.clients = csp;
+  st.n_clients = nc;
+  st.connections_total = cpd.conns_total;
+  st.connections_dropped = cpd.conns_dropped;
+  st.files_written = cpd.files_written;
+  st.write_errors = (uint64_t)cpd.write_errors;
+  st.push_queued = ps.queued;
+  st.push_sent = ps.sent;
+  st.push_failed = ps.failed + ps.dropped;
+  st.window_s = (uint32_t)cpd.window_s;
+  st.output_dir = (char *)(cpd.output_dir ? cpd.output_dir : "");
+  st.auto_attach = cpd.auto_attach;
+  f.body_case = CEOPROF__WIRE__FRAME__BODY_STATUS;
+  f.status = &st;
+  cpd_conn_send(c, &f);
+out:
+  free(ts);
+  free(tsp);
+  free(cs);
+  free(csp);
+}
+
+int cpd_control_request(struct cpd_conn *c, const Ceoprof__Wire__Frame *f)
+{
+  switch (f->body_case) {
+  case CEOPROF__WIRE__FRAME__BODY_ATTACH:
+    attach(c, f->attach);
+    return 0;
+  case CEOPROF__WIRE__FRAME__BODY_DETACH:
+    detach(c, f->detach);
+    return 0;
+  case CEOPROF__WIRE__FRAME__BODY_STATUS_REQUEST:
+    status(c);
+    return 0;
+  default:
+    cpd_log("control connection of pid %" PRIu32 ": frame type %d is not a request; closed",
+            c->pid, (int)f->body_case);
+    cpd.conns_dropped++;
+    cpd_conn_close(c);
+    return -1;
+  }
+}

@@ -1,0 +1,604 @@
+/* profile.c: collecting samples: resolving addresses to locations and de-duplicating stacks. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <unistd.h>
+
+#include "model/profile.h"
+#include "symbolize/srcline.h"
+#include "util.h"
+#include "symbolize/demangle.h"
+
+#define KERNEL_START 0xffff800000000000ull
+
+static uint64_t mix(uint64_t x)
+{
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ull;
+  x ^= x >> 33;
+  return x;
+}
+
+static void read_exe(struct cpd_profile *p)
+{
+  char path[64], exe[4096];
+  ssize_t n;
+
+  snprintf(path, sizeof(path), "/proc/%" PRIu32 "/exe", p->pid);
+  n = readlink(path, exe, sizeof(exe) - 1);
+  if (n > 0) {
+    exe[n] = '\0';
+    free(p->exe);
+    p->exe = strdup(exe);
+  }
+}
+
+int cpd_profile_init(struct cpd_profile *p, uint32_t pid)
+{
+  memset(p, 0, sizeof(*p));
+  p->pid = pid;
+  p->rss.fd = -1;
+  cpd_symbols_init(&p->syms);
+  read_exe(p);
+  return 0;
+}
+
+
+void cpd_profile_free(struct cpd_profile *p)
+{
+  for (size_t i = 0; i < p->nmappings; i++)
+    free(p->mappings[i].path);
+  free(p->mappings);
+  free(p->live);
+  free(p->locs);
+  for (size_t i = 0; i < p->nfuncs; i++)
+    free(p->funcs[i].display);
+  free(p->funcs);
+  free(p->inl);
+  free(p->frames);
+  free(p->stacks);
+  free(p->samples);
+  free(p->offcpu);
+  cpd_sched_free(&p->sched);
+  cpd_rss_close(&p->rss);
+  free(p->threads);
+  free(p->loc_cache);
+  free(p->stack_table);
+  free(p->func_table);
+  free(p->exe);
+  cpd_symbols_free(&p->syms);
+  cpd_perfmap_free(&p->perfmap);
+  memset(p, 0, sizeof(*p));
+}
+
+void cpd_profile_set_comm(struct cpd_profile *p, uint32_t tid, const char *comm)
+{
+  size_t i;
+
+  for (i = 0; i < p->nthreads; i++)
+    if (p->threads[i].tid == tid)
+      break;
+  if (i == p->nthreads) {
+    if (cpd_grow(&p->threads, &p->threads_cap, p->nthreads, sizeof(*p->threads)) < 0)
+      return;
+    p->nthreads++;
+  }
+  p->threads[i].tid = tid;
+  snprintf(p->threads[i].comm, sizeof(p->threads[i].comm), "%s", comm);
+}
+
+const char *cpd_profile_comm(const struct cpd_profile *p, uint32_t tid)
+{
+  for (size_t i = 0; i < p->nthreads; i++)
+    if (p->threads[i].tid == tid)
+      return p->threads[i].comm;
+  return NULL;
+}
+
+static void loc_cache_clear(struct cpd_profile *p)
+{
+  if (p->loc_cache)
+    memset(p->loc_cache, 0, p->loc_cache_cap * sizeof(*p->loc_cache));
+  p->loc_cache_used = 0;
+  p->map_gen++;
+}
+
+void cpd_profile_exec(struct cpd_profile *p)
+{
+  p->nlive = 0;
+  loc_cache_clear(p);
+  read_exe(p);
+  p->perfmap.nsyms = 0;      /* the new program's JIT, if any, writes the map anew */
+  p->perfmap.size = -1;
+  p->perfmap.checked_ms = 0;
+}
+
+int cpd_profile_add_mapping(struct cpd_profile *p, uint64_t start, uint64_t len, uint64_t pgoff,
+                            const char *path)
+{
+  struct cpd_mapping *m;
+  uint64_t end = start + len;
+  size_t i, out = 0;
+
+  if (len == 0 || cpd_grow(&p->mappings, &p->mappings_cap, p->nmappings, sizeof(*m)) < 0 ||
+      cpd_grow(&p->live, &p->live_cap, p->nlive + 1, sizeof(*p->live)) < 0)
+    return -ENOMEM;
+  m = &p->mappings[p->nmappings];
+  memset(m, 0, sizeof(*m));
+  m->start = start;
+  m->end = end;
+  m->pgoff = pgoff;
+  m->path = strdup(path && *path ? path : "[anon]");
+  if (!m->path)
+    return -ENOMEM;
+  m->dso = cpd_symbols_dso(&p->syms, m->path, p->pid);
+  /* Drop overlapped mappings from the current set, then insert in order. */
+  for (i = 0; i < p->nlive; i++) {
+    const struct cpd_mapping *o = &p->mappings[p->live[i]];
+
+    if (o->end <= start || o->start >= end)
+      p->live[out++] = p->live[i];
+  }
+  p->nlive = out;
+  for (i = p->nlive; i > 0 && p->mappings[p->live[i - 1]].start > start; i--)
+    p->live[i] = p->live[i - 1];
+  p->live[i] = (uint32_t)p->nmappings;
+  p->nlive++;
+  p->nmappings++;
+  /* Addresses may now mean something else. */
+  loc_cache_clear(p);
+  return 0;
+}
+
+static void load_comms(struct cpd_profile *p)
+{
+  char path[64], comm[32];
+  struct dirent *de;
+  DIR *dir;
+
+  snprintf(path, sizeof(path), "/proc/%" PRIu32 "/task", p->pid);
+  dir = opendir(path);
+  if (!dir)
+    return;
+  while ((de = readdir(dir)) != NULL) {
+    char file[400];
+    ssize_t n;
+    int fd;
+
+    if (de->d_name[0] == '.')
+      continue;
+    snprintf(file, sizeof(file), "%s/%s/comm", path, de->d_name);
+    fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      continue;
+    n = read(fd, comm, sizeof(comm) - 1);
+    close(fd);
+    if (n <= 0)
+      continue;
+    comm[n] = '\0';
+    comm[strcspn(comm, "\n")] = '\0';
+    cpd_profile_set_comm(p, (uint32_t)strtoul(de->d_name, NULL, 10), comm);
+  }
+  closedir(dir);
+}
+
+int cpd_profile_load_proc(struct cpd_profile *p)
+{
+  char path[64], line[4352];
+  FILE *f;
+
+  snprintf(path, sizeof(path), "/proc/%" PRIu32 "/maps", p->pid);
+  f = fopen(path, "r");
+  if (!f)
+    return -errno;
+  while (fgets(line, sizeof(line), f)) {
+    unsigned long long start, end, off;
+    char perms[8];
+    int pos = 0;
+
+    if (sscanf(line, "%llx-%llx %7s %llx %*s %*s%n", &start, &end, perms, &off, &pos) < 4)
+      continue;
+    if (perms[2] != 'x')
+      continue;
+    {
+      char *name = line + pos;
+
+      while (*name == ' ')
+        name++;
+      name[strcspn(name, "\n")] = '\0';
+      cpd_profile_add_mapping(p, start, end - start, off, name);
+    }
+  }
+  fclose(f);
+  load_comms(p);
+  return 0;
+}
+
+static const struct cpd_mapping *find_mapping(const struct cpd_profile *p, uint64_t addr,
+                                              uint32_t *index)
+{
+  size_t lo = 0, hi = p->nlive;
+
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+
+    if (p->mappings[p->live[mid]].start <= addr)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo == 0 || addr >= p->mappings[p->live[lo - 1]].end)
+    return NULL;
+  *index = p->live[lo - 1];
+  return &p->mappings[*index];
+}
+
+const struct cpd_mapping *cpd_profile_mapping(const struct cpd_profile *p, uint64_t addr)
+{
+  uint32_t index;
+
+  return find_mapping(p, addr, &index);
+}
+
+static uint32_t kernel_mapping(struct cpd_profile *p)
+{
+  for (size_t i = 0; i < p->nmappings; i++)
+    if (p->mappings[i].kernel)
+      return (uint32_t)i + 1;
+  if (cpd_grow(&p->mappings, &p->mappings_cap, p->nmappings, sizeof(*p->mappings)) < 0)
+    return 0;
+  memset(&p->mappings[p->nmappings], 0, sizeof(p->mappings[0]));
+  p->mappings[p->nmappings].start = KERNEL_START;
+  p->mappings[p->nmappings].end = UINT64_MAX;
+  p->mappings[p->nmappings].path = strdup("[kernel.kallsyms]");
+  p->mappings[p->nmappings].kernel = 1;
+  return (uint32_t)++p->nmappings;
+}
+
+static uint32_t intern_function(struct cpd_profile *p, const char *name, uint32_t mapping)
+{
+  uint64_t h = mix((uint64_t)(uintptr_t)name ^ ((uint64_t)mapping << 48));
+  size_t i;
+
+  if (p->nfuncs * 2 >= p->func_table_cap) {
+    size_t cap = p->func_table_cap ? p->func_table_cap * 2 : 1024;
+    __typeof__(p->func_table) t = calloc(cap, sizeof(*t));
+
+    if (!t)
+      return 0;
+    for (size_t j = 0; j < p->func_table_cap; j++) {
+      if (!p->func_table[j].val)
+        continue;
+      uint64_t hh = mix((uint64_t)(uintptr_t)p->func_table[j].name ^
+                        ((uint64_t)p->func_table[j].mapping << 48));
+
+      for (i = hh & (cap - 1); t[i].val; i = (i + 1) & (cap - 1))
+        ;
+      t[i] = p->func_table[j];
+    }
+    free(p->func_table);
+    p->func_table = t;
+    p->func_table_cap = cap;
+  }
+  /* Names are interned by their symbol table, so the pointer identifies the function. */
+  for (i = h & (p->func_table_cap - 1); p->func_table[i].val; i = (i + 1) & (p->func_table_cap - 1))
+    if (p->func_table[i].name == name && p->func_table[i].mapping == mapping)
+      return p->func_table[i].val;
+  if (cpd_grow(&p->funcs, &p->funcs_cap, p->nfuncs, sizeof(*p->funcs)) < 0)
+    return 0;
+  p->funcs[p->nfuncs].name = name;
+  p->funcs[p->nfuncs].file = NULL;
+  p->funcs[p->nfuncs].display = cpd_demangle(name);
+  p->funcs[p->nfuncs].mapping = mapping;
+  p->nfuncs++;
+  p->func_table[i].name = name;
+  p->func_table[i].mapping = mapping;
+  p->func_table[i].val = (uint32_t)p->nfuncs;
+  return (uint32_t)p->nfuncs;
+}
+
+/* A new location for ADDR (already adjusted for callers). Returns its index + 1, or 0. */
+/* Names FUNCTION's source file, the first time DWARF tells it. */
+static void set_function_file(struct cpd_profile *p, uint32_t function, const char *file)
+{
+  if (function && file && !p->funcs[function - 1].file)
+    p->funcs[function - 1].file = file;
+}
+
+/* Line numbers and inlined frames of location L from its file's DWARF, when it has any. */
+static void add_source_lines(struct cpd_profile *p, struct cpd_location *l, struct cpd_dso *dso,
+                             uint64_t vaddr)
+{
+  struct cpd_srcframe sf[CPD_MAX_INLINE + 1];
+  int n = cpd_srcline_lookup(dso, vaddr, sf, CPD_MAX_INLINE + 1);
+
+  if (n <= 0)
+    return;
+  /* The last frame is the function the symbol names; those before were inlined into it. */
+  l->line = sf[n - 1].line;
+  set_function_file(p, l->function, sf[n - 1].file);
+  if (n == 1)
+    return;
+  while (p->ninl + (size_t)n > p->inl_cap) {
+    size_t cap = p->inl_cap ? p->inl_cap * 2 : 256;
+    struct cpd_inline *v = realloc(p->inl, cap * sizeof(*v));
+
+    if (!v)
+      return;
+    p->inl = v;
+    p->inl_cap = cap;
+  }
+  l->inl_off = (uint32_t)p->ninl;
+  for (int k = 0; k < n - 1; k++) {
+    uint32_t f = intern_function(p, sf[k].function ? sf[k].function : "(inlined)", l->mapping);
+
+    if (!f)
+      break;
+    set_function_file(p, f, sf[k].file);
+    p->inl[p->ninl].function = f;
+    p->inl[p->ninl].line = sf[k].line;
+    p->ninl++;
+    l->ninl++;
+  }
+}
+
+static uint32_t resolve(struct cpd_profile *p, uint64_t addr, int kernel)
+{
+  const struct cpd_sym *sym = NULL;
+  struct cpd_location *l;
+  struct cpd_dso *dso = NULL;
+  uint64_t vaddr = UINT64_MAX;
+  uint32_t mapping = 0, mi;
+
+  if (kernel || addr >= KERNEL_START) {
+    mapping = kernel_mapping(p);
+    sym = cpd_symbols_kernel(&p->syms, addr);
+  } else {
+    const struct cpd_mapping *m = find_mapping(p, addr, &mi);
+
+    if (m) {
+      mapping = mi + 1;
+      if (m->dso && m->dso->readable) {
+        uint64_t v = cpd_dso_offset_to_vaddr(m->dso, addr - m->start + m->pgoff);
+
+        cpd_dso_load_debug_symbols(m->dso);
+        if (v != UINT64_MAX)
+          sym = cpd_dso_lookup(m->dso, v);
+        if (sym) {
+          dso = m->dso;
+          vaddr = v;
+        }
+      }
+    }
+    /* Code outside any ELF file (anonymous memory, or mapped before we saw it): a JIT's. */
+    if (!m || !m->dso || !m->dso->readable)
+      sym = cpd_perfmap_lookup(&p->perfmap, p->pid, addr);
+  }
+  if (cpd_grow(&p->locs, &p->locs_cap, p->nlocs, sizeof(*l)) < 0)
+    return 0;
+  l = &p->locs[p->nlocs];
+  memset(l, 0, sizeof(*l));
+  l->address = addr;
+  l->mapping = mapping;
+  l->function = sym ? intern_function(p, sym->name, mapping) : 0;
+  if (dso && l->function)
+    add_source_lines(p, l, dso, vaddr);
+  return (uint32_t)++p->nlocs;
+}
+
+static uint32_t location_of(struct cpd_profile *p, uint64_t addr, int kernel)
+{
+  size_t i;
+  uint32_t v;
+
+  if (p->loc_cache_used * 2 >= p->loc_cache_cap) {
+    size_t cap = p->loc_cache_cap ? p->loc_cache_cap * 2 : 4096;
+    __typeof__(p->loc_cache) t = calloc(cap, sizeof(*t));
+
+    if (!t)
+      return 0;
+    for (size_t j = 0; j < p->loc_cache_cap; j++) {
+      if (!p->loc_cache[j].val)
+        continue;
+      for (i = mix(p->loc_cache[j].key) & (cap - 1); t[i].val; i = (i + 1) & (cap - 1))
+        ;
+      t[i] = p->loc_cache[j];
+    }
+    free(p->loc_cache);
+    p->loc_cache = t;
+    p->loc_cache_cap = cap;
+  }
+  for (i = mix(addr) & (p->loc_cache_cap - 1); p->loc_cache[i].val; i = (i + 1) & (p->loc_cache_cap - 1))
+    if (p->loc_cache[i].key == addr)
+      return p->loc_cache[i].val;
+  v = resolve(p, addr, kernel);
+  if (v) {
+    p->loc_cache[i].key = addr;
+    p->loc_cache[i].val = v;
+    p->loc_cache_used++;
+  }
+  return v;
+}
+
+static uint64_t hash_frames(const uint32_t *f, uint32_t n)
+{
+  uint64_t h = n;
+
+  for (uint32_t i = 0; i < n; i++)
+    h = mix(h ^ f[i]);
+  return h;
+}
+
+static int stack_table_grow(struct cpd_profile *p)
+{
+  size_t cap = p->stack_table_cap ? p->stack_table_cap * 2 : 4096;
+  uint32_t *t = calloc(cap, sizeof(*t));
+
+  if (!t)
+    return -ENOMEM;
+  for (size_t s = 0; s < p->nstacks; s++) {
+    size_t i = hash_frames(p->frames + p->stacks[s].off, p->stacks[s].len) & (cap - 1);
+
+    while (t[i])
+      i = (i + 1) & (cap - 1);
+    t[i] = (uint32_t)s + 1;
+  }
+  free(p->stack_table);
+  p->stack_table = t;
+  p->stack_table_cap = cap;
+  return 0;
+}
+
+/* The index of the stack FRAMES[0..n), added if new; UINT32_MAX when out of memory. */
+static uint32_t intern_stack(struct cpd_profile *p, const uint32_t *f, uint32_t n, int truncated)
+{
+  size_t i;
+
+  if ((p->nstacks + 1) * 2 >= p->stack_table_cap && stack_table_grow(p) < 0)
+    return UINT32_MAX;
+  for (i = hash_frames(f, n) & (p->stack_table_cap - 1); p->stack_table[i];
+       i = (i + 1) & (p->stack_table_cap - 1)) {
+    const struct cpd_stack *s = &p->stacks[p->stack_table[i] - 1];
+
+    if (s->len == n && s->truncated == (uint32_t)truncated &&
+        (n == 0 || memcmp(p->frames + s->off, f, n * sizeof(*f)) == 0))
+      return p->stack_table[i] - 1;
+  }
+  if (cpd_grow(&p->stacks, &p->stacks_cap, p->nstacks, sizeof(*p->stacks)) < 0)
+    return UINT32_MAX;
+  while (p->nframes + n > p->frames_cap) {
+    size_t cap = p->frames_cap ? p->frames_cap * 2 : 16384;
+    uint32_t *q = realloc(p->frames, cap * sizeof(*q));
+
+    if (!q)
+      return UINT32_MAX;
+    p->frames = q;
+    p->frames_cap = cap;
+  }
+  if (n)
+    memcpy(p->frames + p->nframes, f, n * sizeof(*f));
+  p->stacks[p->nstacks].off = (uint32_t)p->nframes;
+  p->stacks[p->nstacks].len = n;
+  p->stacks[p->nstacks].truncated = (uint32_t)truncated;
+  p->nframes += n;
+  p->stack_table[i] = (uint32_t)++p->nstacks;
+  return (uint32_t)p->nstacks - 1;
+}
+
+/* Resolves FRAMES (leaf first, the first NKERNEL kernel addresses) into a stack index. */
+static uint32_t stack_of(struct cpd_profile *p, const uint64_t *frames, uint32_t n, uint32_t nkernel,
+                         int truncated)
+{
+  uint32_t locs[256];
+  uint32_t nl = 0;
+
+  for (uint32_t i = 0; i < n && nl < 256; i++) {
+    /* Callers' frames are return addresses: look up the call instruction before them. */
+    uint64_t addr = i == 0 ? frames[i] : frames[i] - 1;
+    uint32_t loc;
+
+    if (i >= nkernel && frames[i] >= KERNEL_START) {
+      /* A user frame in kernel space: a frame-pointer walk that went astray through code
+       * without frame pointers (libc) and read data. The stack ends before it. */
+      truncated = 1;
+      break;
+    }
+    loc = location_of(p, addr, i < nkernel);
+
+    if (loc)
+      locs[nl++] = loc;
+  }
+  return intern_stack(p, locs, nl, truncated);
+}
+
+int cpd_profile_add_sample(struct cpd_profile *p, uint64_t time, uint32_t tid, uint64_t period,
+                           const uint64_t *frames, uint32_t n, uint32_t nkernel, int truncated)
+{
+  uint32_t stack = stack_of(p, frames, n, nkernel, truncated);
+  struct cpd_psample *s;
+
+  if (stack == UINT32_MAX || cpd_grow(&p->samples, &p->samples_cap, p->nsamples, sizeof(*s)) < 0)
+    return -ENOMEM;
+  s = &p->samples[p->nsamples++];
+  s->time = time;
+  s->period = period;
+  s->tid = tid;
+  s->stack = stack;
+  p->truncated += truncated != 0;
+  if (p->first_time == 0 || time < p->first_time)
+    p->first_time = time;
+  if (time > p->last_time)
+    p->last_time = time;
+  return 0;
+}
+
+/* A frame with no address, shown as NAME (a string literal: functions are interned by the
+ * name's pointer). Returns the location's index + 1, or 0 when out of memory. */
+static uint32_t named_location(struct cpd_profile *p, const char *name)
+{
+  uint32_t f = intern_function(p, name, 0);
+  struct cpd_location *l;
+
+  if (!f)
+    return 0;
+  for (size_t i = p->nlocs; i-- > 0;)
+    if (p->locs[i].address == 0 && p->locs[i].function == f)
+      return (uint32_t)i + 1;
+  if (cpd_grow(&p->locs, &p->locs_cap, p->nlocs, sizeof(*l)) < 0)
+    return 0;
+  l = &p->locs[p->nlocs];
+  memset(l, 0, sizeof(*l));
+  l->function = f;
+  return (uint32_t)++p->nlocs;
+}
+
+static int add_offcpu(struct cpd_profile *p, uint64_t time, uint32_t tid, uint64_t period,
+                      uint32_t stack)
+{
+  struct cpd_psample *s;
+
+  if (stack == UINT32_MAX || cpd_grow(&p->offcpu, &p->offcpu_cap, p->noffcpu, sizeof(*s)) < 0) {
+    p->offcpu_dropped++;
+    return -ENOMEM;
+  }
+  s = &p->offcpu[p->noffcpu++];
+  s->time = time;
+  s->period = period;
+  s->tid = tid;
+  s->stack = stack;
+  return 0;
+}
+
+int cpd_profile_add_offcpu(struct cpd_profile *p, uint64_t time, uint32_t tid, const uint64_t *frames,
+                           uint32_t n, uint32_t nkernel, int truncated)
+{
+  /* How long it stays off the CPU is known when it is back (cpd_sched_off). */
+  return add_offcpu(p, time, tid, 0, stack_of(p, frames, n, nkernel, truncated));
+}
+
+int cpd_profile_add_offcpu_ns(struct cpd_profile *p, uint32_t tid, uint64_t ns,
+                              const uint64_t *frames, uint32_t n, uint32_t nkernel, int truncated,
+                              const char *empty)
+{
+  uint32_t loc;
+
+  if (n > 0 || !empty)
+    return add_offcpu(p, 0, tid, ns, stack_of(p, frames, n, nkernel, truncated));
+  loc = named_location(p, empty);
+  return add_offcpu(p, 0, tid, ns, loc ? intern_stack(p, &loc, 1, truncated) : UINT32_MAX);
+}
+
+const char *cpd_profile_loc_name(const struct cpd_profile *p, uint32_t loc)
+{
+  const struct cpd_location *l = &p->locs[loc];
+
+  return l->function ? cpd_function_name(&p->funcs[l->function - 1]) : NULL;
+}

@@ -1,0 +1,150 @@
+/*
+ * profile.h: the CPU samples of one process as ceoprofd collects them: the process's
+ * executable mappings, locations (an address in a mapping, with its function),
+ * functions, de-duplicated stacks, and samples (time, thread, period, stack).
+ * Addresses are resolved when a sample arrives, while the mapping is current.
+ */
+#ifndef CPD_PROFILE_H
+#define CPD_PROFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "symbolize/perfmap.h"
+#include "perf/rss.h"
+#include "model/thread_state.h"
+#include "symbolize/symbols.h"
+
+struct cpd_mapping {
+  uint64_t start, end, pgoff;
+  char *path;
+  struct cpd_dso *dso;       /* NULL for the kernel */
+  int kernel;
+};
+
+#define CPD_MAX_INLINE 16           /* inlined frames kept per location */
+
+struct cpd_location {
+  uint64_t address;          /* the pc for the leaf, return address - 1 for callers */
+  uint32_t mapping;          /* index + 1 into mappings, 0 when no mapping holds it */
+  uint32_t function;         /* index + 1 into functions, 0 when it could not be named */
+  uint32_t line;             /* source line in FUNCTION, 0 when unknown */
+  uint32_t inl_off, ninl;    /* frames inlined at this address: inl[inl_off..+ninl), innermost first */
+};
+
+/* A function inlined at a location, and the line in it. */
+struct cpd_inline {
+  uint32_t function;         /* index + 1 into functions */
+  uint32_t line;
+};
+
+struct cpd_function {
+  const char *name;          /* the symbol; owned by a DSO, its DWARF, or the kernel symbol table */
+  char *display;             /* demangled and simplified (owned), NULL when NAME is readable */
+  const char *file;          /* its source file from DWARF, NULL when unknown */
+  uint32_t mapping;          /* index + 1: the file it is in */
+};
+
+struct cpd_stack {
+  uint32_t off;              /* into frames */
+  uint32_t len;              /* leaf first */
+  uint32_t truncated;        /* the kernel gave more frames than we keep */
+};
+
+struct cpd_psample {
+  uint64_t time;             /* CLOCK_MONOTONIC ns */
+  uint64_t period;           /* ns of CPU (cpu-clock) or events (hardware) */
+  uint32_t tid;
+  uint32_t stack;            /* index into stacks */
+};
+
+struct cpd_pthread {
+  uint32_t tid;
+  char comm[17];
+};
+
+struct cpd_profile {
+  uint32_t pid;
+  char *exe;                         /* /proc/PID/exe at start: the main binary */
+  struct cpd_symbols syms;
+  struct cpd_perfmap perfmap;        /* JIT symbols from /tmp/perf-PID.map */
+  struct cpd_mapping *mappings;      /* every mapping ever seen; never removed */
+  size_t nmappings, mappings_cap;
+  uint32_t *live;                    /* indices of current mappings, sorted by start */
+  size_t nlive, live_cap;
+  struct cpd_location *locs;
+  size_t nlocs, locs_cap;
+  struct cpd_function *funcs;
+  size_t nfuncs, funcs_cap;
+  struct cpd_inline *inl;            /* inlined frames of locations */
+  size_t ninl, inl_cap;
+  uint32_t *frames;                  /* location index + 1, per stack */
+  size_t nframes, frames_cap;
+  struct cpd_stack *stacks;
+  size_t nstacks, stacks_cap;
+  struct cpd_psample *samples;
+  size_t nsamples, samples_cap;
+  struct cpd_pthread *threads;
+  size_t nthreads, threads_cap;
+  uint64_t map_gen;                  /* bumped whenever the current mappings change */
+  struct cpd_sched sched;            /* thread states from context switches */
+  struct cpd_rss rss;                /* resident memory over time (the target opens it) */
+  struct cpd_psample *offcpu;        /* stacks at switch-out; period = time off the CPU
+                                      * (time 0: summed already, period final) */
+  size_t noffcpu, offcpu_cap;
+  uint64_t offcpu_dropped;           /* off-CPU samples not kept for want of memory */
+  /* Hash tables: address -> location (cleared when mappings change), stack -> index. */
+  struct { uint64_t key; uint32_t val; } *loc_cache;
+  size_t loc_cache_cap, loc_cache_used;
+  uint32_t *stack_table;             /* stack index + 1, 0 = empty */
+  size_t stack_table_cap;
+  struct { const char *name; uint32_t mapping; uint32_t val; } *func_table;
+  size_t func_table_cap;
+  /* Counters. */
+  uint64_t lost_records;             /* PERF_RECORD_LOST: records the kernel dropped */
+  uint64_t lost_samples;             /* PERF_RECORD_LOST_SAMPLES */
+  uint64_t bad_records;              /* records that did not parse */
+  uint64_t switches;                 /* context switches seen */
+  uint64_t truncated;                /* samples whose stack was cut */
+  uint64_t other_pid;                /* samples of another process (ignored) */
+  uint64_t first_time, last_time;    /* of the samples */
+};
+
+int cpd_profile_init(struct cpd_profile *p, uint32_t pid);
+void cpd_profile_free(struct cpd_profile *p);
+/* Reads /proc/PID/maps (executable mappings) and thread names. 0 or -errno. */
+int cpd_profile_load_proc(struct cpd_profile *p);
+/* A new executable mapping (MMAP2). Overlapped mappings stop being current. */
+int cpd_profile_add_mapping(struct cpd_profile *p, uint64_t start, uint64_t len, uint64_t pgoff,
+                            const char *path);
+/* The process exec'd: no mapping is current any more, and the main binary is re-read. */
+void cpd_profile_exec(struct cpd_profile *p);
+/* The current mapping that holds ADDR, or NULL. */
+const struct cpd_mapping *cpd_profile_mapping(const struct cpd_profile *p, uint64_t addr);
+/* A thread's name (COMM records, /proc). */
+void cpd_profile_set_comm(struct cpd_profile *p, uint32_t tid, const char *comm);
+const char *cpd_profile_comm(const struct cpd_profile *p, uint32_t tid);
+/*
+ * A sample: FRAMES[0..n) leaf first, the first NKERNEL of them kernel addresses.
+ * 0 or -ENOMEM.
+ */
+int cpd_profile_add_sample(struct cpd_profile *p, uint64_t time, uint32_t tid, uint64_t period,
+                           const uint64_t *frames, uint32_t n, uint32_t nkernel, int truncated);
+/* A stack at a switch-out (sched:sched_switch): how long it stays off is filled in later. */
+int cpd_profile_add_offcpu(struct cpd_profile *p, uint64_t time, uint32_t tid, const uint64_t *frames,
+                           uint32_t n, uint32_t nkernel, int truncated);
+/* Off-CPU time already summed (the BPF helper): time 0, period NS; in the next window. An
+ * empty stack is shown as one frame named EMPTY (a string literal), when given. */
+int cpd_profile_add_offcpu_ns(struct cpd_profile *p, uint32_t tid, uint64_t ns,
+                              const uint64_t *frames, uint32_t n, uint32_t nkernel, int truncated,
+                              const char *empty);
+/* The name to show for F: demangled when the symbol is mangled. */
+static inline const char *cpd_function_name(const struct cpd_function *f)
+{
+  return f->display ? f->display : f->name;
+}
+
+/* The function name of location index LOC (0-based), or NULL. */
+const char *cpd_profile_loc_name(const struct cpd_profile *p, uint32_t loc);
+
+#endif

@@ -1,0 +1,214 @@
+/* trace_writer.c: a session's lanes, task spans, instants and counters as Chrome Trace JSON. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "output/jsonw.h"
+#include "output/trace_writer.h"
+#include "util.h"
+
+static const char *drop_names[CPD_DROP_REASONS] = {
+  [CEOPROF__WIRE__DROP_REASON__DROP_RING_FULL] = "client_ring_full",
+  [CEOPROF__WIRE__DROP_REASON__DROP_NO_DAEMON] = "client_no_daemon",
+  [CEOPROF__WIRE__DROP_REASON__DROP_THRESHOLD] = "client_threshold_filtered",
+  [CEOPROF__WIRE__DROP_REASON__DROP_NAMES_EXHAUSTED] = "client_names_exhausted",
+  [CEOPROF__WIRE__DROP_REASON__DROP_SEND_FAILED] = "client_send_failed",
+  [CEOPROF__WIRE__DROP_REASON__DROP_STACK_OVERFLOW] = "client_stack_overflow",
+};
+
+static const char *name_of(const struct cpd_session *s, uint32_t id)
+{
+  const char *n = cpd_session_string(s, id);
+
+  return n ? n : "?";
+}
+
+static void head(FILE *f, const char *ph, uint32_t pid, uint32_t tid)
+{
+  fprintf(f, ",\n{\"ph\":\"%s\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32, ph, pid, tid);
+}
+
+static void write_metadata(FILE *f, const struct cpd_session *s, const struct cpd_timeline *tl,
+                           const struct cpd_trace_extra *extra)
+{
+  const struct cpd_rejects *r = &s->rejects;
+
+  fputs("\"metadata\":{\"ceoprof_version\":\"" PACKAGE_VERSION "\",\"service\":", f);
+  cpd_json_str(f, s->service);
+  fprintf(f, ",\"pid\":%" PRIu32 ",\"clock\":\"CLOCK_MONOTONIC\""
+             ",\"clock_monotonic_base_ns\":%" PRIu64 ",\"clock_realtime_at_base_ns\":%" PRIu64
+             ",\"session_start_monotonic_ns\":%" PRIu64 ",\"session_end_monotonic_ns\":%" PRIu64
+             ",\"events_received\":%" PRIu64 ",\"events_resent\":%" PRIu64
+             ",\"client_events_sent\":%" PRIu64,
+          s->pid, s->hello_mono_ns, s->hello_real_ns, s->start_mono_ns, s->end_mono_ns,
+          s->events_received, s->resends, s->client_events_sent);
+  fputs(",\"drops\":{", f);
+  for (uint32_t i = 1; i < CPD_DROP_REASONS; i++)
+    fprintf(f, "\"%s\":%" PRIu64 ",", drop_names[i], cpd_session_drops(s, i));
+  fprintf(f, "\"mismatched_ends\":%" PRIu64 ",\"unmatched_ends\":%" PRIu64
+             ",\"orphan_fields\":%" PRIu64 ",\"frames_rejected\":%" PRIu64
+             ",\"events_rejected\":%" PRIu64 ",\"events_over_quota\":%" PRIu64
+             ",\"strings_rejected\":%" PRIu64 ",\"strings_repaired\":%" PRIu64 "}",
+          tl->counts.implicit_ends, tl->counts.unmatched_ends, tl->counts.orphan_fields,
+          r->frames, r->events_bad_name + r->events_bad_thread + r->events_bad_kind +
+          r->threads_quota, r->events_quota, r->strings, r->strings_repaired);
+  fprintf(f, ",\"tasks\":{\"spans\":%zu,\"unfinished\":%" PRIu64 ",\"moved\":%" PRIu64
+             ",\"duplicate_resends\":%" PRIu64 "}",
+          tl->nspans, tl->counts.unfinished, tl->counts.moved, tl->counts.duplicate_resends);
+  if (extra && extra->metadata)
+    extra->metadata(f, extra->arg);
+  fputs("}", f);
+}
+
+static int cmp_threads(const void *a, const void *b)
+{
+  const struct cpd_thread *const *x = a, *const *y = b;
+
+  return (*x)->tid < (*y)->tid ? -1 : (*x)->tid > (*y)->tid;
+}
+
+static void write_lanes(FILE *f, const struct cpd_session *s, const struct cpd_thread **th,
+                        const struct cpd_trace_extra *extra)
+{
+  char name[320];
+
+  snprintf(name, sizeof(name), "%s (pid %" PRIu32 ")", s->service, s->pid);
+  head(f, "M", s->pid, s->pid);
+  fputs(",\"name\":\"process_name\",\"args\":{\"name\":", f);
+  cpd_json_str(f, name);
+  fputs("}}", f);
+  for (size_t i = 0; i < s->nthreads; i++) {
+    const struct cpd_thread *t = th[i];
+    /* Workers in worker-id order first, then the other threads by tid. */
+    int64_t sort_index = t->worker_id >= 0 ? t->worker_id : (int64_t)1000000 + t->tid;
+
+    snprintf(name, sizeof(name), "%s (tid %" PRIu32 ")", t->worker_name ? t->worker_name : t->comm,
+             t->tid);
+    head(f, "M", s->pid, t->tid);
+    fputs(",\"name\":\"thread_name\",\"args\":{\"name\":", f);
+    cpd_json_str(f, name);
+    fputs("}}", f);
+    head(f, "M", s->pid, t->tid);
+    fprintf(f, ",\"name\":\"thread_sort_index\",\"args\":{\"sort_index\":%" PRId64 "}}",
+            sort_index);
+    if (extra && extra->lane)
+      extra->lane(f, extra->arg, s->pid, t->tid, name, sort_index);
+  }
+}
+
+static void write_span(FILE *f, const struct cpd_session *s, const struct cpd_timeline *tl,
+                       const struct cpd_span *sp, size_t index, const struct cpd_trace_extra *extra)
+{
+  head(f, "X", s->pid, sp->tid);
+  fputs(",\"ts\":", f);
+  cpd_json_us(f, sp->begin);
+  fputs(",\"dur\":", f);
+  cpd_json_us(f, sp->end - sp->begin);
+  fputs(",\"cat\":\"task\",\"name\":", f);
+  cpd_json_str(f, name_of(s, sp->name_id));
+  fprintf(f, ",\"args\":{\"task_id\":%" PRIu64, sp->task_id);
+  for (uint32_t i = 0; i < sp->nfields; i++) {
+    const struct cpd_field *fl = &tl->fields[sp->first_field + i];
+
+    putc(',', f);
+    cpd_json_str(f, name_of(s, fl->key));
+    fprintf(f, ":%" PRId64, fl->value);
+  }
+  if (sp->has_span == 1)
+    fprintf(f, ",\"trace_id\":\"%016" PRIx64 "%016" PRIx64 "\",\"span_id\":\"%016" PRIx64 "\"",
+            sp->trace_hi, sp->trace_lo, sp->span_id);
+  if (sp->unfinished)
+    fputs(",\"unfinished\":true", f);
+  if (sp->end_tid != sp->tid)
+    fprintf(f, ",\"ended_on_tid\":%" PRIu32, sp->end_tid);
+  else if (extra && extra->span_args)
+    extra->span_args(f, extra->arg, sp);
+  fputs("}}", f);
+  if (sp->end_tid == sp->tid)
+    return;
+  /* A task that moved: a marker where it ended, and a flow arrow from its start to there. */
+  head(f, "X", s->pid, sp->end_tid);
+  fputs(",\"ts\":", f);
+  cpd_json_us(f, sp->end);
+  fputs(",\"dur\":0,\"cat\":\"task\",\"name\":", f);
+  cpd_json_str(f, name_of(s, sp->name_id));
+  fprintf(f, ",\"args\":{\"task_id\":%" PRIu64 ",\"began_on_tid\":%" PRIu32 "}}", sp->task_id, sp->tid);
+  head(f, "s", s->pid, sp->tid);
+  fputs(",\"ts\":", f);
+  cpd_json_us(f, sp->begin);
+  fprintf(f, ",\"cat\":\"task_moved\",\"name\":\"moved\",\"id\":%zu}", index + 1);
+  head(f, "f", s->pid, sp->end_tid);
+  fputs(",\"ts\":", f);
+  cpd_json_us(f, sp->end);
+  fprintf(f, ",\"bp\":\"e\",\"cat\":\"task_moved\",\"name\":\"moved\",\"id\":%zu}", index + 1);
+}
+
+void cpd_trace_emit(FILE *f, const struct cpd_session *s, const struct cpd_timeline *tl,
+                    const struct cpd_trace_extra *extra)
+{
+  const struct cpd_thread **th = calloc(s->nthreads ? s->nthreads : 1, sizeof(*th));
+
+  fputs("{\"displayTimeUnit\":\"ms\",\n", f);
+  write_metadata(f, s, tl, extra);
+  fputs(",\n\"traceEvents\":[{\"ph\":\"M\",\"pid\":", f);
+  fprintf(f, "%" PRIu32 ",\"tid\":%" PRIu32 ",\"name\":\"process_sort_index\","
+             "\"args\":{\"sort_index\":0}}", s->pid, s->pid);
+  if (th) {
+    for (size_t i = 0; i < s->nthreads; i++)
+      th[i] = &s->threads[i];
+    cpd_qsort(th, s->nthreads, sizeof(*th), cmp_threads);
+    write_lanes(f, s, th, extra);
+  }
+  for (size_t i = 0; i < tl->nspans; i++)
+    write_span(f, s, tl, &tl->spans[i], i, extra);
+  for (size_t i = 0; i < tl->ninstants; i++) {
+    const struct cpd_mark *m = &tl->instants[i];
+
+    head(f, "i", s->pid, m->tid);
+    fputs(",\"s\":\"t\",\"ts\":", f);
+    cpd_json_us(f, m->ts);
+    fputs(",\"cat\":\"instant\",\"name\":", f);
+    cpd_json_str(f, name_of(s, m->name_id));
+    putc('}', f);
+  }
+  for (size_t i = 0; i < tl->ncounters; i++) {
+    const struct cpd_mark *m = &tl->counters[i];
+
+    head(f, "C", s->pid, m->tid);
+    fputs(",\"ts\":", f);
+    cpd_json_us(f, m->ts);
+    fputs(",\"cat\":\"counter\",\"name\":", f);
+    cpd_json_str(f, name_of(s, m->name_id));
+    fprintf(f, ",\"args\":{\"value\":%" PRId64 "}}", m->value);
+  }
+  if (extra && extra->events)
+    extra->events(f, extra->arg);
+  fputs("\n]}\n", f);
+  free(th);
+}
+
+int cpd_trace_write(const char *path, const struct cpd_session *s, const struct cpd_timeline *tl,
+                    const struct cpd_trace_extra *extra)
+{
+  struct cpd_outfile o;
+  FILE *f;
+  int rc = cpd_outfile_open(&o, path);
+
+  if (rc < 0)
+    return cpd_outfile_close(&o, rc);
+  f = fdopen(o.fd, "w");
+  if (!f)
+    return cpd_outfile_close(&o, -errno);
+  cpd_trace_emit(f, s, tl, extra);
+  if (fflush(f) != 0 || ferror(f) || fsync(o.fd) != 0)
+    rc = errno ? -errno : -EIO;
+  if (fclose(f) != 0 && rc == 0)
+    rc = -errno;
+  o.fd = -1;  /* closed with the stream */
+  return cpd_outfile_close(&o, rc);
+}

@@ -1,0 +1,110 @@
+/*
+ * sampler.h: sampling one process with perf_event_open: one event per CPU and thread
+ * (inherit, so threads created later are followed), one ring buffer per CPU, and the
+ * records read from them into a cpd_profile.
+ */
+#ifndef CPD_SAMPLER_H
+#define CPD_SAMPLER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "perf/bpf_offcpu.h"
+#include "perf/perf_record.h"
+#include "model/profile.h"
+#include "perf/ring_guard.h"
+#include "symbolize/unwind.h"
+
+struct cpd_sampler_opts {
+  int hz;             /* samples per second per thread */
+  int kernel;         /* also sample kernel stacks */
+  size_t ring_pages;  /* data pages per CPU ring (a power of two) */
+  int enable_on_exec; /* the kernel enables the events when the target execs */
+  int offcpu;         /* also sample the stack at every switch-out (sched:sched_switch) */
+  int no_bpf;         /* off-CPU stacks from perf events even where the BPF helper loads */
+  uint32_t dwarf_stack; /* 0: frame-pointer stacks; else DWARF unwinding over this many
+                         * bytes of user stack copied per sample */
+};
+
+struct cpd_sampler_cpu {
+  int fd;                     /* the event whose ring this CPU's events share, -1 when none */
+  void *base;                 /* the mapping: metadata page + data */
+  size_t len;
+  struct cpd_perf_ring ring;
+};
+
+struct cpd_sampler {
+  uint32_t pid;
+  struct cpd_sampler_opts opts;
+  int hz;                      /* the rate in force (clamped to the kernel's maximum) */
+  const char *event;           /* "cycles" or "cpu-clock" */
+  int period_is_ns;            /* cpu-clock periods are nanoseconds */
+  uint64_t sample_type;
+  int ncpus;
+  struct cpd_sampler_cpu *cpus;
+  int *fds;                    /* every event fd */
+  size_t nfds, fds_cap;
+  uint32_t *tids;              /* threads an event was opened for */
+  size_t ntids, tids_cap;
+  struct cpd_profile *prof;
+  uint64_t samples;            /* samples read */
+  /*
+   * Which thread's events (opened for it, one per CPU, or inherited from them) each
+   * thread's samples are taken from. A thread created while the events were being opened
+   * may have inherited its creator's and got its own too; each family samples it in full,
+   * so only the first family seen counts. A sample's PERF_SAMPLE_ID names the event
+   * opened; owners maps it to the thread it was opened for.
+   */
+  struct cpd_event_owner {
+    uint64_t id;
+    uint32_t tid;
+    uint32_t offcpu;
+    uint32_t seq;              /* the family's place in the order threads were opened */
+  } *owners;                   /* by id */
+  uint32_t open_seq;           /* threads opened so far */
+  size_t nowners, owners_cap;
+  struct cpd_tid_event { uint32_t tid; uint32_t owner; uint32_t seq; } *family;
+  size_t family_cap, nfamily;  /* open addressing; tid 0 marks a free slot */
+  uint64_t duplicates;         /* samples of a thread from a second family, dropped */
+  /* Off-CPU stacks: a sched:sched_switch tracepoint event per thread and CPU, its samples
+   * (the stack of the thread being switched out) into the same rings. */
+  long offcpu_tp;              /* the tracepoint's id, -1 when not sampled */
+  char offcpu_warning[256];    /* why off-CPU stacks are not sampled */
+  /* Or the BPF helper (--with-libbpf) sums them in the kernel instead: */
+  struct cpd_bpf_offcpu *offcpu_bpf;
+  char offcpu_note[320];       /* which of the two, and why not BPF */
+  /* One read round: records of every ring, copied, then handled in time order. */
+  uint8_t *round;              /* record bytes */
+  size_t round_len, round_cap;
+  struct { uint64_t time; size_t off; } *order;
+  size_t norder, order_cap;
+  struct cpd_ring_guard guard; /* empties the rings while the loop is busy elsewhere */
+  char warning[256];           /* set when the rate was clamped or the event fell back */
+  struct cpd_unwind unwind;    /* with opts.dwarf_stack */
+};
+
+/*
+ * Opens disabled events for every thread of PID, reads its mappings and thread names,
+ * then the caller enables. On failure writes advice into ERR and returns -errno.
+ */
+int cpd_sampler_open(struct cpd_sampler *s, uint32_t pid, const struct cpd_sampler_opts *o,
+                     struct cpd_profile *prof, char *err, size_t errlen);
+int cpd_sampler_enable(struct cpd_sampler *s);
+/* Whether off-CPU stacks are taken (perf events or BPF). */
+static inline int cpd_sampler_has_offcpu(const struct cpd_sampler *s)
+{
+  return s->offcpu_tp >= 0 || s->offcpu_bpf != NULL;
+}
+/* Brings the BPF helper's sums into the profile (before a window is written); no-op else. */
+void cpd_sampler_drain_offcpu(struct cpd_sampler *s);
+void cpd_sampler_disable(struct cpd_sampler *s);
+/* Reads every ring into the profile. Returns the records read. */
+int cpd_sampler_read(struct cpd_sampler *s);
+/* The ring fds, for the event loop to watch. */
+int cpd_sampler_ring_fd(const struct cpd_sampler *s, int cpu);
+void cpd_sampler_close(struct cpd_sampler *s);
+
+/* Hands one ring record to the profile (exposed for tests). */
+void cpd_sampler_record(struct cpd_sampler *s, const struct perf_event_header *h, size_t len);
+
+#endif

@@ -1,0 +1,90 @@
+/*
+ * target.h: one process ceoprofd samples: its perf events and profile, when it started,
+ * its windows, who asked for it, and writing its pprof and trace when a window or the
+ * profile ends.
+ */
+#ifndef CPD_TARGET_H
+#define CPD_TARGET_H
+
+#include <stdint.h>
+
+#include "model/profile.h"
+#include "perf/sampler.h"
+
+struct cpd_conn;
+
+/* What the event loop finds behind an epoll registration. */
+enum cpd_watch_kind { CPD_W_LISTEN, CPD_W_CONN, CPD_W_RING, CPD_W_PIDFD };
+
+struct cpd_watch {
+  enum cpd_watch_kind kind;
+  void *obj;
+};
+
+struct cpd_target_opts {
+  int hz;                      /* samples per second */
+  int kernel;                  /* kernel stacks too */
+  uint32_t dwarf_stack;        /* 0: frame pointers; else DWARF unwinding over this much stack */
+  int no_sampling;             /* task events only */
+  int no_bpf;                  /* off-CPU stacks from perf events, not the BPF helper */
+  int enable_on_exec;          /* start counting at the target's next exec (ceoprof record) */
+  double duration_s;           /* 0: no limit */
+  const char *prefix;          /* output prefix; NULL: --output-dir/SERVICE-PID */
+  uint32_t owner_uid;          /* files are handed to this user (the requester) */
+};
+
+struct cpd_target {
+  uint32_t pid;
+  struct cpd_target_opts opts;
+  char *prefix;                /* owned copy of opts.prefix */
+  int sampling;                /* the sampler is open */
+  struct cpd_sampler sampler;
+  struct cpd_profile profile;
+  int pidfd;                   /* readable when the target exits; -1 if unsupported */
+  struct cpd_watch pid_watch, ring_watch;
+  uint64_t start_ns;           /* CLOCK_MONOTONIC when sampling began */
+  uint64_t window_start_ns;    /* start of the window being collected */
+  uint64_t stop_ns;            /* when sampling stopped, 0 while running */
+  uint64_t finish_ns;          /* when the stop began: the last records are read after it */
+  uint64_t samples_written;    /* samples of the windows already written */
+  uint32_t windows;            /* windows written */
+  int auto_attached;           /* started by --auto */
+  int gone;                    /* the process exited */
+  const char *end_reason;      /* set when it should end: "exited", "detached", ... */
+  struct cpd_conn *requester;  /* the control connection that asked, or NULL */
+  struct cpd_conn *detacher;   /* another control connection that asked to end it */
+  int progress;                /* the requester wants Progress frames */
+  uint64_t progress_ms;        /* when the last one went out */
+  char **files;                /* paths written so far, reported in Done */
+  size_t nfiles, files_cap;
+  int write_error;             /* -errno of the first failed write, 0 when none */
+  int write_pending;           /* a write failed; the data is kept for another try */
+  uint64_t retry_ms;           /* when to try the last window again */
+  struct cpd_target *next;
+};
+
+/*
+ * Starts profiling PID: opens its perf events (unless no_sampling) and watches its exit.
+ * Its session must exist already. On failure writes why into ERR and returns NULL.
+ */
+struct cpd_target *cpd_target_start(uint32_t pid, const struct cpd_target_opts *o, char *err,
+                                    size_t errlen);
+/* Reads the rings, and the resident memory when CPD_RSS_GAP_NS has passed since its last
+ * reading: call when a ring fd is readable and from the loop's cron. */
+void cpd_target_read(struct cpd_target *t);
+/* Writes the window when its length has passed (it ends at its grid line, however late the
+ * call) and starts the next one. 0 (also when not due) or -errno. */
+int cpd_target_cut(struct cpd_target *t);
+#define CPD_WRITE_RETRY_MS 2000  /* how often kept data is tried again */
+
+/*
+ * Stops sampling, writes the last window (or the whole profile), tells the requester
+ * (Done) and frees T. Returns 0, or -errno when a file could not be written; -EAGAIN
+ * when it could not be written now and T is kept (service mode) for another try.
+ */
+int cpd_target_finish(struct cpd_target *t);
+/* Samples taken so far (all windows), and the samples and records the kernel lost. */
+uint64_t cpd_target_samples(const struct cpd_target *t);
+uint64_t cpd_target_lost(const struct cpd_target *t);
+
+#endif
