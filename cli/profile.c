@@ -19,9 +19,10 @@
 
 #include "cli.h"
 #include "ctl.h"
-#include "ingest/daemon.h"
+#include "engine.h"
 #include "log.h"
-#include "symbolize/unwind.h"
+#include "opts.h"
+#include "util.h"
 
 static volatile sig_atomic_t interrupted;
 static int show_progress;
@@ -47,23 +48,15 @@ static void progress_end(void)
 }
 
 /* The in-process engine's progress, from its loop. */
-static void engine_tick(void)
+static void engine_tick(struct cpd_engine *e, void *arg)
 {
-  static uint64_t last;
-  uint64_t now = cpd_now_ms();
-  const struct cpd_target *t = cpd.targets;
-  const struct cpd_session *s;
-  uint32_t workers = 0;
+  uint64_t *last = arg, now = cpd_now_ms();
+  struct cpd_progress p;
 
-  if (!t || now - last < 250)
+  if (now - *last < 250 || cpd_engine_progress(e, &p) < 0)
     return;
-  last = now;
-  s = cpd_session_find(t->pid);
-  if (s)
-    for (size_t i = 0; i < s->nthreads; i++)
-      workers += s->threads[i].worker_name != NULL;
-  progress_line((double)(cpd_now_ns() - t->start_ns) / 1e9, cpd_target_samples(t),
-                cpd_target_lost(t), workers, s ? s->tasks_begun : 0);
+  *last = now;
+  progress_line(p.elapsed_s, p.samples, p.lost, p.workers, p.tasks);
 }
 
 struct popts {
@@ -90,7 +83,7 @@ static int parse_popts(int argc, char **argv, const char *cmd, struct popts *o, 
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
-  char *end;
+  uint32_t u;
   int c;
 
   memset(o, 0, sizeof(*o));
@@ -101,16 +94,15 @@ static int parse_popts(int argc, char **argv, const char *cmd, struct popts *o, 
                           NULL)) != -1) {
     switch (c) {
     case 'F':
-      o->hz = (int)strtol(optarg, &end, 10);
-      if (*end || o->hz < 1 || o->hz > 100000) {
+      if (cp_parse_u32(optarg, CP_MAX_HZ, &u) < 0) {
         fprintf(stderr, "ceoprof %s: -F needs a rate in Hz between 1 and 100000, not '%s'\n",
                 cmd, optarg);
         return -1;
       }
+      o->hz = (int)u;
       break;
     case 'D':
-      o->duration_s = strtod(optarg, &end);
-      if (*end || end == optarg || o->duration_s <= 0) {
+      if (cp_parse_seconds(optarg, 0, &o->duration_s) < 0) {
         fprintf(stderr, "ceoprof %s: --duration needs a positive number of seconds, not '%s'\n",
                 cmd, optarg);
         return -1;
@@ -131,7 +123,7 @@ static int parse_popts(int argc, char **argv, const char *cmd, struct popts *o, 
     case 'g': {
       char why[200];
 
-      if (cpd_unwind_parse_mode(optarg, &o->dwarf_stack, why, sizeof(why)) < 0) {
+      if (cp_parse_call_graph(optarg, &o->dwarf_stack, why, sizeof(why)) < 0) {
         fprintf(stderr, "ceoprof %s: %s\n", cmd, why);
         return -1;
       }
@@ -167,30 +159,32 @@ static int absolute_prefix(struct popts *o, const char *dflt)
 static int run_engine(uint32_t pid, const struct popts *o, const char *socket_path,
                       int enable_on_exec, int (*started)(void *), void *arg)
 {
+  struct cpd_config cfg;
+  struct cpd_engine *e;
+  uint64_t last_tick = 0;
   int rc;
 
   cpd_log_name = "ceoprof";
-  snprintf(cpd.socket_path, sizeof(cpd.socket_path), "%s", socket_path);
-  cpd.target_pid = pid;
-  cpd.prefix = o->abs_prefix;
-  cpd.hz = o->hz;
-  cpd.kernel = o->kernel;
-  cpd.dwarf_stack = o->dwarf_stack;
-  cpd.no_bpf = o->no_bpf;
-  cpd.duration_s = o->duration_s;
-  cpd.enable_on_exec = enable_on_exec;
-  cpd.on_tick = engine_tick;
-  cpd.output_dir = ".";
-  rc = cpd_server_start();
-  if (rc == 0 && started)
-    rc = started(arg);
-  if (rc < 0) {
-    cpd_server_stop();
+  cpd_config_init(&cfg);
+  snprintf(cfg.socket_path, sizeof(cfg.socket_path), "%s", socket_path);
+  cfg.target_pid = pid;
+  cfg.prefix = o->abs_prefix;
+  cfg.hz = o->hz;
+  cfg.kernel = o->kernel;
+  cfg.dwarf_stack = o->dwarf_stack;
+  cfg.no_bpf = o->no_bpf;
+  cfg.duration_s = o->duration_s;
+  cfg.enable_on_exec = enable_on_exec;
+  cfg.on_tick = engine_tick;
+  cfg.tick_arg = &last_tick;
+  cfg.on_started = started;
+  cfg.started_arg = arg;
+  if (cpd_engine_start(&e, &cfg) < 0)
     return -1;
-  }
-  cpd_server_run();
+  cpd_engine_run(e);
   progress_end();
-  return cpd_server_stop() < 0 || cpd.target_status < 0 ? 1 : 0;
+  rc = cpd_engine_stop(e);
+  return rc < 0 ? 1 : 0;
 }
 
 static void print_done(const Ceoprof__Wire__Done *d)
@@ -290,19 +284,6 @@ static void catch_sigint(void)
   sigaction(SIGTERM, &sa, NULL);
 }
 
-static int parse_pid(const char *s, uint32_t *pid)
-{
-  char *end;
-  unsigned long v;
-
-  errno = 0;
-  v = strtoul(s, &end, 10);
-  if (errno || *end || end == s || v == 0 || v > INT32_MAX)
-    return -EINVAL;
-  *pid = (uint32_t)v;
-  return 0;
-}
-
 int cpc_attach(int argc, char **argv)
 {
   struct popts o;
@@ -313,7 +294,7 @@ int cpc_attach(int argc, char **argv)
 
   if (i < 0)
     return 2;
-  if (i != argc - 1 || parse_pid(argv[i], &pid) < 0) {
+  if (i != argc - 1 || cp_parse_u32(argv[i], INT32_MAX, &pid) < 0) {
     fprintf(stderr, "ceoprof attach: give one process id, e.g. 'ceoprof attach 1234'\n");
     return 2;
   }
@@ -365,7 +346,7 @@ int cpc_detach(int argc, char **argv)
 
   if (i < 0)
     return 2;
-  if (i != argc - 1 || parse_pid(argv[i], &pid) < 0) {
+  if (i != argc - 1 || cp_parse_u32(argv[i], INT32_MAX, &pid) < 0) {
     fprintf(stderr, "ceoprof detach: give one process id, e.g. 'ceoprof detach 1234'\n");
     return 2;
   }

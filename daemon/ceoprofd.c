@@ -3,17 +3,19 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ingest/daemon.h"
+#include "engine.h"
 #include "log.h"
+#include "opts.h"
 #include "sockpath.h"
-#include "symbolize/unwind.h"
 
 static const char usage[] =
   "Usage: ceoprofd [OPTION]...\n"
@@ -53,20 +55,8 @@ static const char usage[] =
   "  -h, --help               show this help\n"
   "  -V, --version            show the version\n";
 
-static int parse_u32(const char *s, uint32_t *out)
-{
-  char *end;
-  unsigned long v;
-
-  errno = 0;
-  v = strtoul(s, &end, 10);
-  if (errno || *end || end == s || v == 0 || v > UINT32_MAX)
-    return -EINVAL;
-  *out = (uint32_t)v;
-  return 0;
-}
-
-int main(int argc, char **argv)
+/* Fills CFG from the command line: -1 to go on, else the exit status (help, bad options). */
+static int parse_args(int argc, char **argv, struct cpd_config *cfg, const char **socket_opt)
 {
   static const struct option opts[] = {
     { "socket", required_argument, NULL, 's' },
@@ -90,75 +80,69 @@ int main(int argc, char **argv)
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
   };
-  const char *socket_opt = NULL;
-  struct stat st;
   uint32_t u;
-  char *end;
-  int c, rc;
+  int c;
 
-  cpd.output_dir = ".";
   while ((c = getopt_long(argc, argv, "s:d:p:o:D:F:g:kaw:vhV", opts, NULL)) != -1) {
     switch (c) {
     case 's':
-      socket_opt = optarg;
+      *socket_opt = optarg;
       break;
     case 'd':
-      cpd.output_dir = optarg;
+      cfg->output_dir = optarg;
       break;
     case 'p':
-      if (parse_u32(optarg, &cpd.target_pid) < 0) {
+      if (cp_parse_u32(optarg, INT32_MAX, &cfg->target_pid) < 0) {
         fprintf(stderr, "ceoprofd: --pid needs a process id, not '%s'\n", optarg);
         return 2;
       }
       break;
     case 'o':
-      cpd.prefix = optarg;
+      cfg->prefix = optarg;
       break;
     case 'D':
-      cpd.duration_s = strtod(optarg, &end);
-      if (*end || end == optarg || cpd.duration_s <= 0) {
+      if (cp_parse_seconds(optarg, 0, &cfg->duration_s) < 0) {
         fprintf(stderr, "ceoprofd: --duration needs a positive number of seconds, not '%s'\n", optarg);
         return 2;
       }
       break;
     case 'H':
-      if (parse_u32(optarg, &u) < 0 || u > 3600000) {
+      if (cp_parse_u32(optarg, 3600000, &u) < 0) {
         fprintf(stderr, "ceoprofd: --hello-timeout needs milliseconds, not '%s'\n", optarg);
         return 2;
       }
-      cpd.hello_timeout_ms = (int)u;
+      cfg->hello_timeout_ms = (int)u;
       break;
     case 'F':
-      if (parse_u32(optarg, &u) < 0 || u > 100000) {
+      if (cp_parse_u32(optarg, CP_MAX_HZ, &u) < 0) {
         fprintf(stderr, "ceoprofd: -F needs a rate in Hz between 1 and 100000, not '%s'\n", optarg);
         return 2;
       }
-      cpd.hz = (int)u;
+      cfg->hz = (int)u;
       break;
     case 'g': {
       char why[200];
 
-      if (cpd_unwind_parse_mode(optarg, &cpd.dwarf_stack, why, sizeof(why)) < 0) {
+      if (cp_parse_call_graph(optarg, &cfg->dwarf_stack, why, sizeof(why)) < 0) {
         fprintf(stderr, "ceoprofd: %s\n", why);
         return 2;
       }
       break;
     }
     case 'k':
-      cpd.kernel = 1;
+      cfg->kernel = 1;
       break;
     case 'n':
-      cpd.no_bpf = 1;
+      cfg->no_bpf = 1;
       break;
     case 'N':
-      cpd.no_sampling = 1;
+      cfg->no_sampling = 1;
       break;
     case 'a':
-      cpd.auto_attach = 1;
+      cfg->auto_attach = 1;
       break;
     case 'w':
-      cpd.window_s = strtod(optarg, &end);
-      if (*end || end == optarg || cpd.window_s < 0.1) {
+      if (cp_parse_seconds(optarg, 0.1, &cfg->window_s) < 0) {
         fprintf(stderr, "ceoprofd: --window needs seconds (at least 0.1), not '%s'\n", optarg);
         return 2;
       }
@@ -169,23 +153,23 @@ int main(int argc, char **argv)
                 optarg);
         return 2;
       }
-      cpd.pyroscope_url = optarg;
+      cfg->pyroscope_url = optarg;
       break;
     case 'R':
       if (strcmp(optarg, "0") == 0)
         u = 0;
-      else if (parse_u32(optarg, &u) < 0 || u > 100) {
+      else if (cp_parse_u32(optarg, 100, &u) < 0) {
         fprintf(stderr, "ceoprofd: --push-retries needs a count from 0 to 100, not '%s'\n", optarg);
         return 2;
       }
-      cpd.push_retries = (int)u;
+      cfg->push_retries = (int)u;
       break;
     case 'B':
-      if (parse_u32(optarg, &u) < 0 || u > 600000) {
+      if (cp_parse_u32(optarg, 600000, &u) < 0) {
         fprintf(stderr, "ceoprofd: --push-backoff needs milliseconds, not '%s'\n", optarg);
         return 2;
       }
-      cpd.push_backoff_ms = (int)u;
+      cfg->push_backoff_ms = (int)u;
       break;
     case 'v':
       cpd_verbose = 1;
@@ -205,43 +189,54 @@ int main(int argc, char **argv)
     fprintf(stderr, "ceoprofd: unexpected argument '%s'; try 'ceoprofd --help'\n", argv[optind]);
     return 2;
   }
+  return -1;
+}
+
+int main(int argc, char **argv)
+{
+  const char *socket_opt = NULL;
+  struct cpd_config cfg;
+  struct cpd_engine *e;
+  struct stat st;
+  int rc;
+
+  cpd_config_init(&cfg);
+  if ((rc = parse_args(argc, argv, &cfg, &socket_opt)) >= 0)
+    return rc;
   if (socket_opt) {
-    if (strlen(socket_opt) >= sizeof(cpd.socket_path)) {
+    if (strlen(socket_opt) >= sizeof(cfg.socket_path)) {
       fprintf(stderr, "ceoprofd: socket path too long (at most %zu bytes)\n",
-              sizeof(cpd.socket_path) - 1);
+              sizeof(cfg.socket_path) - 1);
       return 2;
     }
-    snprintf(cpd.socket_path, sizeof(cpd.socket_path), "%s", socket_opt);
-  } else if ((rc = cp__socket_path(cpd.socket_path, sizeof(cpd.socket_path))) < 0) {
+    snprintf(cfg.socket_path, sizeof(cfg.socket_path), "%s", socket_opt);
+  } else if ((rc = cp__socket_path(cfg.socket_path, sizeof(cfg.socket_path))) < 0) {
     fprintf(stderr, "ceoprofd: no socket path: %s; set CEOPROF_SOCKET or XDG_RUNTIME_DIR, "
                     "or pass --socket\n", rc == -ENOENT ? "not root and no XDG_RUNTIME_DIR" :
                                                         "path too long");
     return 2;
   }
-  if (cpd.target_pid && cpd.auto_attach) {
+  if (cfg.target_pid && cfg.auto_attach) {
     fprintf(stderr, "ceoprofd: --auto is for service mode; leave out --pid\n");
     return 2;
   }
-  if (cpd.target_pid && kill((pid_t)cpd.target_pid, 0) < 0 && errno == ESRCH) {
+  if (cfg.target_pid && kill((pid_t)cfg.target_pid, 0) < 0 && errno == ESRCH) {
     fprintf(stderr, "ceoprofd: no process with pid %" PRIu32 "; check the pid with ps\n",
-            cpd.target_pid);
+            cfg.target_pid);
     return 1;
   }
-  if (!cpd.target_pid && (stat(cpd.output_dir, &st) < 0 || !S_ISDIR(st.st_mode))) {
+  if (!cfg.target_pid && (stat(cfg.output_dir, &st) < 0 || !S_ISDIR(st.st_mode))) {
     fprintf(stderr, "ceoprofd: output directory %s does not exist; create it or pass "
-                    "--output-dir\n", cpd.output_dir);
+                    "--output-dir\n", cfg.output_dir);
     return 1;
   }
-  rc = cpd_server_start();
-  if (rc < 0) {
-    cpd_server_stop();
+  if (cpd_engine_start(&e, &cfg) < 0)
     return 1;
-  }
-  if (cpd.target_pid)
-    cpd_log("profiling pid %" PRIu32 " on %s; Ctrl-C to stop", cpd.target_pid, cpd.socket_path);
+  if (cfg.target_pid)
+    cpd_log("profiling pid %" PRIu32 " on %s; Ctrl-C to stop", cfg.target_pid, cfg.socket_path);
   else
-    cpd_log("serving %s, writing to %s%s", cpd.socket_path, cpd.output_dir,
-            cpd.auto_attach ? ", profiling every client" : "");
-  cpd_server_run();
-  return cpd_server_stop() < 0 ? 1 : 0;
+    cpd_log("serving %s, writing to %s%s", cfg.socket_path, cfg.output_dir,
+            cfg.auto_attach ? ", profiling every client" : "");
+  cpd_engine_run(e);
+  return cpd_engine_stop(e) < 0 ? 1 : 0;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -92,4 +93,17 @@ int cpd_pid_exited(uint32_t pid)
   /* "pid (comm) S ...": the state follows the last ')' (a comm may hold parentheses). */
   paren = strrchr(buf, ')');
   return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+}
+
+uint64_t cpd_now_ns(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t cpd_now_ms(void)
+{
+  return cpd_now_ns() / 1000000u;
 }

@@ -12,6 +12,10 @@
  */
 int cpd_grow(void *arr, size_t *cap, size_t n, size_t size);
 
+/* CLOCK_MONOTONIC now, in nanoseconds and in milliseconds. */
+uint64_t cpd_now_ns(void);
+uint64_t cpd_now_ms(void);
+
 /* qsort that accepts an empty array given as NULL (qsort itself may not be passed NULL). */
 static inline void cpd_qsort(void *base, size_t n, size_t size,
                              int (*cmp)(const void *, const void *))

@@ -12,8 +12,9 @@
 
 #include "ingest/control.h"
 #include "log.h"
-#include "push.h"
-#include "symbolize/unwind.h"
+#include "opts.h"
+#include "output/push_queue.h"
+#include "util.h"
 
 int cpd_control_is_request(const Ceoprof__Wire__Frame *f)
 {
@@ -78,16 +79,16 @@ static void refuse(struct cpd_conn *c, int code, const char *msg)
 
 static void attach(struct cpd_conn *c, const Ceoprof__Wire__AttachRequest *a)
 {
+  struct cpd_engine *e = c->engine;
   struct cpd_target_opts o = {
-    .hz = a->hz ? (int)a->hz : cpd.hz,
+    .hz = a->hz ? (int)a->hz : e->cfg.hz,
     .kernel = a->kernel,
-    .dwarf_stack = cpd_unwind_stack_size(a->dwarf_stack),
-    .no_bpf = a->no_bpf || cpd.no_bpf,
+    .dwarf_stack = cp_dwarf_stack_size(a->dwarf_stack),
+    .no_bpf = a->no_bpf || e->cfg.no_bpf,
     .duration_s = (double)a->duration_ms / 1000.0,
     .prefix = a->prefix && *a->prefix ? a->prefix : NULL,
     .owner_uid = c->uid,
   };
-  struct cpd_session *s;
   struct cpd_target *t;
   char err[512];
 
@@ -99,7 +100,7 @@ static void attach(struct cpd_conn *c, const Ceoprof__Wire__AttachRequest *a)
     refuse(c, -EPERM, err);
     return;
   }
-  if (cpd_target_find(a->pid)) {
+  if (cpd_target_find(e, a->pid)) {
     snprintf(err, sizeof(err), "pid %" PRIu32 " is already being profiled; see 'ceoprof status', "
              "or 'ceoprof detach %" PRIu32 "' first", a->pid, a->pid);
     refuse(c, -EBUSY, err);
@@ -112,15 +113,9 @@ static void attach(struct cpd_conn *c, const Ceoprof__Wire__AttachRequest *a)
                              "--output-dir; leave out -o");
     return;
   }
-  s = cpd_session_get(a->pid, c->uid);
-  if (!s) {
-    refuse(c, -ENOMEM, "out of memory");
-    return;
-  }
-  t = cpd_target_start(a->pid, &o, err, sizeof(err));
+  t = cpd_engine_add_target(e, a->pid, c->uid, &o, err, sizeof(err));
   if (!t) {
     refuse(c, -EPERM, err);
-    cpd_session_release(s);
     return;
   }
   t->requester = c;
@@ -131,12 +126,14 @@ static void attach(struct cpd_conn *c, const Ceoprof__Wire__AttachRequest *a)
 
 void cpd_control_auto_attach(struct cpd_conn *c)
 {
-  struct cpd_target_opts o = { .hz = cpd.hz, .kernel = cpd.kernel, .dwarf_stack = cpd.dwarf_stack,
-                               .no_bpf = cpd.no_bpf, .owner_uid = geteuid() };
+  const struct cpd_config *cfg = &c->engine->cfg;
+  struct cpd_target_opts o = { .hz = cfg->hz, .kernel = cfg->kernel,
+                               .dwarf_stack = cfg->dwarf_stack, .no_bpf = cfg->no_bpf,
+                               .owner_uid = geteuid() };
   struct cpd_target *t;
   char err[512];
 
-  t = cpd_target_start(c->pid, &o, err, sizeof(err));
+  t = cpd_engine_add_target(c->engine, c->pid, c->uid, &o, err, sizeof(err));
   if (!t) {
     cpd_log("--auto: cannot profile pid %" PRIu32 " (%s): %s", c->pid, c->session->service, err);
     return;
@@ -147,7 +144,7 @@ void cpd_control_auto_attach(struct cpd_conn *c)
 
 static void detach(struct cpd_conn *c, const Ceoprof__Wire__DetachRequest *d)
 {
-  struct cpd_target *t = cpd_target_find(d->pid);
+  struct cpd_target *t = cpd_target_find(c->engine, d->pid);
   char err[160];
 
   if (!t) {
@@ -168,31 +165,64 @@ static void detach(struct cpd_conn *c, const Ceoprof__Wire__DetachRequest *d)
   t->end_reason = "detached";
 }
 
+void cpd_control_progress_of(const struct cpd_target *t, struct cpd_progress *p)
+{
+  const struct cpd_session *s = t->session;
+
+  *p = (struct cpd_progress){
+    .pid = t->pid,
+    .elapsed_s = (double)(cpd_now_ns() - t->start_ns) / 1e9,
+    .samples = cpd_target_samples(t),
+    .lost = cpd_target_lost(t),
+    .threads = t->sampling ? (uint32_t)t->profile.nthreads : 0,
+    .tasks = s->tasks_begun,
+  };
+  for (size_t i = 0; i < s->nthreads; i++)
+    p->workers += s->threads[i].worker_name != NULL;
+  if (p->threads < s->nthreads)
+    p->threads = (uint32_t)s->nthreads;
+}
+
 void cpd_control_progress(struct cpd_target *t)
 {
   Ceoprof__Wire__Progress p = CEOPROF__WIRE__PROGRESS__INIT;
   Ceoprof__Wire__Frame f = CEOPROF__WIRE__FRAME__INIT;
-  const struct cpd_session *s = cpd_session_find(t->pid);
+  struct cpd_progress pr;
 
-  p.pid = t->pid;
-  p.elapsed_ms = (cpd_now_ns() - t->start_ns) / 1000000u;
-  p.samples = cpd_target_samples(t);
-  p.lost = cpd_target_lost(t);
-  p.threads = t->sampling ? (uint32_t)t->profile.nthreads : 0;
-  if (s) {
-    for (size_t i = 0; i < s->nthreads; i++)
-      p.workers += s->threads[i].worker_name != NULL;
-    p.tasks = s->tasks_begun;
-    if (p.threads < s->nthreads)
-      p.threads = (uint32_t)s->nthreads;
-  }
+  cpd_control_progress_of(t, &pr);
+  p.pid = pr.pid;
+  p.elapsed_ms = (uint64_t)(pr.elapsed_s * 1e3);
+  p.samples = pr.samples;
+  p.lost = pr.lost;
+  p.threads = pr.threads;
+  p.workers = pr.workers;
+  p.tasks = pr.tasks;
   f.body_case = CEOPROF__WIRE__FRAME__BODY_PROGRESS;
   f.progress = &p;
   cpd_conn_send(t->requester, &f);
 }
 
+void cpd_control_done(struct cpd_target *t)
+{
+  Ceoprof__Wire__Done done = CEOPROF__WIRE__DONE__INIT;
+  Ceoprof__Wire__Frame f = CEOPROF__WIRE__FRAME__INIT;
+
+  done.pid = t->pid;
+  done.files = t->files;
+  done.n_files = t->nfiles;
+  done.samples = cpd_target_samples(t);
+  done.lost = cpd_target_lost(t);
+  done.message = (char *)(t->end_reason ? t->end_reason : "stopped");
+  done.error = t->write_error;
+  f.body_case = CEOPROF__WIRE__FRAME__BODY_DONE;
+  f.done = &done;
+  cpd_conn_send(t->requester, &f);
+  cpd_conn_send(t->detacher, &f);
+}
+
 static void status(struct cpd_conn *c)
 {
+  struct cpd_engine *e = c->engine;
   Ceoprof__Wire__Status st = CEOPROF__WIRE__STATUS__INIT;
   Ceoprof__Wire__Frame f = CEOPROF__WIRE__FRAME__INIT;
   Ceoprof__Wire__TargetStatus *ts = NULL, **tsp = NULL;
@@ -200,9 +230,9 @@ static void status(struct cpd_conn *c)
   struct cpd_push_stats ps = { 0 };
   size_t nt = 0, nc = 0;
 
-  for (struct cpd_target *t = cpd.targets; t; t = t->next)
+  for (struct cpd_target *t = e->targets; t; t = t->next)
     nt++;
-  for (struct cpd_session *s = cpd.sessions; s; s = s->next)
+  for (struct cpd_session *s = e->sessions; s; s = s->next)
     nc += s->had_hello;
   ts = calloc(nt + 1, sizeof(*ts));
   tsp = calloc(nt + 1, sizeof(*tsp));
@@ -213,8 +243,8 @@ static void status(struct cpd_conn *c)
     goto out;
   }
   nt = 0;
-  for (struct cpd_target *t = cpd.targets; t; t = t->next, nt++) {
-    const struct cpd_session *s = cpd_session_find(t->pid);
+  for (struct cpd_target *t = e->targets; t; t = t->next, nt++) {
+    const struct cpd_session *s = t->session;
 
     ceoprof__wire__target_status__init(&ts[nt]);
     ts[nt].pid = t->pid;
@@ -228,7 +258,7 @@ static void status(struct cpd_conn *c)
     tsp[nt] = &ts[nt];
   }
   nc = 0;
-  for (struct cpd_session *s = cpd.sessions; s; s = s->next) {
+  for (struct cpd_session *s = e->sessions; s; s = s->next) {
     Ceoprof__Wire__ClientStatus *x = &cs[nc];
 
     if (!s->had_hello)
@@ -248,24 +278,23 @@ static void status(struct cpd_conn *c)
                   s->rejects.events_bad_kind + s->rejects.strings;
     csp[nc++] = x;
   }
-  if (cpd.pyroscope_url)
-    cpd_push_get_stats(&ps);
+  cpd_push_queue_stats(e->env.push, &ps);
   st.daemon_version = (char *)PACKAGE_VERSION;
-  st.uptime_ms = cpd_now_ms() - cpd.started_ms;
+  st.uptime_ms = cpd_now_ms() - e->started_ms;
   st.targets = tsp;
   st.n_targets = nt;
   st.clients = csp;
   st.n_clients = nc;
-  st.connections_total = cpd.conns_total;
-  st.connections_dropped = cpd.conns_dropped;
-  st.files_written = cpd.files_written;
-  st.write_errors = (uint64_t)cpd.write_errors;
+  st.connections_total = e->stats.conns_total;
+  st.connections_dropped = e->stats.conns_dropped;
+  st.files_written = e->stats.files_written;
+  st.write_errors = e->stats.write_errors;
   st.push_queued = ps.queued;
   st.push_sent = ps.sent;
   st.push_failed = ps.failed + ps.dropped;
-  st.window_s = (uint32_t)cpd.window_s;
-  st.output_dir = (char *)(cpd.output_dir ? cpd.output_dir : "");
-  st.auto_attach = cpd.auto_attach;
+  st.window_s = (uint32_t)e->cfg.window_s;
+  st.output_dir = (char *)(e->cfg.output_dir ? e->cfg.output_dir : "");
+  st.auto_attach = e->cfg.auto_attach;
   f.body_case = CEOPROF__WIRE__FRAME__BODY_STATUS;
   f.status = &st;
   cpd_conn_send(c, &f);
@@ -291,7 +320,7 @@ int cpd_control_request(struct cpd_conn *c, const Ceoprof__Wire__Frame *f)
   default:
     cpd_log("control connection of pid %" PRIu32 ": frame type %d is not a request; closed",
             c->pid, (int)f->body_case);
-    cpd.conns_dropped++;
+    c->engine->stats.conns_dropped++;
     cpd_conn_close(c);
     return -1;
   }

@@ -5,7 +5,7 @@
 #ifndef CPD_CONTROL_H
 #define CPD_CONTROL_H
 
-#include "ingest/daemon.h"
+#include "ingest/server.h"
 
 /* 1 when F is a control request (the connection becomes a control connection). */
 int cpd_control_is_request(const Ceoprof__Wire__Frame *f);
@@ -13,8 +13,12 @@ int cpd_control_is_request(const Ceoprof__Wire__Frame *f);
 int cpd_control_request(struct cpd_conn *c, const Ceoprof__Wire__Frame *f);
 /* --auto: starts sampling the process of client C, which just said Hello. */
 void cpd_control_auto_attach(struct cpd_conn *c);
+/* T's progress so far. */
+void cpd_control_progress_of(const struct cpd_target *t, struct cpd_progress *p);
 /* Sends T's requester a Progress frame. */
 void cpd_control_progress(struct cpd_target *t);
+/* Tells T's requester, and whoever asked to detach it, that it ended (Done): its files. */
+void cpd_control_done(struct cpd_target *t);
 /*
  * 0 when user UID may profile PID, as ptrace would allow it (root; or the same uid as
  * every uid of the target and a dumpable target); else -EPERM or -ESRCH, with why in ERR.

@@ -1,4 +1,4 @@
-/* output.c: naming the files ceoprofd writes, from a prefix or a client's service name. */
+/* paths.c: naming the files ceoprofd writes, from a prefix or a client's service name. */
 #include "config.h"
 
 #include <errno.h>
@@ -8,7 +8,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "ingest/daemon.h"
+#include "ingest/session.h"
+#include "output/paths.h"
 
 /* Keeps letters, digits, '.', '_' and '-' of a client-chosen name; never "." or "..". */
 static void sanitize(char *out, size_t size, const char *in)
@@ -27,8 +28,8 @@ static void sanitize(char *out, size_t size, const char *in)
     snprintf(out, size, "unnamed");
 }
 
-int cpd_output_path(char *path, size_t size, const char *prefix, const struct cpd_session *s,
-                    uint64_t window_real_ns, const char *ext)
+int cpd_output_path(char *path, size_t size, const char *dir, const char *prefix,
+                    const struct cpd_session *s, uint64_t window_real_ns, const char *ext)
 {
   char svc[64], when[32] = "";
   struct stat st;
@@ -45,9 +46,9 @@ int cpd_output_path(char *path, size_t size, const char *prefix, const struct cp
     return snprintf(path, size, "%s%s%s", prefix, when, ext) < (int)size ? 0 : -ENAMETOOLONG;
   sanitize(svc, sizeof(svc), s->service);
   for (int i = 0; i < 1000; i++) {
-    int n = i == 0 ? snprintf(path, size, "%s/%s-%" PRIu32 "%s%s", cpd.output_dir, svc, s->pid,
+    int n = i == 0 ? snprintf(path, size, "%s/%s-%" PRIu32 "%s%s", dir, svc, s->pid,
                               when, ext)
-                   : snprintf(path, size, "%s/%s-%" PRIu32 "%s-%d%s", cpd.output_dir, svc, s->pid,
+                   : snprintf(path, size, "%s/%s-%" PRIu32 "%s-%d%s", dir, svc, s->pid,
                               when, i, ext);
 
     if (n >= (int)size)

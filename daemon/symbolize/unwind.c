@@ -71,40 +71,6 @@ struct walk {
   uint64_t sp, stack_len;
 };
 
-uint32_t cpd_unwind_stack_size(uint64_t bytes)
-{
-  return bytes >= CPD_DWARF_STACK_MAX ? CPD_DWARF_STACK_MAX : (uint32_t)((bytes + 7) & ~7ull);
-}
-
-int cpd_unwind_parse_mode(const char *arg, uint32_t *dwarf_stack, char *err, size_t errlen)
-{
-  char *end;
-  unsigned long size;
-
-  if (strcmp(arg, "fp") == 0) {
-    *dwarf_stack = 0;
-    return 0;
-  }
-  if (strcmp(arg, "dwarf") == 0) {
-    *dwarf_stack = CPD_DWARF_STACK_DEFAULT;
-    return 0;
-  }
-  if (strncmp(arg, "dwarf,", 6) == 0) {
-    errno = 0;
-    size = strtoul(arg + 6, &end, 10);
-    if (errno || *end || end == arg + 6 || size == 0 || size > CPD_DWARF_STACK_MAX) {
-      snprintf(err, errlen, "--call-graph dwarf,SIZE takes a stack size in bytes from 8 to %u, "
-               "not '%s'", CPD_DWARF_STACK_MAX, arg + 6);
-      return -EINVAL;
-    }
-    *dwarf_stack = cpd_unwind_stack_size(size);
-    return 0;
-  }
-  snprintf(err, errlen, "--call-graph takes fp (frame pointers) or dwarf[,SIZE] (for code "
-           "built without frame pointers), not '%s'", arg);
-  return -EINVAL;
-}
-
 /* Reads LEN bytes at process address ADDR of OBJ's file image. 0 or -1. */
 static int obj_read(const struct cpd_unwind_obj *o, uint64_t addr, void *out, size_t len)
 {

@@ -12,8 +12,6 @@
 
 struct cpd_profile;
 
-#define CPD_DWARF_STACK_DEFAULT 8192u   /* bytes of user stack per sample, as perf */
-#define CPD_DWARF_STACK_MAX 65528u      /* the kernel's limit (under 64 KiB, 8-byte multiple) */
 
 struct cpd_unwind_obj;
 
@@ -26,14 +24,6 @@ struct cpd_unwind {
   uint64_t cpu_ns;                  /* the daemon's CPU time spent unwinding */
 };
 
-/*
- * Parses a --call-graph argument: "fp", "dwarf" or "dwarf,SIZE". Sets *DWARF_STACK to 0
- * for frame pointers, else to the bytes of stack to copy (rounded up to 8). 0, or -EINVAL
- * with the reason in ERR.
- */
-int cpd_unwind_parse_mode(const char *arg, uint32_t *dwarf_stack, char *err, size_t errlen);
-/* BYTES of stack as the kernel takes it: rounded up to 8, at most CPD_DWARF_STACK_MAX. */
-uint32_t cpd_unwind_stack_size(uint64_t bytes);
 
 int cpd_unwind_init(struct cpd_unwind *u);
 void cpd_unwind_free(struct cpd_unwind *u);

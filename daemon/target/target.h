@@ -8,17 +8,23 @@
 
 #include <stdint.h>
 
+#include "engine.h"
 #include "model/profile.h"
 #include "perf/sampler.h"
+#include "watch.h"
 
 struct cpd_conn;
+struct cpd_session;
+struct cpd_push_queue;
 
-/* What the event loop finds behind an epoll registration. */
-enum cpd_watch_kind { CPD_W_LISTEN, CPD_W_CONN, CPD_W_RING, CPD_W_PIDFD };
-
-struct cpd_watch {
-  enum cpd_watch_kind kind;
-  void *obj;
+/* What a target sees of the engine that runs it. */
+struct cpd_target_env {
+  const struct cpd_config *cfg;  /* the engine's configuration */
+  struct cpd_stats *stats;       /* files written, write errors */
+  struct cpd_push_queue *push;   /* uploads to Pyroscope, NULL without --pyroscope */
+  int epfd;                      /* the loop the target's fds join */
+  uint64_t realtime_offset_ns;   /* CLOCK_REALTIME - CLOCK_MONOTONIC at the engine's start */
+  int stopping;                  /* the last writes: a failure now is final */
 };
 
 struct cpd_target_opts {
@@ -35,6 +41,8 @@ struct cpd_target_opts {
 
 struct cpd_target {
   uint32_t pid;
+  const struct cpd_target_env *env;
+  struct cpd_session *session; /* the process's session: it lives as long as the target */
   struct cpd_target_opts opts;
   char *prefix;                /* owned copy of opts.prefix */
   int sampling;                /* the sampler is open */
@@ -49,6 +57,7 @@ struct cpd_target {
   uint64_t samples_written;    /* samples of the windows already written */
   uint32_t windows;            /* windows written */
   int auto_attached;           /* started by --auto */
+  int session_only;            /* a client nobody sampled: its trace alone, no time in its name */
   int gone;                    /* the process exited */
   const char *end_reason;      /* set when it should end: "exited", "detached", ... */
   struct cpd_conn *requester;  /* the control connection that asked, or NULL */
@@ -64,11 +73,11 @@ struct cpd_target {
 };
 
 /*
- * Starts profiling PID: opens its perf events (unless no_sampling) and watches its exit.
- * Its session must exist already. On failure writes why into ERR and returns NULL.
+ * Starts profiling the process of session S: opens its perf events (unless no_sampling) and
+ * watches its exit in ENV's loop. On failure writes why into ERR and returns NULL.
  */
-struct cpd_target *cpd_target_start(uint32_t pid, const struct cpd_target_opts *o, char *err,
-                                    size_t errlen);
+struct cpd_target *cpd_target_start(const struct cpd_target_env *env, struct cpd_session *s,
+                                    const struct cpd_target_opts *o, char *err, size_t errlen);
 /* Reads the rings, and the resident memory when CPD_RSS_GAP_NS has passed since its last
  * reading: call when a ring fd is readable and from the loop's cron. */
 void cpd_target_read(struct cpd_target *t);
@@ -78,11 +87,13 @@ int cpd_target_cut(struct cpd_target *t);
 #define CPD_WRITE_RETRY_MS 2000  /* how often kept data is tried again */
 
 /*
- * Stops sampling, writes the last window (or the whole profile), tells the requester
- * (Done) and frees T. Returns 0, or -errno when a file could not be written; -EAGAIN
- * when it could not be written now and T is kept (service mode) for another try.
+ * Stops sampling and writes the last window (or the whole profile). Returns 0, or -errno
+ * when a file could not be written; -EAGAIN when it could not be written now and the data
+ * is kept (service mode) for another try.
  */
 int cpd_target_finish(struct cpd_target *t);
+/* Closes T's events and frees it (after cpd_target_finish). */
+void cpd_target_free(struct cpd_target *t);
 /* Samples taken so far (all windows), and the samples and records the kernel lost. */
 uint64_t cpd_target_samples(const struct cpd_target *t);
 uint64_t cpd_target_lost(const struct cpd_target *t);

@@ -1,0 +1,71 @@
+/* summary.c: the short summary a user reads first: what was sampled and the hottest functions. */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+
+#include "ingest/session.h"
+#include "target/summary.h"
+#include "util.h"
+
+static int cmp_count_desc(const void *a, const void *b)
+{
+  const uint64_t *x = a, *y = b;  /* {count, function} pairs */
+
+  return x[0] < y[0] ? 1 : x[0] > y[0] ? -1 : (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+void cpd_summary_print(const struct cpd_target *t, const struct cpd_timeline *tl)
+{
+  const struct cpd_session *s = t->session;
+  const struct cpd_profile *p = &t->profile;
+  uint64_t (*self)[2] = calloc(p->nfuncs + 1, sizeof(*self));
+  size_t workers = 0;
+  double secs = (double)(t->stop_ns - t->start_ns) / 1e9;
+  struct rusage ru;
+  double cpu;
+
+  for (size_t i = 0; i < s->nthreads; i++)
+    workers += s->threads[i].worker_name != NULL;
+  printf("ceoprof: pid %" PRIu32 " (%s) for %.2f s at %d Hz (%s)\n", t->pid, s->service, secs,
+         t->sampler.hz, t->sampler.event);
+  printf("  samples %zu, lost %" PRIu64 " (+%" PRIu64 " records), threads %zu, workers %zu, "
+         "tasks %zu\n", p->nsamples, p->lost_samples, p->lost_records, p->nthreads, workers,
+         tl->nspans);
+  if (self && p->nsamples) {
+    for (size_t i = 0; i < p->nfuncs + 1; i++)
+      self[i][1] = i;
+    for (size_t i = 0; i < p->nsamples; i++) {
+      const struct cpd_stack *stk = &p->stacks[p->samples[i].stack];
+      uint32_t f = stk->len ? p->locs[p->frames[stk->off] - 1].function : 0;
+
+      self[f][0]++;
+    }
+    cpd_qsort(self, p->nfuncs + 1, sizeof(*self), cmp_count_desc);
+    printf("  top functions (self):\n");
+    for (size_t i = 0; i < p->nfuncs + 1 && i < 8 && self[i][0]; i++)
+      printf("    %5.1f%%  %s\n", 100.0 * (double)self[i][0] / (double)p->nsamples,
+             self[i][1] ? cpd_function_name(&p->funcs[self[i][1] - 1]) : "(unknown)");
+  }
+  free(self);
+  getrusage(RUSAGE_SELF, &ru);
+  cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+        (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+  printf("  daemon CPU %.3f s (%.1f us per sample), peak RSS %ld KiB\n", cpu,
+         p->nsamples ? cpu * 1e6 / (double)p->nsamples : 0.0, cpd_peak_rss_kib());
+  if (t->sampler.opts.dwarf_stack) {
+    const struct cpd_unwind *u = &t->sampler.unwind;
+
+    printf("  DWARF unwinding: %" PRIu64 " stacks, %.1f frames each, %" PRIu64 " cut short (%"
+           PRIu64 " frames without unwind information), %.1f us CPU per stack\n", u->samples,
+           u->samples ? (double)u->frames / (double)u->samples : 0.0, u->truncated, u->no_info,
+           u->samples ? (double)u->cpu_ns / 1e3 / (double)u->samples : 0.0);
+  }
+  printf("  files written %.1f ms after the stop\n",
+         (double)(cpd_now_ns() - (t->finish_ns ? t->finish_ns : t->stop_ns)) / 1e6);
+  for (size_t i = 0; i < t->nfiles; i++)
+    printf("  wrote %s\n", t->files[i]);
+  fflush(stdout);
+}

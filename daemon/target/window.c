@@ -1,0 +1,349 @@
+/* window.c: the one window writer: pprof, off-CPU pprof and trace of a window, kept whole
+ * when the disk refuses it (service mode), then the window cut from what stays. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ingest/session.h"
+#include "log.h"
+#include "model/timeline.h"
+#include "output/paths.h"
+#include "output/pprof_writer.h"
+#include "output/push_queue.h"
+#include "output/trace_samples.h"
+#include "output/trace_writer.h"
+#include "target/summary.h"
+#include "target/window.h"
+#include "util.h"
+
+static void add_file(struct cpd_target *t, const char *path)
+{
+  char *copy = strdup(path);
+
+  if (copy && cpd_grow(&t->files, &t->files_cap, t->nfiles, sizeof(*t->files)) == 0)
+    t->files[t->nfiles++] = copy;
+  else
+    free(copy);
+}
+
+/* Hands a file written as root to the user who asked for it. */
+static void give_file(const struct cpd_target *t, const char *path)
+{
+  if (t->opts.owner_uid != geteuid() && lchown(path, t->opts.owner_uid, (gid_t)-1) < 0)
+    cpd_log("could not hand %s to uid %" PRIu32 ": %s", path, t->opts.owner_uid, strerror(errno));
+}
+
+static void wrote(struct cpd_target *t, int rc, const char *what, const char *path)
+{
+  if (rc < 0) {
+    t->env->stats->write_errors++;
+    if (!t->write_error)
+      t->write_error = rc;
+    cpd_log("failed to write the %s of pid %" PRIu32 " to %s: %s", what, t->pid, path,
+            strerror(-rc));
+    return;
+  }
+  t->env->stats->files_written++;
+  give_file(t, path);
+  add_file(t, path);
+}
+
+/* Whether a failed write keeps the data for another try: in service mode, until it stops. */
+static int keep_on_failure(const struct cpd_target *t)
+{
+  return !t->env->cfg->target_pid && !t->env->stopping;
+}
+
+/* Moves the samples taken before CUT_NS to the front; returns how many there are. */
+static size_t partition_samples(struct cpd_profile *p, uint64_t cut_ns)
+{
+  struct cpd_psample *after;
+  size_t k = 0, m = 0;
+
+  if (p->nsamples == 0)
+    return 0;
+  after = malloc(p->nsamples * sizeof(*after));
+  if (!after)
+    return p->nsamples;  /* no memory: this window takes them all, none is lost */
+  for (size_t i = 0; i < p->nsamples; i++) {
+    if (p->samples[i].time < cut_ns)
+      p->samples[k++] = p->samples[i];
+    else
+      after[m++] = p->samples[i];
+  }
+  if (m)
+    memcpy(p->samples + k, after, m * sizeof(*after));
+  free(after);
+  return k;
+}
+
+/*
+ * The off-CPU samples of the window ending at CUT_NS (all of them when FINAL), each
+ * weighted by how long its thread stayed off the CPU (up to the cut), copied into *OUT.
+ * Returns how many, or 0 with *OUT NULL.
+ */
+static size_t offcpu_window(const struct cpd_profile *p, uint64_t cut_ns, int final,
+                            struct cpd_psample **out)
+{
+  size_t k = 0;
+
+  *out = p->noffcpu ? malloc(p->noffcpu * sizeof(**out)) : NULL;
+  if (!*out)
+    return 0;
+  for (size_t i = 0; i < p->noffcpu; i++) {
+    struct cpd_psample smp = p->offcpu[i];
+    int still_off;
+
+    if (!final && smp.time >= cut_ns)
+      continue;
+    if (smp.time)  /* else summed by the BPF helper */
+      smp.period = cpd_sched_off(&p->sched, smp.tid, smp.time, cut_ns, &still_off);
+    (*out)[k++] = smp;
+  }
+  return k;
+}
+
+/* After the window is written: keeps the later off-CPU samples, and those of threads still
+ * off the CPU at the cut, restarted at it (the next window counts the rest). */
+static void offcpu_advance(struct cpd_profile *p, uint64_t cut_ns, int final)
+{
+  size_t k = 0;
+
+  for (size_t i = 0; i < p->noffcpu && !final; i++) {
+    struct cpd_psample smp = p->offcpu[i];
+    int still_off = 1;
+
+    if (!smp.time)
+      continue;  /* summed: all of it was in this window */
+    if (smp.time < cut_ns) {
+      cpd_sched_off(&p->sched, smp.tid, smp.time, cut_ns, &still_off);
+      smp.time = cut_ns;
+    }
+    if (still_off)
+      p->offcpu[k++] = smp;
+  }
+  p->noffcpu = k;
+}
+
+/* The samples of the window ending at CUT_NS first, lanes named, the trace's sample
+ * extras built. Returns how many samples the window takes. */
+static size_t samples_window(struct cpd_target *t, uint64_t cut_ns, int final,
+                             struct cpd_trace_samples *ts, struct cpd_trace_extra *extra)
+{
+  struct cpd_profile *p = &t->profile;
+  size_t k;
+
+  cpd_sampler_drain_offcpu(&t->sampler);
+  k = final ? p->nsamples : partition_samples(p, cut_ns);
+  /* Every sampled thread gets a lane, named as the kernel last named it. */
+  for (size_t i = 0; i < p->nthreads; i++) {
+    struct cpd_thread *th = cpd_session_thread(t->session, p->threads[i].tid);
+
+    if (th)
+      snprintf(th->comm, sizeof(th->comm), "%s", p->threads[i].comm);
+  }
+  cpd_sched_index(&p->sched);
+  *ts = (struct cpd_trace_samples){ p, t->sampler.event, t->sampler.hz, t->window_start_ns,
+                                    cut_ns, t->opts.dwarf_stack ? &t->sampler.unwind : NULL,
+                                    t->opts.dwarf_stack };
+  p->nsamples = k;  /* what the writers see of this window */
+  cpd_trace_samples_extra(ts, extra);
+  return k;
+}
+
+/* The files of one window, their paths and how each write went. */
+struct window_files {
+  char ppath[PATH_MAX], opath[PATH_MAX], tpath[PATH_MAX];
+  int prc, orc, trc;             /* 0 written, -errno failed, 1 not written (no such file) */
+};
+
+static int out_path(const struct cpd_target *t, uint64_t real, const char *ext, char *path)
+{
+  return cpd_output_path(path, PATH_MAX, t->env->cfg->output_dir, t->prefix, t->session, real,
+                         ext);
+}
+
+/* Writes the window's CPU and off-CPU profiles (when sampled) and its trace. */
+static void write_files(struct cpd_target *t, const struct cpd_timeline *tl, uint64_t cut_ns,
+                        int cut, const struct cpd_trace_extra *extra,
+                        const struct cpd_pprof_info *info, struct window_files *f)
+{
+  struct cpd_profile *p = &t->profile;
+  uint64_t real = t->env->cfg->window_s > 0 && !t->session_only
+                      ? t->window_start_ns + t->env->realtime_offset_ns : 0;
+
+  f->prc = f->orc = 1;
+  if (t->sampling && (f->prc = out_path(t, real, ".pb.gz", f->ppath)) == 0)
+    f->prc = cpd_pprof_write(f->ppath, p, t->session, tl, info);
+  if (t->sampling && f->prc == 0 && cpd_sampler_has_offcpu(&t->sampler)) {
+    struct cpd_pprof_info oinfo = *info;
+    struct cpd_psample *off = NULL;
+
+    oinfo.nsamples = offcpu_window(p, cut_ns, !cut, &off);
+    oinfo.samples = off ? off : p->offcpu;  /* no memory: an empty profile */
+    oinfo.value_type = "off_cpu";
+    oinfo.summed_by_bpf = t->sampler.offcpu_bpf != NULL;
+    if ((f->orc = out_path(t, real, ".offcpu.pb.gz", f->opath)) == 0)
+      f->orc = cpd_pprof_write(f->opath, p, t->session, tl, &oinfo);
+    free(off);
+  }
+  if ((f->trc = out_path(t, real, ".trace.json", f->tpath)) == 0)
+    f->trc = cpd_trace_write(f->tpath, t->session, tl, t->sampling ? extra : NULL);
+}
+
+/*
+ * Service mode: nothing is lost to a full or unwritable disk. When a file failed, the
+ * window stays in memory whole (what was written of it is removed) for the next try:
+ * returns 1. Else 0.
+ */
+static int keep_window(struct cpd_target *t, struct window_files *f)
+{
+  const char *failed;
+  int rc;
+
+  if (!keep_on_failure(t))
+    return 0;
+  if (f->orc < 0 && f->prc == 0 && f->trc == 0) {  /* only the off-CPU one failed */
+    f->prc = f->orc;
+    unlink(f->ppath);
+    snprintf(f->ppath, sizeof(f->ppath), "%s", f->opath);
+    f->orc = 1;
+  }
+  if (f->prc >= 0 && f->trc >= 0)
+    return 0;
+  failed = f->prc < 0 ? f->ppath : f->tpath;
+  rc = f->prc < 0 ? f->prc : f->trc;
+  if (!t->write_pending) {
+    cpd_log("could not write the files of pid %" PRIu32 " (%s: %s); its data is kept "
+            "and written when the disk allows it", t->pid, failed, strerror(-rc));
+    t->env->stats->write_errors++;
+  }
+  t->write_pending = 1;
+  if (f->prc == 0)
+    unlink(f->ppath);
+  if (f->orc == 0)
+    unlink(f->opath);
+  if (f->trc == 0)
+    unlink(f->tpath);
+  return 1;
+}
+
+/* Counts and reports the files written, queues the profile for Pyroscope. */
+static void report_files(struct cpd_target *t, const struct window_files *f,
+                         const struct cpd_pprof_info *info)
+{
+  if (t->write_pending)
+    cpd_log("pid %" PRIu32 ": the kept data is written now", t->pid);
+  t->write_pending = 0;
+  if (t->sampling) {
+    wrote(t, f->prc, "profile", f->ppath);
+    if (f->prc == 0 && t->env->push)
+      cpd_push_queue_add(t->env->push, f->ppath, t->session->service,
+                         info->time_nanos / 1000000000u,
+                         (info->time_nanos + info->duration_nanos + 999999999u) / 1000000000u,
+                         t->sampler.hz);
+    if (f->orc <= 0)
+      wrote(t, f->orc, "off-CPU profile", f->opath);
+  }
+  wrote(t, f->trc, "trace", f->tpath);
+  if (f->trc == 0)
+    t->env->stats->traces_written++;
+}
+
+/* After the window is written: what the next window keeps of samples and thread states. */
+static void advance(struct cpd_target *t, size_t total, size_t k, uint64_t cut_ns, int cut)
+{
+  struct cpd_profile *p = &t->profile;
+
+  if (total > k)
+    memmove(p->samples, p->samples + k, (total - k) * sizeof(*p->samples));
+  p->nsamples = total - k;
+  t->samples_written += k;
+  offcpu_advance(p, cut_ns, !cut);
+  cpd_sched_cut(&p->sched, cut_ns);
+  cpd_rss_cut(&p->rss, cut_ns);
+}
+
+int cpd_window_write(struct cpd_target *t, uint64_t cut_ns, int final)
+{
+  struct cpd_session *s = t->session;
+  struct cpd_profile *p = &t->profile;
+  struct cpd_trace_samples ts;
+  struct cpd_trace_extra extra = { 0 };
+  struct cpd_pprof_info info = {
+    .hz = t->sampler.hz,
+    .event = t->sampler.event,
+    .time_nanos = t->window_start_ns + t->env->realtime_offset_ns,
+    .duration_nanos = cut_ns - t->window_start_ns,
+    .dwarf_stack = t->opts.dwarf_stack,
+  };
+  size_t total = t->sampling ? p->nsamples : 0, k = 0, written_before = t->nfiles;
+  /* A session whose client stays connected to a service goes on: it is cut like a window.
+   * With --pid nothing follows the last window, so it takes every event. */
+  int cut = !final || (s->connections > 0 && !t->env->cfg->target_pid);
+  struct window_files f;
+  struct cpd_timeline tl;
+  int rc;
+
+  if (t->sampling)
+    k = samples_window(t, cut_ns, final, &ts, &extra);
+  s->end_mono_ns = cut_ns;
+  rc = cut ? cpd_timeline_build_until(&tl, s, cut_ns) : cpd_timeline_build(&tl, s, cut_ns);
+  if (rc < 0) {
+    p->nsamples = total;
+    return rc;
+  }
+  write_files(t, &tl, cut_ns, cut, &extra, &info, &f);
+  if (keep_window(t, &f)) {
+    cpd_timeline_free(&tl);
+    p->nsamples = total;
+    return -EAGAIN;
+  }
+  report_files(t, &f, &info);
+  if (final && t->sampling && t->env->cfg->target_pid && !t->env->cfg->quiet)
+    cpd_summary_print(t, &tl);
+  else
+    for (size_t i = written_before; i < t->nfiles; i++)
+      cpd_log("wrote %s (pid %" PRIu32 ", %zu tasks, %zu events, %zu samples)", t->files[i],
+              t->pid, tl.nspans, s->nevents, k);
+  if (cut && cpd_session_cut(s, &tl, cut_ns) < 0)
+    cpd_log("pid %" PRIu32 ": out of memory cutting the window; its tasks stay in the next one",
+            t->pid);
+  if (!cut)
+    s->nevents = 0;  /* all written */
+  s->written = 1;
+  cpd_timeline_free(&tl);
+  if (t->sampling)
+    advance(t, total, k, cut_ns, cut);
+  t->windows++;
+  t->window_start_ns = cut_ns;
+  return t->write_error;
+}
+
+int cpd_window_write_session(const struct cpd_target_env *env, struct cpd_session *s)
+{
+  struct cpd_target t = {
+    .pid = s->pid, .env = env, .session = s, .session_only = 1,
+    .prefix = (char *)env->cfg->prefix, .opts.owner_uid = geteuid(),
+    .write_pending = s->retry_ms != 0,  /* its failure was said already */
+    .window_start_ns = s->start_mono_ns,
+  };
+  size_t nevents = s->nevents;
+  int rc = cpd_window_write(&t, cpd_now_ns(), 1);
+
+  for (size_t i = 0; i < t.nfiles; i++)
+    free(t.files[i]);
+  free(t.files);
+  if (rc == -EAGAIN)
+    s->retry_ms = cpd_now_ms() + CPD_WRITE_RETRY_MS;
+  else if (rc < 0)
+    cpd_log("pid %" PRIu32 ": the trace could not be written; its %zu events are lost",
+            s->pid, nevents);
+  return rc;
+}

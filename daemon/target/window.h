@@ -1,0 +1,27 @@
+/*
+ * window.h: the one window writer. A window of a process is written as its pprof, its
+ * off-CPU pprof and its trace, whether it is one window of a sampled target (--window), a
+ * whole profile (--pid, ceoprof record/attach), or the trace of a client nobody sampled.
+ */
+#ifndef CPD_WINDOW_H
+#define CPD_WINDOW_H
+
+#include <stdint.h>
+
+#include "target/target.h"
+
+/*
+ * Writes T's window [window_start_ns, CUT_NS) and starts the next one; FINAL takes every
+ * event left. 0, -errno of a file that could not be written, or -EAGAIN when the window
+ * could not be written now and is kept whole for another try (service mode).
+ */
+int cpd_window_write(struct cpd_target *t, uint64_t cut_ns, int final);
+
+/*
+ * Writes the trace of session S, which no target sampled, through the same writer: 0,
+ * -errno (its events are lost: said in the log), or -EAGAIN when it is kept for another
+ * try (service mode; S->retry_ms is set).
+ */
+int cpd_window_write_session(const struct cpd_target_env *env, struct cpd_session *s);
+
+#endif
