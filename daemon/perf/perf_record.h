@@ -74,6 +74,7 @@ uint64_t cpd_perf_record_time(const void *rec, size_t len, uint64_t sample_type)
 
 /* A mapped ring: the metadata page and a power-of-two data area after it. */
 struct cpd_perf_ring {
+  int fd;              /* the event the ring belongs to, polled for its wake-up mark; -1: none */
   struct perf_event_mmap_page *meta;
   uint8_t *data;
   size_t data_size;

@@ -17,8 +17,8 @@
 #include "perf/sampler.h"
 #include "util.h"
 
-/* What the ring guard may hold while the loop is busy: 64 MiB, about 200k off-CPU stacks. */
-#define GUARD_MAX ((size_t)64 << 20)
+/* What the reader may queue while the loop is busy: 64 MiB, about 200k off-CPU stacks. */
+#define QUEUE_MAX ((size_t)64 << 20)
 
 static int add_u32(uint32_t **v, size_t *n, size_t *cap, uint32_t x)
 {
@@ -198,15 +198,16 @@ static int map_ring(struct cpd_sampler *s, struct cpd_sampler_cpu *c, int fd, ch
     cpd_perf_advice(e, "mmap", (pid_t)s->pid, err, errlen);
     return -e;
   }
+  r.fd = fd;
   r.meta = c->base;
   r.data = (uint8_t *)c->base + page;
   r.data_size = s->opts.ring_pages * page;
   r.tmp = malloc(r.data_size);
   if (!r.tmp)
     return -ENOMEM;
-  cpd_ring_guard_hold(&s->guard);  /* the guard may be looking at the rings */
+  cpd_reader_hold(&s->reader);  /* the reader may be looking at the rings */
   c->ring = r;
-  cpd_ring_guard_release(&s->guard);
+  cpd_reader_release(&s->reader);
   c->fd = fd;
   return 0;
 }
@@ -352,18 +353,18 @@ void cpd_sampler_drain_offcpu(struct cpd_sampler *s)
 #endif
 }
 
-/* Without the guard the rings are still read, only less safely through a long stall. */
-static void start_guard(struct cpd_sampler *s)
+static int start_reader(struct cpd_sampler *s, char *err, size_t errlen)
 {
   struct cpd_perf_ring **rings = calloc((size_t)s->ncpus, sizeof(*rings));
   int rc;
 
   for (int i = 0; rings && i < s->ncpus; i++)
     rings[i] = &s->cpus[i].ring;  /* mapped as threads are opened */
-  rc = cpd_ring_guard_start(&s->guard, rings, s->ncpus, GUARD_MAX);
+  rc = cpd_reader_start(&s->reader, rings, s->ncpus, s->sample_type, QUEUE_MAX);
   if (rc < 0)
-    cpd_log("pid %" PRIu32 ": the ring guard thread did not start (%s); records may be lost "
-            "while symbols load", s->pid, strerror(-rc));
+    snprintf(err, errlen, "failed to start the thread that reads the perf rings: %s",
+             strerror(-rc));
+  return rc;
 }
 
 int cpd_sampler_open(struct cpd_sampler *s, uint32_t pid, const struct cpd_sampler_opts *o,
@@ -403,13 +404,18 @@ int cpd_sampler_open(struct cpd_sampler *s, uint32_t pid, const struct cpd_sampl
   if (s->ncpus < 1)
     s->ncpus = 1;
   s->cpus = calloc((size_t)s->ncpus, sizeof(*s->cpus));
-  if (!s->cpus)
+  s->rec = malloc(sizeof(*s->rec));
+  if (!s->cpus || !s->rec) {
+    free(s->cpus);
+    free(s->rec);
     return -ENOMEM;
+  }
   for (int i = 0; i < s->ncpus; i++)
-    s->cpus[i].fd = -1;
-  /* Each event starts as soon as its ring is set, and reading starts after the mappings
-   * are loaded: the guard keeps what comes meanwhile. */
-  start_guard(s);
+    s->cpus[i].fd = s->cpus[i].ring.fd = -1;
+  /* Each event starts as soon as its ring is set, and the records are handled after the
+   * mappings are loaded: the reader queues what comes meanwhile. */
+  if ((rc = s->rec ? start_reader(s, err, errlen) : -ENOMEM) < 0)
+    goto fail;
   /* Until no new thread shows up: threads started while we opened are covered too. */
   do {
     rc = scan_threads(s, err, errlen);
@@ -539,9 +545,9 @@ static void dwarf_frames(struct cpd_sampler *s, struct cpd_perf_rec *r)
 
 void cpd_sampler_record(struct cpd_sampler *s, const struct perf_event_header *h, size_t len)
 {
-  static struct cpd_perf_rec r;  /* large (frames): not on the stack; the daemon is single-threaded */
+  struct cpd_perf_rec *rp = s->rec;  /* large (frames): the sampler's, not on the stack */
   struct cpd_profile *p = s->prof;
-  int rc = cpd_perf_parse(h, len, s->sample_type, &r);
+  int rc = cpd_perf_parse(h, len, s->sample_type, rp);
 
   if (rc == -ENOTSUP)
     return;
@@ -549,76 +555,76 @@ void cpd_sampler_record(struct cpd_sampler *s, const struct perf_event_header *h
     p->bad_records++;
     return;
   }
-  switch (r.type) {
+  switch (rp->type) {
   case PERF_RECORD_SAMPLE:
-    if (r.id.pid != s->pid) {
+    if (rp->id.pid != s->pid) {
       p->other_pid++;
       break;
     }
-    if (!family_counts(s, r.id.tid, r.id.event)) {
+    if (!family_counts(s, rp->id.tid, rp->id.event)) {
       s->duplicates++;
       break;
     }
     {
-      const struct cpd_event_owner *o = owner_of(s, r.id.event);
+      const struct cpd_event_owner *o = owner_of(s, rp->id.event);
 
-      if (s->opts.dwarf_stack && r.u.sample.regs_abi)
-        dwarf_frames(s, &r);
+      if (s->opts.dwarf_stack && rp->u.sample.regs_abi)
+        dwarf_frames(s, rp);
       if (o && o->offcpu) {
-        cpd_profile_add_offcpu(p, r.id.time, r.id.tid, r.u.sample.frames, r.u.sample.nframes,
-                               r.u.sample.nkernel, r.u.sample.truncated);
+        cpd_profile_add_offcpu(p, rp->id.time, rp->id.tid, rp->u.sample.frames, rp->u.sample.nframes,
+                               rp->u.sample.nkernel, rp->u.sample.truncated);
         break;
       }
     }
     s->samples++;
-    cpd_profile_add_sample(p, r.id.time, r.id.tid,
-                           s->period_is_ns ? r.u.sample.period : 1000000000ull / (uint64_t)s->hz,
-                           r.u.sample.frames, r.u.sample.nframes, r.u.sample.nkernel,
-                           r.u.sample.truncated);
+    cpd_profile_add_sample(p, rp->id.time, rp->id.tid,
+                           s->period_is_ns ? rp->u.sample.period : 1000000000ull / (uint64_t)s->hz,
+                           rp->u.sample.frames, rp->u.sample.nframes, rp->u.sample.nkernel,
+                           rp->u.sample.truncated);
     break;
   case PERF_RECORD_MMAP2:
   case PERF_RECORD_MMAP:
-    if (r.id.pid == s->pid && (r.type == PERF_RECORD_MMAP || (r.u.mmap.prot & 4 /* PROT_EXEC */)))
-      cpd_profile_add_mapping(p, r.u.mmap.addr, r.u.mmap.len, r.u.mmap.pgoff, r.u.mmap.filename);
+    if (rp->id.pid == s->pid && (rp->type == PERF_RECORD_MMAP || (rp->u.mmap.prot & 4 /* PROT_EXEC */)))
+      cpd_profile_add_mapping(p, rp->u.mmap.addr, rp->u.mmap.len, rp->u.mmap.pgoff, rp->u.mmap.filename);
     break;
   case PERF_RECORD_COMM:
-    if (r.id.pid == s->pid && r.u.comm.comm)
-      cpd_profile_set_comm(p, r.id.tid, r.u.comm.comm);
-    if ((r.misc & PERF_RECORD_MISC_COMM_EXEC) && r.id.pid == s->pid)
+    if (rp->id.pid == s->pid && rp->u.comm.comm)
+      cpd_profile_set_comm(p, rp->id.tid, rp->u.comm.comm);
+    if ((rp->misc & PERF_RECORD_MISC_COMM_EXEC) && rp->id.pid == s->pid)
       cpd_profile_exec(p);  /* a new program image: the old mappings are gone */
     break;
   case PERF_RECORD_FORK:
-    if (r.u.task.pid == s->pid) {
-      const char *parent = cpd_profile_comm(p, r.u.task.ptid);
+    if (rp->u.task.pid == s->pid) {
+      const char *parent = cpd_profile_comm(p, rp->u.task.ptid);
 
       /* A new thread starts with its creator's name, unless it was renamed already. The
        * name is copied first: adding the thread may move the table it points into. */
-      if (parent && !cpd_profile_comm(p, r.u.task.tid)) {
+      if (parent && !cpd_profile_comm(p, rp->u.task.tid)) {
         char comm[sizeof(p->threads[0].comm)];
 
         snprintf(comm, sizeof(comm), "%s", parent);
-        cpd_profile_set_comm(p, r.u.task.tid, comm);
+        cpd_profile_set_comm(p, rp->u.task.tid, comm);
       }
     }
     break;
   case PERF_RECORD_EXIT:
-    if (r.u.task.pid == s->pid)
-      family_forget(s, r.u.task.tid);
+    if (rp->u.task.pid == s->pid)
+      family_forget(s, rp->u.task.tid);
     break;
   case PERF_RECORD_LOST:
-    p->lost_records += r.u.lost.lost;
+    p->lost_records += rp->u.lost.lost;
     break;
   case PERF_RECORD_LOST_SAMPLES:
-    p->lost_samples += r.u.lost.lost;
+    p->lost_samples += rp->u.lost.lost;
     break;
   case PERF_RECORD_SWITCH:
-    if (r.id.pid == s->pid && family_counts(s, r.id.tid, r.id.event)) {
+    if (rp->id.pid == s->pid && family_counts(s, rp->id.tid, rp->id.event)) {
       p->switches++;
-      if (!(r.misc & PERF_RECORD_MISC_SWITCH_OUT))
-        cpd_sched_add(&p->sched, r.id.time, r.id.tid, CPD_RUNNING);
+      if (!(rp->misc & PERF_RECORD_MISC_SWITCH_OUT))
+        cpd_sched_add(&p->sched, rp->id.time, rp->id.tid, CPD_RUNNING);
       else
-        cpd_sched_add(&p->sched, r.id.time, r.id.tid,
-                      (r.misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT) ? CPD_RUNNABLE : CPD_BLOCKED);
+        cpd_sched_add(&p->sched, rp->id.time, rp->id.tid,
+                      (rp->misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT) ? CPD_RUNNABLE : CPD_BLOCKED);
     }
     break;
   default:
@@ -626,98 +632,32 @@ void cpd_sampler_record(struct cpd_sampler *s, const struct perf_event_header *h
   }
 }
 
-/* Collects a record into the round; falls back to handling it at once when out of memory. */
-static void collect(void *arg, const struct perf_event_header *h, size_t len)
+static void handle(void *arg, const struct perf_event_header *h, size_t len)
 {
-  struct cpd_sampler *s = arg;
-
-  if (s->round_len + len > s->round_cap) {
-    size_t cap = s->round_cap ? s->round_cap * 2 : 1 << 20;
-    uint8_t *p;
-
-    while (cap < s->round_len + len)
-      cap *= 2;
-    p = realloc(s->round, cap);
-    if (!p) {
-      cpd_sampler_record(s, h, len);
-      return;
-    }
-    s->round = p;
-    s->round_cap = cap;
-  }
-  if (s->norder == s->order_cap) {
-    size_t cap = s->order_cap ? s->order_cap * 2 : 16384;
-    __typeof__(s->order) p = realloc(s->order, cap * sizeof(*p));
-
-    if (!p) {
-      cpd_sampler_record(s, h, len);
-      return;
-    }
-    s->order = p;
-    s->order_cap = cap;
-  }
-  memcpy(s->round + s->round_len, h, len);
-  s->order[s->norder].time = cpd_perf_record_time(h, len, s->sample_type);
-  s->order[s->norder].off = s->round_len;
-  s->norder++;
-  s->round_len += len;
-}
-
-static int cmp_order(const void *a, const void *b)
-{
-  const uint64_t *x = a, *y = b;  /* {time, off}: equal times keep ring order */
-
-  if (x[0] != y[0])
-    return x[0] < y[0] ? -1 : 1;
-  return x[1] < y[1] ? -1 : x[1] > y[1];
+  cpd_sampler_record(arg, h, len);
 }
 
 int cpd_sampler_read(struct cpd_sampler *s)
 {
-  int total = 0;
+  int n = cpd_reader_take(&s->reader, handle, s);
 
-  /*
-   * Each CPU has its own ring, so a thread's fork, rename, exec and mmaps may sit in
-   * different rings: handle one round of all rings in time order, as perf does.
-   */
-  s->round_len = 0;
-  s->norder = 0;
-  /* First what the guard kept while the loop was busy: older than what the rings hold. */
-  if (cpd_ring_guard_take(&s->guard, collect, s) < 0)
+  if (n < 0)
     s->prof->bad_records++;
-  for (int i = 0; i < s->ncpus; i++) {
-    int n;
-
-    if (s->cpus[i].fd < 0)
-      continue;
-    n = cpd_perf_ring_read(&s->cpus[i].ring, collect, s);
-    if (n < 0)
-      s->prof->bad_records++;
-    else
-      total += n;
-  }
-  cpd_ring_guard_release(&s->guard);
-  cpd_qsort(s->order, s->norder, sizeof(*s->order), cmp_order);
-  for (size_t i = 0; i < s->norder; i++) {
-    const struct perf_event_header *h = (const void *)(s->round + s->order[i].off);
-
-    cpd_sampler_record(s, h, h->size);
-  }
-  return total;
+  return n;
 }
 
-int cpd_sampler_ring_fd(const struct cpd_sampler *s, int cpu)
+int cpd_sampler_wake_fd(const struct cpd_sampler *s)
 {
-  return s->cpus[cpu].fd;
+  return s->reader.running ? s->reader.wake_fd : -1;
 }
 
 void cpd_sampler_close(struct cpd_sampler *s)
 {
-  if (s->guard.running && s->guard.kept)
-    cpd_debug("pid %" PRIu32 ": the ring guard kept %" PRIu64 " records in %" PRIu64
-              " rounds while the loop was busy (at most %zu KiB at once)", s->pid,
-              s->guard.kept, s->guard.rounds, s->guard.peak / 1024);
-  cpd_ring_guard_stop(&s->guard);  /* before the rings are unmapped */
+  if (s->reader.running)
+    cpd_debug("pid %" PRIu32 ": the reader copied %" PRIu64 " records in %" PRIu64
+              " rounds (at most %zu KiB queued at once)", s->pid, s->reader.records,
+              s->reader.rounds, s->reader.peak / 1024);
+  cpd_reader_stop(&s->reader);  /* before the rings are unmapped */
   if (s->duplicates)
     cpd_debug("pid %" PRIu32 ": %" PRIu64 " duplicate samples of threads that inherited an "
               "event and had one opened for them, dropped", s->pid, s->duplicates);
@@ -753,10 +693,8 @@ void cpd_sampler_close(struct cpd_sampler *s)
     close(s->fds[i]);
   free(s->fds);
   free(s->tids);
-  free(s->round);
-  free(s->order);
-  s->round = NULL;
-  s->order = NULL;
+  free(s->rec);
+  s->rec = NULL;
   free(s->cpus);
   s->fds = NULL;
   s->tids = NULL;

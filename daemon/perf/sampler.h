@@ -12,7 +12,7 @@
 #include "perf/bpf_offcpu.h"
 #include "perf/perf_record.h"
 #include "model/profile.h"
-#include "perf/ring_guard.h"
+#include "perf/reader.h"
 #include "symbolize/unwind.h"
 
 struct cpd_sampler_opts {
@@ -73,12 +73,8 @@ struct cpd_sampler {
   /* Or the BPF helper (--with-libbpf) sums them in the kernel instead: */
   struct cpd_bpf_offcpu *offcpu_bpf;
   char offcpu_note[320];       /* which of the two, and why not BPF */
-  /* One read round: records of every ring, copied, then handled in time order. */
-  uint8_t *round;              /* record bytes */
-  size_t round_len, round_cap;
-  struct { uint64_t time; size_t off; } *order;
-  size_t norder, order_cap;
-  struct cpd_ring_guard guard; /* empties the rings while the loop is busy elsewhere */
+  struct cpd_reader reader;    /* the thread that copies the rings' records, in time order */
+  struct cpd_perf_rec *rec;    /* the record being handled (large: frames, stack) */
   char warning[256];           /* set when the rate was clamped or the event fell back */
   struct cpd_unwind unwind;    /* with opts.dwarf_stack */
 };
@@ -98,10 +94,13 @@ static inline int cpd_sampler_has_offcpu(const struct cpd_sampler *s)
 /* Brings the BPF helper's sums into the profile (before a window is written); no-op else. */
 void cpd_sampler_drain_offcpu(struct cpd_sampler *s);
 void cpd_sampler_disable(struct cpd_sampler *s);
-/* Reads every ring into the profile. Returns the records read. */
+/* Handles every record the reader queued, and what the rings hold now, in time order:
+ * unwinding and symbolization happen here, on the caller's thread. Returns the records
+ * handled. */
 int cpd_sampler_read(struct cpd_sampler *s);
-/* The ring fds, for the event loop to watch. */
-int cpd_sampler_ring_fd(const struct cpd_sampler *s, int cpu);
+/* Readable when the reader has queued enough to be worth handling before the next cron:
+ * for the event loop to watch (-1: none). */
+int cpd_sampler_wake_fd(const struct cpd_sampler *s);
 void cpd_sampler_close(struct cpd_sampler *s);
 
 /* Hands one ring record to the profile (exposed for tests). */

@@ -72,9 +72,9 @@ static int open_sampler(struct cpd_target *t, char *err, size_t errlen)
   else if (t->sampler.offcpu_note[0])
     cpd_log("pid %" PRIu32 ": %s", t->pid, t->sampler.offcpu_note);
   t->ring_watch.cb = on_ring_ready;
-  for (int i = 0; i < t->sampler.ncpus; i++) {
+  {
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &t->ring_watch };
-    int fd = cpd_sampler_ring_fd(&t->sampler, i);
+    int fd = cpd_sampler_wake_fd(&t->sampler);
 
     if (fd >= 0)
       epoll_ctl(t->env->epfd, EPOLL_CTL_ADD, fd, &ev);

@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   static struct perf_event_mmap_page meta;
   enum { DATA = 4096 };
   static uint8_t ring[DATA], tmp[DATA];
-  struct cpd_perf_ring r = { &meta, ring, DATA, tmp };
+  struct cpd_perf_ring r = { -1, &meta, ring, DATA, tmp };
   struct cpd_profile prof;
   struct cpd_sampler s;
   uint64_t head = 0, tail = 0;
@@ -43,6 +43,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   meta.data_head = tail + (head % (2 * DATA));
   meta.data_tail = tail;
   memset(&s, 0, sizeof(s));
+  s.rec = malloc(sizeof(*s.rec));
+  if (!s.rec)
+    return 0;
   cpd_profile_init(&prof, 3999000u);
   s.pid = 3999000u;
   s.prof = &prof;
