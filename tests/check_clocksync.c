@@ -2,7 +2,7 @@
 #include <check.h>
 #include <stdlib.h>
 
-#include "ingest/clocksync.h"
+#include "model/clocksync.h"
 
 START_TEST(test_clocksync_monotonic_mode_is_identity)
 {

@@ -7,7 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "perf/rss.h"
+#include "model/rss.h"
 
 /* A track with readings at 100, 200, 300, 400 ns of 10, 30, 30, 5 bytes. */
 static void fill(struct cpd_rss *r)

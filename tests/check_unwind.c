@@ -129,9 +129,16 @@ static const char *name_of(const struct cpd_profile *p, uint64_t addr)
 #define ck_assert_pstr_prefix(s, prefix) \
   ck_assert_msg(strncmp((s), (prefix), strlen(prefix)) == 0, "'%s' is not %s", (s), (prefix))
 
+static const struct cpd_unwind_space *space_of(struct cpd_profile *p, struct cpd_unwind_space *sp)
+{
+  cpd_profile_unwind_space(p, sp);
+  return sp;
+}
+
 START_TEST(test_unwind_own_stack)
 {
   struct cpd_profile p;
+  struct cpd_unwind_space sp;
   struct cpd_unwind u;
   uint64_t frames[64];
   uint32_t n, full;
@@ -142,7 +149,7 @@ START_TEST(test_unwind_own_stack)
   ck_assert_int_eq(cpd_profile_init(&p, (uint32_t)getpid()), 0);
   ck_assert_int_eq(cpd_profile_load_proc(&p), 0);
   ck_assert_int_eq(cpd_unwind_init(&u), 0);
-  n = cpd_unwind_sample(&u, &p, regs, stack, stack_len, frames, 64, &truncated);
+  n = cpd_unwind_sample(&u, space_of(&p, &sp), regs, stack, stack_len, frames, 64, &truncated);
   for (uint32_t i = 0; i < n; i++)
     printf("  #%u %#" PRIx64 " %s\n", i, frames[i], name_of(&p, i ? frames[i] - 1 : frames[i]));
   ck_assert_uint_ge(n, 5);
@@ -158,14 +165,14 @@ START_TEST(test_unwind_own_stack)
   /* The same stack copied only 600 bytes deep (as a small dump size would): the walk stops
    * early (capture's and unwind_middle's frames are larger) and says it was cut short. */
   full = n;
-  n = cpd_unwind_sample(&u, &p, regs, stack, 600, frames, 64, &truncated);
+  n = cpd_unwind_sample(&u, space_of(&p, &sp), regs, stack, 600, frames, 64, &truncated);
   ck_assert_uint_ge(n, 1);
   ck_assert_uint_lt(n, 4);
   ck_assert_uint_lt(n, full);
   ck_assert_int_eq(truncated, 1);
   ck_assert_uint_eq(u.truncated, 1);
   /* Room for two frames: two, and cut short. */
-  n = cpd_unwind_sample(&u, &p, regs, stack, stack_len, frames, 2, &truncated);
+  n = cpd_unwind_sample(&u, space_of(&p, &sp), regs, stack, stack_len, frames, 2, &truncated);
   ck_assert_uint_eq(n, 2);
   ck_assert_int_eq(truncated, 1);
   cpd_unwind_free(&u);
@@ -176,6 +183,7 @@ END_TEST
 START_TEST(test_unwind_no_unwind_info)
 {
   struct cpd_profile p;
+  struct cpd_unwind_space sp;
   struct cpd_unwind u;
   uint64_t frames[8], r[CPD_REGS_USER_N] = { 0 };
   uint32_t n;
@@ -187,7 +195,7 @@ START_TEST(test_unwind_no_unwind_info)
   ck_assert_int_eq(cpd_unwind_init(&u), 0);
   r[8] = 0x10;                    /* IP */
   r[7] = (uint64_t)(uintptr_t)stack;  /* SP */
-  n = cpd_unwind_sample(&u, &p, r, stack, 64, frames, 8, &truncated);
+  n = cpd_unwind_sample(&u, space_of(&p, &sp), r, stack, 64, frames, 8, &truncated);
   ck_assert_uint_ge(n, 1);
   ck_assert_uint_eq(frames[0], 0x10);
   ck_assert_uint_ge(u.no_info, 1);

@@ -5,7 +5,7 @@
 #include <check.h>
 #include <unistd.h>
 
-#include "ingest/session.h"
+#include "model/session.h"
 
 /* Thread ids high enough that no live thread has them, so the daemon accepts them. */
 #define T1 3999001u

@@ -10,7 +10,7 @@
 
 #include "engine.h"
 #include "frame.h"
-#include "ingest/session.h"
+#include "model/session.h"
 #include "target/target.h"
 #include "watch.h"
 

@@ -17,16 +17,6 @@
 
 #define KERNEL_START 0xffff800000000000ull
 
-static uint64_t mix(uint64_t x)
-{
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdull;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ull;
-  x ^= x >> 33;
-  return x;
-}
-
 static void read_exe(struct cpd_profile *p)
 {
   char path[64], exe[4096];
@@ -70,9 +60,9 @@ void cpd_profile_free(struct cpd_profile *p)
   cpd_sched_free(&p->sched);
   cpd_rss_close(&p->rss);
   free(p->threads);
-  free(p->loc_cache);
-  free(p->stack_table);
-  free(p->func_table);
+  cp_hindex_free(&p->loc_index);
+  cp_hindex_free(&p->stack_index);
+  cp_hindex_free(&p->func_index);
   free(p->exe);
   cpd_symbols_free(&p->syms);
   cpd_perfmap_free(&p->perfmap);
@@ -105,9 +95,7 @@ const char *cpd_profile_comm(const struct cpd_profile *p, uint32_t tid)
 
 static void loc_cache_clear(struct cpd_profile *p)
 {
-  if (p->loc_cache)
-    memset(p->loc_cache, 0, p->loc_cache_cap * sizeof(*p->loc_cache));
-  p->loc_cache_used = 0;
+  cp_hindex_clear(&p->loc_index);
   p->map_gen++;
 }
 
@@ -263,46 +251,50 @@ static uint32_t kernel_mapping(struct cpd_profile *p)
   return (uint32_t)++p->nmappings;
 }
 
+struct func_key {
+  const char *name;
+  uint32_t mapping;
+};
+
+static uint64_t func_key_hash(const char *name, uint32_t mapping)
+{
+  return cp_hash_u64((uint64_t)(uintptr_t)name ^ ((uint64_t)mapping << 48));
+}
+
+static uint64_t func_hash(const void *ctx, uint32_t idx)
+{
+  const struct cpd_function *f = &((const struct cpd_profile *)ctx)->funcs[idx];
+
+  return func_key_hash(f->name, f->mapping);
+}
+
+static int func_eq(const void *ctx, uint32_t idx, const void *key)
+{
+  const struct cpd_function *f = &((const struct cpd_profile *)ctx)->funcs[idx];
+  const struct func_key *k = key;
+
+  return f->name == k->name && f->mapping == k->mapping;
+}
+
 static uint32_t intern_function(struct cpd_profile *p, const char *name, uint32_t mapping)
 {
-  uint64_t h = mix((uint64_t)(uintptr_t)name ^ ((uint64_t)mapping << 48));
-  size_t i;
-
-  if (p->nfuncs * 2 >= p->func_table_cap) {
-    size_t cap = p->func_table_cap ? p->func_table_cap * 2 : 1024;
-    __typeof__(p->func_table) t = calloc(cap, sizeof(*t));
-
-    if (!t)
-      return 0;
-    for (size_t j = 0; j < p->func_table_cap; j++) {
-      if (!p->func_table[j].val)
-        continue;
-      uint64_t hh = mix((uint64_t)(uintptr_t)p->func_table[j].name ^
-                        ((uint64_t)p->func_table[j].mapping << 48));
-
-      for (i = hh & (cap - 1); t[i].val; i = (i + 1) & (cap - 1))
-        ;
-      t[i] = p->func_table[j];
-    }
-    free(p->func_table);
-    p->func_table = t;
-    p->func_table_cap = cap;
-  }
   /* Names are interned by their symbol table, so the pointer identifies the function. */
-  for (i = h & (p->func_table_cap - 1); p->func_table[i].val; i = (i + 1) & (p->func_table_cap - 1))
-    if (p->func_table[i].name == name && p->func_table[i].mapping == mapping)
-      return p->func_table[i].val;
+  struct func_key k = { name, mapping };
+  uint64_t h = func_key_hash(name, mapping);
+  int64_t at = cp_hindex_find(&p->func_index, h, func_eq, p, &k);
+
+  if (at >= 0)
+    return (uint32_t)at + 1;
   if (cpd_grow(&p->funcs, &p->funcs_cap, p->nfuncs, sizeof(*p->funcs)) < 0)
     return 0;
   p->funcs[p->nfuncs].name = name;
   p->funcs[p->nfuncs].file = NULL;
-  p->funcs[p->nfuncs].display = cpd_demangle(name);
+  p->funcs[p->nfuncs].display = NULL;
   p->funcs[p->nfuncs].mapping = mapping;
-  p->nfuncs++;
-  p->func_table[i].name = name;
-  p->func_table[i].mapping = mapping;
-  p->func_table[i].val = (uint32_t)p->nfuncs;
-  return (uint32_t)p->nfuncs;
+  if (cp_hindex_insert(&p->func_index, h, (uint32_t)p->nfuncs, func_hash, p) < 0)
+    return 0;
+  p->funcs[p->nfuncs].display = cpd_demangle(name);
+  return (uint32_t)++p->nfuncs;
 }
 
 /* A new location for ADDR (already adjusted for callers). Returns its index + 1, or 0. */
@@ -318,7 +310,7 @@ static void add_source_lines(struct cpd_profile *p, struct cpd_location *l, stru
                              uint64_t vaddr)
 {
   struct cpd_srcframe sf[CPD_MAX_INLINE + 1];
-  int n = cpd_srcline_lookup(dso, vaddr, sf, CPD_MAX_INLINE + 1);
+  int n = cpd_srcline_lookup(&dso->src, vaddr, sf, CPD_MAX_INLINE + 1);
 
   if (n <= 0)
     return;
@@ -394,84 +386,69 @@ static uint32_t resolve(struct cpd_profile *p, uint64_t addr, int kernel)
   return (uint32_t)++p->nlocs;
 }
 
+static uint64_t loc_hash(const void *ctx, uint32_t idx)
+{
+  return cp_hash_u64(((const struct cpd_profile *)ctx)->locs[idx].address);
+}
+
+static int loc_eq(const void *ctx, uint32_t idx, const void *key)
+{
+  return ((const struct cpd_profile *)ctx)->locs[idx].address == *(const uint64_t *)key;
+}
+
+/* The location of ADDR: resolved once while the mappings stay as they are (the index of
+ * locations by address is cleared when they change). */
 static uint32_t location_of(struct cpd_profile *p, uint64_t addr, int kernel)
 {
-  size_t i;
+  uint64_t h = cp_hash_u64(addr);
+  int64_t at = cp_hindex_find(&p->loc_index, h, loc_eq, p, &addr);
   uint32_t v;
 
-  if (p->loc_cache_used * 2 >= p->loc_cache_cap) {
-    size_t cap = p->loc_cache_cap ? p->loc_cache_cap * 2 : 4096;
-    __typeof__(p->loc_cache) t = calloc(cap, sizeof(*t));
-
-    if (!t)
-      return 0;
-    for (size_t j = 0; j < p->loc_cache_cap; j++) {
-      if (!p->loc_cache[j].val)
-        continue;
-      for (i = mix(p->loc_cache[j].key) & (cap - 1); t[i].val; i = (i + 1) & (cap - 1))
-        ;
-      t[i] = p->loc_cache[j];
-    }
-    free(p->loc_cache);
-    p->loc_cache = t;
-    p->loc_cache_cap = cap;
-  }
-  for (i = mix(addr) & (p->loc_cache_cap - 1); p->loc_cache[i].val; i = (i + 1) & (p->loc_cache_cap - 1))
-    if (p->loc_cache[i].key == addr)
-      return p->loc_cache[i].val;
+  if (at >= 0)
+    return (uint32_t)at + 1;
   v = resolve(p, addr, kernel);
-  if (v) {
-    p->loc_cache[i].key = addr;
-    p->loc_cache[i].val = v;
-    p->loc_cache_used++;
-  }
+  if (v && cp_hindex_insert(&p->loc_index, h, v - 1, loc_hash, p) < 0)
+    return 0;
   return v;
 }
 
 static uint64_t hash_frames(const uint32_t *f, uint32_t n)
 {
-  uint64_t h = n;
-
-  for (uint32_t i = 0; i < n; i++)
-    h = mix(h ^ f[i]);
-  return h;
+  return cp_hash_bytes(f, n * sizeof(*f)) ^ n;
 }
 
-static int stack_table_grow(struct cpd_profile *p)
+struct stack_key {
+  const uint32_t *f;
+  uint32_t n;
+  uint32_t truncated;
+};
+
+static uint64_t stack_hash(const void *ctx, uint32_t idx)
 {
-  size_t cap = p->stack_table_cap ? p->stack_table_cap * 2 : 4096;
-  uint32_t *t = calloc(cap, sizeof(*t));
+  const struct cpd_profile *p = ctx;
 
-  if (!t)
-    return -ENOMEM;
-  for (size_t s = 0; s < p->nstacks; s++) {
-    size_t i = hash_frames(p->frames + p->stacks[s].off, p->stacks[s].len) & (cap - 1);
+  return hash_frames(p->frames + p->stacks[idx].off, p->stacks[idx].len);
+}
 
-    while (t[i])
-      i = (i + 1) & (cap - 1);
-    t[i] = (uint32_t)s + 1;
-  }
-  free(p->stack_table);
-  p->stack_table = t;
-  p->stack_table_cap = cap;
-  return 0;
+static int stack_eq(const void *ctx, uint32_t idx, const void *key)
+{
+  const struct cpd_profile *p = ctx;
+  const struct cpd_stack *s = &p->stacks[idx];
+  const struct stack_key *k = key;
+
+  return s->len == k->n && s->truncated == k->truncated &&
+         (k->n == 0 || memcmp(p->frames + s->off, k->f, k->n * sizeof(*k->f)) == 0);
 }
 
 /* The index of the stack FRAMES[0..n), added if new; UINT32_MAX when out of memory. */
 static uint32_t intern_stack(struct cpd_profile *p, const uint32_t *f, uint32_t n, int truncated)
 {
-  size_t i;
+  struct stack_key k = { f, n, (uint32_t)truncated };
+  uint64_t h = hash_frames(f, n);
+  int64_t at = cp_hindex_find(&p->stack_index, h, stack_eq, p, &k);
 
-  if ((p->nstacks + 1) * 2 >= p->stack_table_cap && stack_table_grow(p) < 0)
-    return UINT32_MAX;
-  for (i = hash_frames(f, n) & (p->stack_table_cap - 1); p->stack_table[i];
-       i = (i + 1) & (p->stack_table_cap - 1)) {
-    const struct cpd_stack *s = &p->stacks[p->stack_table[i] - 1];
-
-    if (s->len == n && s->truncated == (uint32_t)truncated &&
-        (n == 0 || memcmp(p->frames + s->off, f, n * sizeof(*f)) == 0))
-      return p->stack_table[i] - 1;
-  }
+  if (at >= 0)
+    return (uint32_t)at;
   if (cpd_grow(&p->stacks, &p->stacks_cap, p->nstacks, sizeof(*p->stacks)) < 0)
     return UINT32_MAX;
   while (p->nframes + n > p->frames_cap) {
@@ -488,9 +465,10 @@ static uint32_t intern_stack(struct cpd_profile *p, const uint32_t *f, uint32_t 
   p->stacks[p->nstacks].off = (uint32_t)p->nframes;
   p->stacks[p->nstacks].len = n;
   p->stacks[p->nstacks].truncated = (uint32_t)truncated;
+  if (cp_hindex_insert(&p->stack_index, h, (uint32_t)p->nstacks, stack_hash, p) < 0)
+    return UINT32_MAX;
   p->nframes += n;
-  p->stack_table[i] = (uint32_t)++p->nstacks;
-  return (uint32_t)p->nstacks - 1;
+  return (uint32_t)p->nstacks++;
 }
 
 /* Resolves FRAMES (leaf first, the first NKERNEL kernel addresses) into a stack index. */
@@ -601,4 +579,19 @@ const char *cpd_profile_loc_name(const struct cpd_profile *p, uint32_t loc)
   const struct cpd_location *l = &p->locs[loc];
 
   return l->function ? cpd_function_name(&p->funcs[l->function - 1]) : NULL;
+}
+
+static int unwind_lookup(void *arg, uint64_t addr, struct cpd_unwind_map *out)
+{
+  const struct cpd_mapping *m = cpd_profile_mapping(arg, addr);
+
+  if (!m)
+    return -1;
+  *out = (struct cpd_unwind_map){ m->start, m->end, m->pgoff, m->dso };
+  return 0;
+}
+
+void cpd_profile_unwind_space(struct cpd_profile *p, struct cpd_unwind_space *out)
+{
+  *out = (struct cpd_unwind_space){ unwind_lookup, p, p->map_gen };
 }

@@ -10,10 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hindex.h"
 #include "symbolize/perfmap.h"
-#include "perf/rss.h"
+#include "model/rss.h"
 #include "model/thread_state.h"
 #include "symbolize/symbols.h"
+#include "symbolize/unwind.h"
 
 struct cpd_mapping {
   uint64_t start, end, pgoff;
@@ -94,12 +96,9 @@ struct cpd_profile {
   size_t noffcpu, offcpu_cap;
   uint64_t offcpu_dropped;           /* off-CPU samples not kept for want of memory */
   /* Hash tables: address -> location (cleared when mappings change), stack -> index. */
-  struct { uint64_t key; uint32_t val; } *loc_cache;
-  size_t loc_cache_cap, loc_cache_used;
-  uint32_t *stack_table;             /* stack index + 1, 0 = empty */
-  size_t stack_table_cap;
-  struct { const char *name; uint32_t mapping; uint32_t val; } *func_table;
-  size_t func_table_cap;
+  struct cp_hindex loc_index;         /* locations by address, while the mappings last */
+  struct cp_hindex stack_index;       /* stacks by their frames */
+  struct cp_hindex func_index;        /* functions by (symbol name, mapping) */
   /* Counters. */
   uint64_t lost_records;             /* PERF_RECORD_LOST: records the kernel dropped */
   uint64_t lost_samples;             /* PERF_RECORD_LOST_SAMPLES */
@@ -146,5 +145,8 @@ static inline const char *cpd_function_name(const struct cpd_function *f)
 
 /* The function name of location index LOC (0-based), or NULL. */
 const char *cpd_profile_loc_name(const struct cpd_profile *p, uint32_t loc);
+
+/* P's mappings as the DWARF unwinder looks them up (valid while P lives). */
+void cpd_profile_unwind_space(struct cpd_profile *p, struct cpd_unwind_space *out);
 
 #endif

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ingest/session.h"
+#include "model/session.h"
 
 struct cpd_field {
   uint32_t key;   /* string id */
@@ -67,5 +67,13 @@ int cpd_timeline_build_until(struct cpd_timeline *tl, const struct cpd_session *
 void cpd_timeline_free(struct cpd_timeline *tl);
 /* The innermost span open on TID at TS, or NULL. */
 const struct cpd_span *cpd_timeline_task_at(const struct cpd_timeline *tl, uint32_t tid, uint64_t ts);
+
+/*
+ * Cuts S at CUT_NS (a window boundary): the events before it, already written with TL
+ * (its timeline up to the cut), are removed; each task still open at the cut is begun
+ * again at CUT_NS with its fields, so the next window starts where this one ended.
+ * 0 or -ENOMEM (S is unchanged then).
+ */
+int cpd_session_cut(struct cpd_session *s, const struct cpd_timeline *tl, uint64_t cut_ns);
 
 #endif

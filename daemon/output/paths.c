@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "ingest/session.h"
+#include "model/session.h"
 #include "output/paths.h"
 
 /* Keeps letters, digits, '.', '_' and '-' of a client-chosen name; never "." or "..". */

@@ -1,4 +1,5 @@
-/* pprof_writer.c: where samples become pprof: aggregation, labels, protobuf-c encoding, gzip. */
+/* pprof_writer.c: where summed samples become pprof: string table, mappings, functions,
+ * locations, samples with labels, comments; protobuf-c encoding, gzip. */
 #include "config.h"
 
 #include <errno.h>
@@ -9,70 +10,52 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "model/join.h"
+#include "hindex.h"
 #include "output/pprof_writer.h"
 #include "util.h"
 #include "profile.pb-c.h"
 
 typedef Perftools__Profiles__Profile pb_profile;
 
+#define MAX_LABELS 9  /* per sample: pid, thread_id, thread_name, worker, worker_id, task,
+                       * task_id, span_id, span_name */
+
 /* The string table: index 0 is "", every other string once. */
 struct strtab {
   char **v;
   size_t n, cap;
-  struct { const char *s; size_t idx; } *h;
-  size_t hcap;
+  struct cp_hindex index;
 };
 
-static uint64_t hash_str(const char *s)
+static uint64_t str_hash(const void *ctx, uint32_t idx)
 {
-  uint64_t h = 1469598103934665603ull;
-
-  while (*s)
-    h = (h ^ (uint8_t)*s++) * 1099511628211ull;
-  return h;
+  return cp_hash_str(((const struct strtab *)ctx)->v[idx]);
 }
 
+static int str_eq(const void *ctx, uint32_t idx, const void *key)
+{
+  return strcmp(((const struct strtab *)ctx)->v[idx], key) == 0;
+}
+
+/* The index of S in the table (0 for "" or NULL, and when out of memory). */
 static int64_t str_index(struct strtab *t, const char *s)
 {
-  size_t i;
+  uint64_t h;
+  int64_t at;
+  char *copy;
 
   if (!s || !*s)
     return 0;
-  if ((t->n + 1) * 2 >= t->hcap) {
-    size_t cap = t->hcap ? t->hcap * 2 : 1024;
-    __typeof__(t->h) h = calloc(cap, sizeof(*h));
-
-    if (!h)
-      return 0;
-    for (size_t j = 0; j < t->hcap; j++) {
-      if (!t->h[j].s)
-        continue;
-      for (i = hash_str(t->h[j].s) & (cap - 1); h[i].s; i = (i + 1) & (cap - 1))
-        ;
-      h[i] = t->h[j];
-    }
-    free(t->h);
-    t->h = h;
-    t->hcap = cap;
-  }
-  for (i = hash_str(s) & (t->hcap - 1); t->h[i].s; i = (i + 1) & (t->hcap - 1))
-    if (strcmp(t->h[i].s, s) == 0)
-      return (int64_t)t->h[i].idx;
-  if (t->n == t->cap) {
-    size_t cap = t->cap ? t->cap * 2 : 256;
-    char **v = realloc(t->v, cap * sizeof(*v));
-
-    if (!v)
-      return 0;
-    t->v = v;
-    t->cap = cap;
-  }
-  t->v[t->n] = strdup(s);
-  if (!t->v[t->n])
+  h = cp_hash_str(s);
+  if ((at = cp_hindex_find(&t->index, h, str_eq, t, s)) >= 0)
+    return at;
+  if (cpd_grow(&t->v, &t->cap, t->n, sizeof(*t->v)) < 0 || !(copy = strdup(s)))
     return 0;
-  t->h[i].s = t->v[t->n];
-  t->h[i].idx = t->n;
+  t->v[t->n] = copy;
+  if (cp_hindex_insert(&t->index, h, (uint32_t)t->n, str_hash, t) < 0) {
+    free(copy);
+    return 0;
+  }
   return (int64_t)t->n++;
 }
 
@@ -80,13 +63,8 @@ static int64_t str_index(struct strtab *t, const char *s)
 static int strtab_init(struct strtab *t)
 {
   memset(t, 0, sizeof(*t));
-  t->v = malloc(256 * sizeof(*t->v));
-  if (!t->v || !(t->v[0] = strdup(""))) {
-    free(t->v);
-    t->v = NULL;
+  if (cpd_grow(&t->v, &t->cap, 0, sizeof(*t->v)) < 0 || !(t->v[0] = strdup("")))
     return -ENOMEM;
-  }
-  t->cap = 256;
   t->n = 1;
   return 0;
 }
@@ -96,86 +74,285 @@ static void strtab_free(struct strtab *t)
   for (size_t i = 0; i < t->n; i++)
     free(t->v[i]);
   free(t->v);
-  free(t->h);
+  cp_hindex_free(&t->index);
 }
 
-/* One output sample: a stack, a thread and a task, with summed values. */
-struct agg {
-  uint32_t stack;
-  uint32_t tid;
-  size_t task;        /* span index + 1, 0 for none */
-  const struct cpd_psample *first;
-  int64_t count, ns;
+/* Everything one profile's encoding needs, freed in one place. */
+struct pb {
+  pb_profile prof;
+  struct strtab st;
+  Perftools__Profiles__ValueType vt[3], *vtp[2];
+  Perftools__Profiles__Mapping *maps, **mapp;
+  uint32_t *map_id;            /* profile mapping index -> pprof mapping id */
+  Perftools__Profiles__Function *funcs, **funcp;
+  Perftools__Profiles__Location *locs, **locp;
+  Perftools__Profiles__Line *lines, **linep;
+  Perftools__Profiles__Sample *samples, **samplep;
+  Perftools__Profiles__Label *labels, **labelp;
+  uint64_t *loc_ids;
+  int64_t *values, comments[8];
 };
 
-struct aggs {
-  struct agg *v;
-  size_t n, cap;
-  uint32_t *h;        /* index + 1 */
-  size_t hcap;
-};
-
-static uint64_t agg_hash(uint32_t stack, uint32_t tid, size_t task)
+static void pb_free(struct pb *b)
 {
-  uint64_t h = ((uint64_t)stack << 32 | tid) * 0x9e3779b97f4a7c15ull;
-
-  return (h ^ (uint64_t)task * 0xc2b2ae3d27d4eb4full) ^ (h >> 29);
+  free(b->maps);
+  free(b->mapp);
+  free(b->map_id);
+  free(b->funcs);
+  free(b->funcp);
+  free(b->locs);
+  free(b->locp);
+  free(b->lines);
+  free(b->linep);
+  free(b->samples);
+  free(b->samplep);
+  free(b->labels);
+  free(b->labelp);
+  free(b->values);
+  free(b->loc_ids);
+  strtab_free(&b->st);
 }
 
-static struct agg *agg_get(struct aggs *a, uint32_t stack, uint32_t tid, size_t task)
+/* Sample types samples/count and KIND/nanoseconds, and the period. */
+static void add_sample_types(struct pb *b, const struct cpd_pprof_info *info)
 {
-  size_t i;
+  int offcpu = info->kind == CPD_PPROF_OFFCPU;
 
-  if ((a->n + 1) * 2 >= a->hcap) {
-    size_t cap = a->hcap ? a->hcap * 2 : 4096;
-    uint32_t *h = calloc(cap, sizeof(*h));
+  for (int i = 0; i < 3; i++)
+    perftools__profiles__value_type__init(&b->vt[i]);
+  b->vt[0].type = str_index(&b->st, "samples");
+  b->vt[0].unit = str_index(&b->st, "count");
+  b->vt[1].type = str_index(&b->st, offcpu ? "off_cpu" : "cpu");
+  b->vt[1].unit = str_index(&b->st, "nanoseconds");
+  b->vt[2] = b->vt[1];
+  b->vtp[0] = &b->vt[0];
+  b->vtp[1] = &b->vt[1];
+  b->prof.n_sample_type = 2;
+  b->prof.sample_type = b->vtp;
+  b->prof.period_type = &b->vt[2];
+  b->prof.period = !offcpu && info->hz > 0 ? 1000000000 / info->hz : 0;
+  b->prof.default_sample_type = b->vt[1].type;
+  b->prof.time_nanos = (int64_t)info->time_nanos;
+  b->prof.duration_nanos = (int64_t)info->duration_nanos;
+}
 
-    if (!h)
-      return NULL;
-    for (size_t j = 0; j < a->n; j++) {
-      for (i = agg_hash(a->v[j].stack, a->v[j].tid, a->v[j].task) & (cap - 1); h[i]; i = (i + 1) & (cap - 1))
-        ;
-      h[i] = (uint32_t)j + 1;
+/* Mappings, the main binary first, with what their locations know (lines, inlining). */
+static int add_mappings(struct pb *b, const struct cpd_profile *p)
+{
+  uint8_t *src = calloc(p->nmappings + 1, 1);  /* per mapping: 1 line numbers, 2 inlined */
+  size_t n = 0;
+
+  b->maps = calloc(p->nmappings + 1, sizeof(*b->maps));
+  b->mapp = calloc(p->nmappings + 1, sizeof(*b->mapp));
+  b->map_id = calloc(p->nmappings + 1, sizeof(*b->map_id));
+  if (!src || !b->maps || !b->mapp || !b->map_id) {
+    free(src);
+    return -ENOMEM;
+  }
+  for (size_t k = 0; k < p->nlocs; k++)
+    if (p->locs[k].mapping)
+      src[p->locs[k].mapping - 1] |= (p->locs[k].line ? 1 : 0) | (p->locs[k].ninl ? 2 : 0);
+  for (int pass = 0; pass < 2; pass++) {
+    for (size_t i = 0; i < p->nmappings; i++) {
+      const struct cpd_mapping *m = &p->mappings[i];
+      int main_bin = p->exe && strcmp(m->path, p->exe) == 0;
+      Perftools__Profiles__Mapping *pm = &b->maps[n];
+
+      if (b->map_id[i] || (pass == 0 && !main_bin))
+        continue;
+      perftools__profiles__mapping__init(pm);
+      pm->id = n + 1;
+      pm->memory_start = m->start;
+      pm->memory_limit = m->end;
+      pm->file_offset = m->pgoff;
+      pm->filename = str_index(&b->st, m->path);
+      pm->build_id = m->dso ? str_index(&b->st, m->dso->build_id) : 0;
+      pm->has_functions = m->kernel || (m->dso && m->dso->nsyms > 0);
+      pm->has_filenames = pm->has_line_numbers = (src[i] & 1) != 0;
+      pm->has_inline_frames = (src[i] & 2) != 0;
+      b->mapp[n] = pm;
+      b->map_id[i] = (uint32_t)++n;
     }
-    free(a->h);
-    a->h = h;
-    a->hcap = cap;
   }
-  for (i = agg_hash(stack, tid, task) & (a->hcap - 1); a->h[i]; i = (i + 1) & (a->hcap - 1)) {
-    struct agg *g = &a->v[a->h[i] - 1];
-
-    if (g->stack == stack && g->tid == tid && g->task == task)
-      return g;
-  }
-  if (a->n == a->cap) {
-    size_t cap = a->cap ? a->cap * 2 : 1024;
-    struct agg *v = realloc(a->v, cap * sizeof(*v));
-
-    if (!v)
-      return NULL;
-    a->v = v;
-    a->cap = cap;
-  }
-  memset(&a->v[a->n], 0, sizeof(a->v[0]));
-  a->v[a->n].stack = stack;
-  a->v[a->n].tid = tid;
-  a->v[a->n].task = task;
-  a->h[i] = (uint32_t)++a->n;
-  return &a->v[a->n - 1];
+  free(src);
+  b->prof.n_mapping = n;
+  b->prof.mapping = b->mapp;
+  return 0;
 }
 
-static void add_str_label(Perftools__Profiles__Label *l, struct strtab *st, const char *k, const char *v)
+/* Functions, then locations with their lines (inlined functions first, innermost first,
+ * the function they are in last). Ids are index + 1. */
+static int add_functions_and_locations(struct pb *b, const struct cpd_profile *p)
+{
+  size_t nlines = 0;
+
+  b->funcs = calloc(p->nfuncs + 1, sizeof(*b->funcs));
+  b->funcp = calloc(p->nfuncs + 1, sizeof(*b->funcp));
+  b->locs = calloc(p->nlocs + 1, sizeof(*b->locs));
+  b->locp = calloc(p->nlocs + 1, sizeof(*b->locp));
+  b->lines = calloc(p->nlocs + p->ninl + 1, sizeof(*b->lines));
+  b->linep = calloc(p->nlocs + p->ninl + 1, sizeof(*b->linep));
+  if (!b->funcs || !b->funcp || !b->locs || !b->locp || !b->lines || !b->linep)
+    return -ENOMEM;
+  for (size_t i = 0; i < p->nfuncs; i++) {
+    const struct cpd_function *f = &p->funcs[i];
+    Perftools__Profiles__Function *pf = &b->funcs[i];
+
+    perftools__profiles__function__init(pf);
+    pf->id = i + 1;
+    pf->name = str_index(&b->st, cpd_function_name(f));
+    pf->system_name = str_index(&b->st, f->name);  /* the raw (mangled) symbol */
+    pf->filename = f->file ? str_index(&b->st, f->file)
+                   : f->mapping ? str_index(&b->st, p->mappings[f->mapping - 1].path) : 0;
+    b->funcp[i] = pf;
+  }
+  b->prof.n_function = p->nfuncs;
+  b->prof.function = b->funcp;
+  for (size_t i = 0; i < p->nlocs; i++) {
+    const struct cpd_location *l = &p->locs[i];
+    Perftools__Profiles__Location *pl = &b->locs[i];
+
+    perftools__profiles__location__init(pl);
+    pl->id = i + 1;
+    pl->mapping_id = l->mapping ? b->map_id[l->mapping - 1] : 0;
+    pl->address = l->address;
+    if (l->function) {
+      pl->line = &b->linep[nlines];
+      for (uint32_t k = 0; k <= l->ninl; k++) {
+        Perftools__Profiles__Line *ln = &b->lines[nlines];
+
+        perftools__profiles__line__init(ln);
+        ln->function_id = k < l->ninl ? p->inl[l->inl_off + k].function : l->function;
+        ln->line = k < l->ninl ? p->inl[l->inl_off + k].line : l->line;
+        b->linep[nlines++] = ln;
+      }
+      pl->n_line = 1 + l->ninl;
+    }
+    b->locp[i] = pl;
+  }
+  b->prof.n_location = p->nlocs;
+  b->prof.location = b->locp;
+  return 0;
+}
+
+static void str_label(Perftools__Profiles__Label *l, struct strtab *st, const char *k,
+                      const char *v)
 {
   perftools__profiles__label__init(l);
   l->key = str_index(st, k);
   l->str = str_index(st, v);
 }
 
-static void add_num_label(Perftools__Profiles__Label *l, struct strtab *st, const char *k, int64_t v)
+static void num_label(Perftools__Profiles__Label *l, struct strtab *st, const char *k, int64_t v)
 {
   perftools__profiles__label__init(l);
   l->key = str_index(st, k);
   l->num = v;
+}
+
+/* The labels of one sample into L; returns how many. Numbers are never 0 (pprof drops a
+ * 0 without a unit): ids of 0 are left out. */
+static size_t sample_labels(struct strtab *st, const struct cpd_profile *p,
+                            const struct cpd_sample_ctx *c, Perftools__Profiles__Label *l)
+{
+  size_t n = 0;
+
+  num_label(&l[n++], st, "pid", p->pid);
+  num_label(&l[n++], st, "thread_id", c->tid);
+  str_label(&l[n++], st, "thread_name", c->thread_name);
+  if (c->worker) {
+    str_label(&l[n++], st, "worker", c->worker);
+    if (c->worker_id > 0)
+      num_label(&l[n++], st, "worker_id", c->worker_id);
+  }
+  if (c->task) {
+    str_label(&l[n++], st, "task", c->task_name);
+    if (c->task->task_id)
+      num_label(&l[n++], st, "task_id", (int64_t)c->task->task_id);
+    if (c->span_name) {
+      /* Span profiles: Pyroscope links samples to a trace span by these two labels. */
+      char hex[17];
+
+      snprintf(hex, sizeof(hex), "%016" PRIx64, c->task->span_id);
+      str_label(&l[n++], st, "span_id", hex);
+      str_label(&l[n++], st, "span_name", c->span_name);
+    }
+  }
+  return n;
+}
+
+static int add_samples(struct pb *b, const struct cpd_profile *p, const struct cpd_aggs *a)
+{
+  size_t nlabels = 0, nlocids = 0;
+
+  for (size_t i = 0; i < a->n; i++)
+    nlocids += p->stacks[a->v[i].stack].len;
+  b->samples = calloc(a->n + 1, sizeof(*b->samples));
+  b->samplep = calloc(a->n + 1, sizeof(*b->samplep));
+  b->labels = calloc(a->n * MAX_LABELS + 1, sizeof(*b->labels));
+  b->labelp = calloc(a->n * MAX_LABELS + 1, sizeof(*b->labelp));
+  b->values = calloc(a->n * 2 + 1, sizeof(*b->values));
+  b->loc_ids = calloc(nlocids + 1, sizeof(*b->loc_ids));
+  if (!b->samples || !b->samplep || !b->labels || !b->labelp || !b->values || !b->loc_ids)
+    return -ENOMEM;
+  nlocids = 0;
+  for (size_t i = 0; i < a->n; i++) {
+    const struct cpd_agg *g = &a->v[i];
+    const struct cpd_stack *stk = &p->stacks[g->stack];
+    Perftools__Profiles__Sample *ps = &b->samples[i];
+    size_t first = nlabels;
+
+    perftools__profiles__sample__init(ps);
+    for (uint32_t k = 0; k < stk->len; k++)
+      b->loc_ids[nlocids + k] = p->frames[stk->off + k];
+    ps->n_location_id = stk->len;
+    ps->location_id = b->loc_ids + nlocids;
+    nlocids += stk->len;
+    b->values[2 * i] = g->count;
+    b->values[2 * i + 1] = g->value;
+    ps->n_value = 2;
+    ps->value = b->values + 2 * i;
+    nlabels += sample_labels(&b->st, p, &g->ctx, b->labels + nlabels);
+    for (size_t k = first; k < nlabels; k++)
+      b->labelp[k] = &b->labels[k];
+    ps->n_label = nlabels - first;
+    ps->label = b->labelp + first;
+    b->samplep[i] = ps;
+  }
+  b->prof.n_sample = a->n;
+  b->prof.sample = b->samplep;
+  return 0;
+}
+
+/* Comments: what produced this profile and what was lost. */
+static void add_comments(struct pb *b, const struct cpd_profile *p,
+                         const struct cpd_pprof_info *info)
+{
+  size_t n = 0;
+  char text[256];
+
+  b->comments[n++] = str_index(&b->st, "ceoprof " PACKAGE_VERSION);
+  if (info->kind == CPD_PPROF_OFFCPU && info->summed_by_bpf)
+    snprintf(text, sizeof(text), "event: sched:sched_switch, the time off the CPU summed per "
+             "thread and stack at switch-out by the BPF helper (no task labels)");
+  else if (info->kind == CPD_PPROF_OFFCPU)
+    snprintf(text, sizeof(text), "event: sched:sched_switch, the stack at each switch-out, "
+             "weighted by the time until the thread ran again");
+  else
+    snprintf(text, sizeof(text), "event: %s, rate: %d Hz", info->event, info->hz);
+  b->comments[n++] = str_index(&b->st, text);
+  if (info->dwarf_stack)
+    snprintf(text, sizeof(text), "stacks: DWARF unwinding (libunwind) over %u bytes of user "
+             "stack per sample", info->dwarf_stack);
+  else
+    snprintf(text, sizeof(text), "stacks: frame pointers");
+  b->comments[n++] = str_index(&b->st, text);
+  snprintf(text, sizeof(text), "lost: %llu records, %llu samples; truncated stacks: %llu",
+           (unsigned long long)p->lost_records, (unsigned long long)p->lost_samples,
+           (unsigned long long)p->truncated);
+  b->comments[n++] = str_index(&b->st, text);
+  b->prof.n_comment = n;
+  b->prof.comment = b->comments;
 }
 
 /* The file is written gzipped, complete or not at all. */
@@ -203,266 +380,33 @@ static int write_gz(const char *path, const uint8_t *buf, size_t len)
   return cpd_outfile_close(&o, rc);  /* fsyncs the shared file, renames it into place */
 }
 
-int cpd_pprof_write(const char *path, const struct cpd_profile *p, const struct cpd_session *s,
-                    const struct cpd_timeline *tl, const struct cpd_pprof_info *info)
+int cpd_pprof_write(const char *path, const struct cpd_profile *p, const struct cpd_aggs *a,
+                    const struct cpd_pprof_info *info)
 {
-  pb_profile prof = PERFTOOLS__PROFILES__PROFILE__INIT;
-  Perftools__Profiles__ValueType vt[3], *vtp[2];
-  Perftools__Profiles__Mapping *maps = NULL, **mapp = NULL;
-  Perftools__Profiles__Location *locs = NULL, **locp = NULL;
-  Perftools__Profiles__Line *lines = NULL, **linep = NULL;
-  Perftools__Profiles__Function *funcs = NULL, **funcp = NULL;
-  Perftools__Profiles__Sample *samples = NULL, **samplep = NULL;
-  Perftools__Profiles__Label *labels = NULL, **labelp = NULL;
-  uint64_t *loc_ids = NULL;
-  int64_t *values = NULL, comments[8];
-  uint32_t *map_id = NULL;  /* profile mapping index -> pprof mapping id */
-  struct strtab st;
-  struct aggs ag = { 0 };
+  struct pb b = { .prof = PERFTOOLS__PROFILES__PROFILE__INIT };
   uint8_t *buf = NULL;
-  size_t nmaps = 0, nlabels = 0, nlocids = 0, ncomments = 0, nlines = 0;
-  uint8_t *map_src = NULL;            /* per mapping: 1 line numbers, 2 inlined frames */
-  char text[256];
-  int rc = -ENOMEM;
+  size_t len;
+  int rc = strtab_init(&b.st);
 
-  if (strtab_init(&st) < 0)
+  if (rc < 0)
     goto out;
-  /* Aggregate identical (stack, thread, task). */
-  const struct cpd_psample *smps = info->samples ? info->samples : p->samples;
-  size_t nsmps = info->samples ? info->nsamples : p->nsamples;
-  const char *vtype = info->value_type ? info->value_type : "cpu";
-
-  for (size_t i = 0; i < nsmps; i++) {
-    const struct cpd_psample *smp = &smps[i];
-    const struct cpd_span *task = tl ? cpd_timeline_task_at(tl, smp->tid, smp->time) : NULL;
-    struct agg *g = agg_get(&ag, smp->stack, smp->tid, task ? (size_t)(task - tl->spans) + 1 : 0);
-
-    if (!g)
-      goto out;
-    if (!g->first)
-      g->first = smp;
-    g->count++;
-    g->ns += (int64_t)smp->period;
-  }
-  /* Sample types, period. */
-  for (int i = 0; i < 3; i++)
-    perftools__profiles__value_type__init(&vt[i]);
-  vt[0].type = str_index(&st, "samples");
-  vt[0].unit = str_index(&st, "count");
-  vt[1].type = str_index(&st, vtype);
-  vt[1].unit = str_index(&st, "nanoseconds");
-  vt[2].type = vt[1].type;
-  vt[2].unit = vt[1].unit;
-  vtp[0] = &vt[0];
-  vtp[1] = &vt[1];
-  prof.n_sample_type = 2;
-  prof.sample_type = vtp;
-  prof.period_type = &vt[2];
-  prof.period = info->samples ? 0 : info->hz > 0 ? 1000000000 / info->hz : 0;
-  prof.default_sample_type = vt[1].type;
-  prof.time_nanos = (int64_t)info->time_nanos;
-  prof.duration_nanos = (int64_t)info->duration_nanos;
-  /* Mappings: the main binary first. */
-  maps = calloc(p->nmappings + 1, sizeof(*maps));
-  mapp = calloc(p->nmappings + 1, sizeof(*mapp));
-  map_id = calloc(p->nmappings + 1, sizeof(*map_id));
-  map_src = calloc(p->nmappings + 1, 1);
-  if (!maps || !mapp || !map_id || !map_src)
+  add_sample_types(&b, info);
+  if ((rc = add_mappings(&b, p)) < 0 || (rc = add_functions_and_locations(&b, p)) < 0 ||
+      (rc = add_samples(&b, p, a)) < 0)
     goto out;
-  for (size_t k = 0; k < p->nlocs; k++)  /* which mappings have line numbers, inlined frames */
-    if (p->locs[k].mapping)
-      map_src[p->locs[k].mapping - 1] |= (p->locs[k].line ? 1 : 0) | (p->locs[k].ninl ? 2 : 0);
-  for (int pass = 0; pass < 2; pass++) {
-    for (size_t i = 0; i < p->nmappings; i++) {
-      const struct cpd_mapping *m = &p->mappings[i];
-      int main_bin = p->exe && strcmp(m->path, p->exe) == 0;
-      Perftools__Profiles__Mapping *pm;
-
-      if (map_id[i] || (pass == 0 && !main_bin))
-        continue;
-      pm = &maps[nmaps];
-      perftools__profiles__mapping__init(pm);
-      pm->id = nmaps + 1;
-      pm->memory_start = m->start;
-      pm->memory_limit = m->end;
-      pm->file_offset = m->pgoff;
-      pm->filename = str_index(&st, m->path);
-      pm->build_id = m->dso ? str_index(&st, m->dso->build_id) : 0;
-      pm->has_functions = m->kernel || (m->dso && m->dso->nsyms > 0);
-      pm->has_filenames = pm->has_line_numbers = (map_src[i] & 1) != 0;
-      pm->has_inline_frames = (map_src[i] & 2) != 0;
-      mapp[nmaps] = pm;
-      map_id[i] = (uint32_t)++nmaps;
-    }
-  }
-  prof.n_mapping = nmaps;
-  prof.mapping = mapp;
-  /* Functions and locations: ids are index + 1. */
-  funcs = calloc(p->nfuncs + 1, sizeof(*funcs));
-  funcp = calloc(p->nfuncs + 1, sizeof(*funcp));
-  locs = calloc(p->nlocs + 1, sizeof(*locs));
-  locp = calloc(p->nlocs + 1, sizeof(*locp));
-  lines = calloc(p->nlocs + p->ninl + 1, sizeof(*lines));
-  linep = calloc(p->nlocs + p->ninl + 1, sizeof(*linep));
-  if (!funcs || !funcp || !locs || !locp || !lines || !linep)
+  add_comments(&b, p, info);
+  b.prof.n_string_table = b.st.n;
+  b.prof.string_table = b.st.v;
+  len = perftools__profiles__profile__get_packed_size(&b.prof);
+  buf = malloc(len ? len : 1);
+  if (!buf) {
+    rc = -ENOMEM;
     goto out;
-  for (size_t i = 0; i < p->nfuncs; i++) {
-    const struct cpd_function *f = &p->funcs[i];
-
-    perftools__profiles__function__init(&funcs[i]);
-    funcs[i].id = i + 1;
-    funcs[i].name = str_index(&st, cpd_function_name(f));
-    funcs[i].system_name = str_index(&st, f->name);  /* the raw (mangled) symbol */
-    funcs[i].filename = f->file ? str_index(&st, f->file)
-                        : f->mapping ? str_index(&st, p->mappings[f->mapping - 1].path) : 0;
-    funcp[i] = &funcs[i];
   }
-  prof.n_function = p->nfuncs;
-  prof.function = funcp;
-  for (size_t i = 0; i < p->nlocs; i++) {
-    const struct cpd_location *l = &p->locs[i];
-
-    perftools__profiles__location__init(&locs[i]);
-    locs[i].id = i + 1;
-    locs[i].mapping_id = l->mapping ? map_id[l->mapping - 1] : 0;
-    locs[i].address = l->address;
-    if (l->function) {
-      /* Inlined functions first (innermost first), the function they are in last. */
-      locs[i].line = &linep[nlines];
-      for (uint32_t k = 0; k < l->ninl; k++) {
-        perftools__profiles__line__init(&lines[nlines]);
-        lines[nlines].function_id = p->inl[l->inl_off + k].function;
-        lines[nlines].line = p->inl[l->inl_off + k].line;
-        linep[nlines] = &lines[nlines];
-        nlines++;
-      }
-      perftools__profiles__line__init(&lines[nlines]);
-      lines[nlines].function_id = l->function;
-      lines[nlines].line = l->line;
-      linep[nlines] = &lines[nlines];
-      nlines++;
-      locs[i].n_line = 1 + l->ninl;
-    }
-    locp[i] = &locs[i];
-  }
-  prof.n_location = p->nlocs;
-  prof.location = locp;
-  /* Samples with labels. */
-  samples = calloc(ag.n + 1, sizeof(*samples));
-  samplep = calloc(ag.n + 1, sizeof(*samplep));
-  labels = calloc(ag.n * 9 + 1, sizeof(*labels));
-  labelp = calloc(ag.n * 9 + 1, sizeof(*labelp));
-  values = calloc(ag.n * 2 + 1, sizeof(*values));
-  for (size_t i = 0; i < ag.n; i++)
-    nlocids += p->stacks[ag.v[i].stack].len;
-  loc_ids = calloc(nlocids + 1, sizeof(*loc_ids));
-  if (!samples || !samplep || !labels || !labelp || !values || !loc_ids)
-    goto out;
-  nlocids = 0;
-  for (size_t i = 0; i < ag.n; i++) {
-    const struct agg *g = &ag.v[i];
-    const struct cpd_stack *stk = &p->stacks[g->stack];
-    Perftools__Profiles__Sample *ps = &samples[i];
-    struct cpd_sample_ctx ctx;
-    size_t first_label = nlabels;
-
-    cpd_join(s, tl, p, g->first, &ctx);
-    perftools__profiles__sample__init(ps);
-    for (uint32_t k = 0; k < stk->len; k++)
-      loc_ids[nlocids + k] = p->frames[stk->off + k];
-    ps->n_location_id = stk->len;
-    ps->location_id = loc_ids + nlocids;
-    nlocids += stk->len;
-    values[2 * i] = g->count;
-    values[2 * i + 1] = g->ns;
-    ps->n_value = 2;
-    ps->value = values + 2 * i;
-    /* Numbers are never 0 (pprof drops a 0 without a unit): ids of 0 are left out. */
-    add_num_label(&labels[nlabels++], &st, "pid", p->pid);
-    add_num_label(&labels[nlabels++], &st, "thread_id", ctx.tid);
-    add_str_label(&labels[nlabels++], &st, "thread_name", ctx.thread_name);
-    if (ctx.worker) {
-      add_str_label(&labels[nlabels++], &st, "worker", ctx.worker);
-      if (ctx.worker_id > 0)
-        add_num_label(&labels[nlabels++], &st, "worker_id", ctx.worker_id);
-    }
-    if (ctx.task) {
-      add_str_label(&labels[nlabels++], &st, "task", ctx.task_name);
-      if (ctx.task->task_id)
-        add_num_label(&labels[nlabels++], &st, "task_id", (int64_t)ctx.task->task_id);
-      if (ctx.task->has_span) {
-        /* Span profiles: Pyroscope links samples to a trace span by these two labels. */
-        char hex[17];
-
-        snprintf(hex, sizeof(hex), "%016" PRIx64, ctx.task->span_id);
-        add_str_label(&labels[nlabels++], &st, "span_id", hex);
-        add_str_label(&labels[nlabels++], &st, "span_name",
-                      cpd_session_string(s, ctx.task->span_name_id)
-                          ? cpd_session_string(s, ctx.task->span_name_id) : "unnamed");
-      }
-    }
-    for (size_t k = first_label; k < nlabels; k++)
-      labelp[k] = &labels[k];
-    ps->n_label = nlabels - first_label;
-    ps->label = labelp + first_label;
-    samplep[i] = ps;
-  }
-  prof.n_sample = ag.n;
-  prof.sample = samplep;
-  /* Comments: what produced this and what was lost. */
-  comments[ncomments++] = str_index(&st, "ceoprof " PACKAGE_VERSION);
-  if (info->samples && info->summed_by_bpf)
-    snprintf(text, sizeof(text), "event: sched:sched_switch, the time off the CPU summed per "
-             "thread and stack at switch-out by the BPF helper (no task labels)");
-  else if (info->samples)
-    snprintf(text, sizeof(text), "event: sched:sched_switch, the stack at each switch-out, "
-             "weighted by the time until the thread ran again");
-  else
-    snprintf(text, sizeof(text), "event: %s, rate: %d Hz", info->event, info->hz);
-  comments[ncomments++] = str_index(&st, text);
-  if (info->dwarf_stack)
-    snprintf(text, sizeof(text), "stacks: DWARF unwinding (libunwind) over %u bytes of user "
-             "stack per sample", info->dwarf_stack);
-  else
-    snprintf(text, sizeof(text), "stacks: frame pointers");
-  comments[ncomments++] = str_index(&st, text);
-  snprintf(text, sizeof(text), "lost: %llu records, %llu samples; truncated stacks: %llu",
-           (unsigned long long)p->lost_records, (unsigned long long)p->lost_samples,
-           (unsigned long long)p->truncated);
-  comments[ncomments++] = str_index(&st, text);
-  prof.n_comment = ncomments;
-  prof.comment = comments;
-  prof.n_string_table = st.n;
-  prof.string_table = st.v;
-  {
-    size_t len = perftools__profiles__profile__get_packed_size(&prof);
-
-    buf = malloc(len ? len : 1);
-    if (!buf)
-      goto out;
-    perftools__profiles__profile__pack(&prof, buf);
-    rc = write_gz(path, buf, len);
-  }
+  perftools__profiles__profile__pack(&b.prof, buf);
+  rc = write_gz(path, buf, len);
 out:
   free(buf);
-  free(maps);
-  free(mapp);
-  free(map_id);
-  free(funcs);
-  free(funcp);
-  free(locs);
-  free(locp);
-  free(lines);
-  free(linep);
-  free(map_src);
-  free(samples);
-  free(samplep);
-  free(labels);
-  free(labelp);
-  free(values);
-  free(loc_ids);
-  free(ag.v);
-  free(ag.h);
-  strtab_free(&st);
+  pb_free(&b);
   return rc;
 }

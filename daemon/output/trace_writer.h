@@ -4,7 +4,7 @@
 
 #include <stdio.h>
 
-#include "ingest/session.h"
+#include "model/session.h"
 #include "model/timeline.h"
 
 /* Extra producers hook in here (CPU samples); NULL members are skipped. */

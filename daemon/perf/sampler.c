@@ -534,9 +534,11 @@ static void family_forget(struct cpd_sampler *s, uint32_t tid)
 static void dwarf_frames(struct cpd_sampler *s, struct cpd_perf_rec *r)
 {
   uint32_t k = r->u.sample.nkernel;
+  struct cpd_unwind_space space;
   int truncated;
 
-  k += cpd_unwind_sample(&s->unwind, s->prof, r->u.sample.regs, r->u.sample.stack,
+  cpd_profile_unwind_space(s->prof, &space);
+  k += cpd_unwind_sample(&s->unwind, &space, r->u.sample.regs, r->u.sample.stack,
                          r->u.sample.stack_len, r->u.sample.frames + k, CPD_MAX_FRAMES - k,
                          &truncated);
   r->u.sample.nframes = k;

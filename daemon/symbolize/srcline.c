@@ -7,7 +7,6 @@
 #include <stdlib.h>
 
 #include "symbolize/srcline.h"
-#include "symbolize/symbols.h"
 
 static char *debuginfo_path;  /* NULL: elfutils' default (.debug, /usr/lib/debug) */
 
@@ -19,14 +18,14 @@ static const Dwfl_Callbacks callbacks = {
 };
 
 /* The Dwfl of D's file at bias 0 (p_vaddr + 0): its addresses are ELF virtual addresses. */
-static Dwfl *dwfl_of(struct cpd_dso *d)
+static Dwfl *dwfl_of(struct cpd_srcline *d)
 {
   Dwfl *dwfl;
 
-  if (d->dwfl || d->dwfl_failed)
+  if (d->dwfl || d->failed)
     return d->dwfl;
-  d->dwfl_failed = 1;
-  if (!d->readable || !d->open_path)
+  d->failed = 1;
+  if (!d->open_path)
     return NULL;
   dwfl = dwfl_begin(&callbacks);
   if (!dwfl)
@@ -37,7 +36,7 @@ static Dwfl *dwfl_of(struct cpd_dso *d)
     return NULL;
   }
   d->dwfl = dwfl;
-  d->dwfl_failed = 0;
+  d->failed = 0;
   return dwfl;
 }
 
@@ -81,7 +80,7 @@ static int first_module(Dwfl_Module *mod, void **userdata, const char *name, Dwa
   return DWARF_CB_ABORT;
 }
 
-int cpd_srcline_symbols(struct cpd_dso *d,
+int cpd_srcline_symbols(struct cpd_srcline *d,
                         void (*fn)(void *arg, uint64_t addr, uint64_t size, const char *name),
                         void *arg)
 {
@@ -108,7 +107,7 @@ int cpd_srcline_symbols(struct cpd_dso *d,
   return count;
 }
 
-int cpd_srcline_lookup(struct cpd_dso *d, uint64_t vaddr, struct cpd_srcframe *out, int max)
+int cpd_srcline_lookup(struct cpd_srcline *d, uint64_t vaddr, struct cpd_srcframe *out, int max)
 {
   Dwfl *dwfl = dwfl_of(d);
   Dwfl_Module *mod;
@@ -165,7 +164,7 @@ int cpd_srcline_lookup(struct cpd_dso *d, uint64_t vaddr, struct cpd_srcframe *o
   return n;
 }
 
-void cpd_srcline_free(struct cpd_dso *d)
+void cpd_srcline_free(struct cpd_srcline *d)
 {
   if (d->dwfl)
     dwfl_end(d->dwfl);

@@ -8,7 +8,13 @@
 
 #include <stdint.h>
 
-struct cpd_dso;
+/* One ELF file's DWARF, opened through libdwfl on first use. */
+struct cpd_srcline {
+  const char *path;       /* the file's name as the process mapped it */
+  const char *open_path;  /* where it can be opened; NULL when it cannot be read */
+  void *dwfl;             /* libdwfl's handle, made on first use */
+  int failed;             /* no DWARF could be opened: not tried again */
+};
 
 struct cpd_srcframe {
   const char *function;   /* DWARF name (the linkage name when there is one); NULL if unnamed */
@@ -21,17 +27,17 @@ struct cpd_srcframe {
  * first, then the function they were inlined into, at most MAX. Returns how many (0 when the
  * file has no line information). Strings live as long as D.
  */
-int cpd_srcline_lookup(struct cpd_dso *d, uint64_t vaddr, struct cpd_srcframe *out, int max);
+int cpd_srcline_lookup(struct cpd_srcline *d, uint64_t vaddr, struct cpd_srcframe *out, int max);
 /*
  * Calls FN with each function symbol (ELF virtual address, size, name) of the symbol table
  * libdwfl finds for D: the file's own .symtab, else its separate debug file's (by build-id
  * or .gnu_debuglink), else .dynsym. Names live as long as D's Dwfl. Returns how many, or -1
  * when the file cannot be opened.
  */
-int cpd_srcline_symbols(struct cpd_dso *d,
+int cpd_srcline_symbols(struct cpd_srcline *d,
                         void (*fn)(void *arg, uint64_t addr, uint64_t size, const char *name),
                         void *arg);
 /* Frees what cpd_srcline_lookup keeps in D. */
-void cpd_srcline_free(struct cpd_dso *d);
+void cpd_srcline_free(struct cpd_srcline *d);
 
 #endif

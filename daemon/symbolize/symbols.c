@@ -26,7 +26,7 @@ void cpd_dso_free(struct cpd_dso *d)
 {
   if (!d)
     return;
-  cpd_srcline_free(d);
+  cpd_srcline_free(&d->src);
   free(d->open_path);
   free(d->path);
   free(d->syms);
@@ -220,7 +220,7 @@ void cpd_dso_load_debug_symbols(struct cpd_dso *d)
     return;
   d->debug_tried = 1;
   tmp.names = NULL;
-  if (cpd_srcline_symbols(d, collect_sym, &c) <= (int)d->nsyms)
+  if (cpd_srcline_symbols(&d->src, collect_sym, &c) <= (int)d->nsyms)
     return;
   tmp.syms = calloc(c.n, sizeof(*tmp.syms));
   tmp.names = malloc(c.names_len ? c.names_len : 1);
@@ -230,7 +230,7 @@ void cpd_dso_load_debug_symbols(struct cpd_dso *d)
     free(tmp.names);
     return;
   }
-  cpd_srcline_symbols(d, collect_sym, &c);
+  cpd_srcline_symbols(&d->src, collect_sym, &c);
   free(d->syms);
   free(d->names);
   d->syms = tmp.syms;
@@ -273,8 +273,10 @@ struct cpd_dso *cpd_symbols_dso(struct cpd_symbols *s, const char *path, uint32_
     snprintf(full, sizeof(full), "%s", path);
   }
   if (fd >= 0) {
-    if (cpd_dso_load_fd(d, fd) == 0)
-      d->open_path = strdup(full);  /* for srcline.c, which opens it again when asked */
+    if (cpd_dso_load_fd(d, fd) == 0 && (d->open_path = strdup(full)) != NULL) {
+      d->src.path = d->path;        /* for srcline.c, which opens it again when asked */
+      d->src.open_path = d->open_path;
+    }
     close(fd);
   }
   return d;

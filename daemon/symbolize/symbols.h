@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "symbolize/srcline.h"
+
 struct cpd_sym {
   uint64_t addr;   /* ELF virtual address */
   uint64_t size;   /* 0 when the symbol table gave none */
@@ -27,8 +29,7 @@ struct cpd_dso {
   int stripped;             /* no .symtab: names from .dynsym, or from a debug file */
   int debug_tried;          /* cpd_dso_load_debug_symbols() looked for the debug file */
   char *open_path;          /* the path it was opened by (through /proc/PID/root) */
-  void *dwfl;               /* srcline.c's Dwfl for it, made on first use */
-  int dwfl_failed;          /* no DWARF could be opened: not tried again */
+  struct cpd_srcline src;   /* its DWARF (line numbers, debug-file symbols) */
 };
 
 struct cpd_symbols {

@@ -16,8 +16,7 @@
 
 #include <elf.h>
 
-#include "perf/perf_record.h"
-#include "model/profile.h"
+#include "symbolize/regs.h"
 #include "symbolize/symbols.h"
 #include "symbolize/unwind.h"
 #include "util.h"
@@ -65,7 +64,7 @@ struct cpd_unwind_obj {
 /* What the accessors see of the sample being unwound. */
 struct walk {
   struct cpd_unwind *u;
-  struct cpd_profile *p;
+  const struct cpd_unwind_space *space;
   const uint64_t *regs;
   const uint8_t *stack;
   uint64_t sp, stack_len;
@@ -138,7 +137,7 @@ unusable:
 }
 
 /* The object of the mapping M (with its bias), made and loaded on first use. */
-static struct cpd_unwind_obj *obj_for(struct cpd_unwind *u, const struct cpd_mapping *m)
+static struct cpd_unwind_obj *obj_for(struct cpd_unwind *u, const struct cpd_unwind_map *m)
 {
   uint64_t vaddr = cpd_dso_offset_to_vaddr(m->dso, m->pgoff), bias;
   struct cpd_unwind_obj *o;
@@ -170,7 +169,7 @@ static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *p
                           int need_unwind_info, void *arg)
 {
   struct walk *w = arg;
-  const struct cpd_mapping *m = cpd_profile_mapping(w->p, ip);
+  struct cpd_unwind_map map, *m = w->space->lookup(w->space->arg, ip, &map) == 0 ? &map : NULL;
   struct cpd_unwind_obj *o = m && m->dso && m->dso->readable ? obj_for(w->u, m) : NULL;
   unw_dyn_info_t di;
 
@@ -300,11 +299,11 @@ void cpd_unwind_free(struct cpd_unwind *u)
   memset(u, 0, sizeof(*u));
 }
 
-uint32_t cpd_unwind_sample(struct cpd_unwind *u, struct cpd_profile *p, const uint64_t *regs,
-                           const uint8_t *stack, uint64_t stack_len, uint64_t *frames,
-                           uint32_t max, int *truncated)
+uint32_t cpd_unwind_sample(struct cpd_unwind *u, const struct cpd_unwind_space *space,
+                           const uint64_t *regs, const uint8_t *stack, uint64_t stack_len,
+                           uint64_t *frames, uint32_t max, int *truncated)
 {
-  struct walk w = { u, p, regs, stack, regs[perf_reg(UNW_X86_64_RSP)], stack_len };
+  struct walk w = { u, space, regs, stack, regs[perf_reg(UNW_X86_64_RSP)], stack_len };
   unw_cursor_t c;
   struct timespec t0, t1;
   uint32_t n = 0;
@@ -313,9 +312,9 @@ uint32_t cpd_unwind_sample(struct cpd_unwind *u, struct cpd_profile *p, const ui
   *truncated = 0;
   if (!u->as || max == 0)
     return 0;
-  if (u->map_gen != p->map_gen) {
+  if (u->map_gen != space->map_gen) {
     unw_flush_cache(u->as, 0, 0);
-    u->map_gen = p->map_gen;
+    u->map_gen = space->map_gen;
   }
   u->samples++;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);

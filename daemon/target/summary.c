@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 
-#include "ingest/session.h"
+#include "model/session.h"
 #include "target/summary.h"
 #include "util.h"
 

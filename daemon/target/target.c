@@ -10,10 +10,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "ingest/session.h"
+#include "model/session.h"
 #include "log.h"
 #include "target/target.h"
-#include "target/window.h"
 #include "util.h"
 
 #define RING_PAGES 128
@@ -138,55 +137,6 @@ uint64_t cpd_target_samples(const struct cpd_target *t)
 uint64_t cpd_target_lost(const struct cpd_target *t)
 {
   return t->sampling ? t->profile.lost_samples + t->profile.lost_records : 0;
-}
-
-int cpd_target_cut(struct cpd_target *t)
-{
-  uint64_t len = (uint64_t)(t->env->cfg->window_s * 1e9), now = cpd_now_ns(), cut;
-  int rc;
-
-  if (now - t->window_start_ns < len)
-    return 0;
-  /* Windows lie on a grid of LEN from the first one's start, however late the loop comes
-   * to cut them (the data is cut by its timestamps). Windows kept from a full disk are
-   * written as one, up to the last grid line passed. */
-  cut = t->window_start_ns + len;
-  if (t->write_pending)
-    cut += (now - cut) / len * len;
-  cpd_target_read(t);
-  rc = cpd_window_write(t, cut, 0);
-  if (rc == -EAGAIN)
-    t->retry_ms = cpd_now_ms() + CPD_WRITE_RETRY_MS;
-  return rc;
-}
-
-int cpd_target_finish(struct cpd_target *t)
-{
-  struct cpd_session *s = t->session;
-  int rc;
-
-  if (!t->stop_ns) {
-    t->finish_ns = cpd_now_ns();
-    if (t->sampling) {
-      cpd_rss_poll(&t->profile.rss, t->finish_ns, 0);
-      cpd_sampler_disable(&t->sampler);
-      cpd_sampler_read(&t->sampler);
-    }
-    t->stop_ns = cpd_now_ns();
-  }
-  rc = cpd_window_write(t, t->stop_ns, 1);
-  if (rc == -EAGAIN) {
-    t->retry_ms = cpd_now_ms() + CPD_WRITE_RETRY_MS;  /* kept; the loop tries again */
-    return rc;
-  }
-  if (rc < 0 && t->write_pending)
-    cpd_log("pid %" PRIu32 ": %zu samples and %zu events could not be written and are lost",
-            t->pid, t->sampling ? t->profile.nsamples : 0, s->nevents);
-  if (!t->env->cfg->target_pid)
-    cpd_log("pid %" PRIu32 ": profile ended (%s): %" PRIu64 " samples, %" PRIu64 " lost, "
-            "%" PRIu32 " windows", t->pid, t->end_reason ? t->end_reason : "stopped",
-            cpd_target_samples(t), cpd_target_lost(t), t->windows);
-  return rc;
 }
 
 void cpd_target_free(struct cpd_target *t)

@@ -81,17 +81,8 @@ struct cpd_target *cpd_target_start(const struct cpd_target_env *env, struct cpd
 /* Reads the rings, and the resident memory when CPD_RSS_GAP_NS has passed since its last
  * reading: call when a ring fd is readable and from the loop's cron. */
 void cpd_target_read(struct cpd_target *t);
-/* Writes the window when its length has passed (it ends at its grid line, however late the
- * call) and starts the next one. 0 (also when not due) or -errno. */
-int cpd_target_cut(struct cpd_target *t);
 #define CPD_WRITE_RETRY_MS 2000  /* how often kept data is tried again */
 
-/*
- * Stops sampling and writes the last window (or the whole profile). Returns 0, or -errno
- * when a file could not be written; -EAGAIN when it could not be written now and the data
- * is kept (service mode) for another try.
- */
-int cpd_target_finish(struct cpd_target *t);
 /* Closes T's events and frees it (after cpd_target_finish). */
 void cpd_target_free(struct cpd_target *t);
 /* Samples taken so far (all windows), and the samples and records the kernel lost. */

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ingest/session.h"
+#include "model/session.h"
 #include "log.h"
 #include "model/timeline.h"
 #include "output/paths.h"
@@ -169,28 +169,41 @@ static int out_path(const struct cpd_target *t, uint64_t real, const char *ext, 
                          ext);
 }
 
+/* Sums SMPS by stack, thread and task and writes them to PATH. 0 or -errno. */
+static int write_pprof(const char *path, const struct cpd_target *t, const struct cpd_timeline *tl,
+                       const struct cpd_psample *smps, size_t n,
+                       const struct cpd_pprof_info *info)
+{
+  struct cpd_aggs a;
+  int rc = cpd_aggregate(&a, &t->profile, smps, n, t->session, tl);
+
+  if (rc == 0)
+    rc = cpd_pprof_write(path, &t->profile, &a, info);
+  cpd_aggs_free(&a);
+  return rc;
+}
+
 /* Writes the window's CPU and off-CPU profiles (when sampled) and its trace. */
 static void write_files(struct cpd_target *t, const struct cpd_timeline *tl, uint64_t cut_ns,
                         int cut, const struct cpd_trace_extra *extra,
                         const struct cpd_pprof_info *info, struct window_files *f)
 {
-  struct cpd_profile *p = &t->profile;
+  const struct cpd_profile *p = &t->profile;
   uint64_t real = t->env->cfg->window_s > 0 && !t->session_only
                       ? t->window_start_ns + t->env->realtime_offset_ns : 0;
 
   f->prc = f->orc = 1;
   if (t->sampling && (f->prc = out_path(t, real, ".pb.gz", f->ppath)) == 0)
-    f->prc = cpd_pprof_write(f->ppath, p, t->session, tl, info);
+    f->prc = write_pprof(f->ppath, t, tl, p->samples, p->nsamples, info);
   if (t->sampling && f->prc == 0 && cpd_sampler_has_offcpu(&t->sampler)) {
     struct cpd_pprof_info oinfo = *info;
     struct cpd_psample *off = NULL;
+    size_t n = offcpu_window(p, cut_ns, !cut, &off);  /* no memory: an empty profile */
 
-    oinfo.nsamples = offcpu_window(p, cut_ns, !cut, &off);
-    oinfo.samples = off ? off : p->offcpu;  /* no memory: an empty profile */
-    oinfo.value_type = "off_cpu";
+    oinfo.kind = CPD_PPROF_OFFCPU;
     oinfo.summed_by_bpf = t->sampler.offcpu_bpf != NULL;
     if ((f->orc = out_path(t, real, ".offcpu.pb.gz", f->opath)) == 0)
-      f->orc = cpd_pprof_write(f->opath, p, t->session, tl, &oinfo);
+      f->orc = write_pprof(f->opath, t, tl, off, n, &oinfo);
     free(off);
   }
   if ((f->trc = out_path(t, real, ".trace.json", f->tpath)) == 0)
@@ -324,6 +337,55 @@ int cpd_window_write(struct cpd_target *t, uint64_t cut_ns, int final)
   t->windows++;
   t->window_start_ns = cut_ns;
   return t->write_error;
+}
+
+int cpd_target_cut(struct cpd_target *t)
+{
+  uint64_t len = (uint64_t)(t->env->cfg->window_s * 1e9), now = cpd_now_ns(), cut;
+  int rc;
+
+  if (now - t->window_start_ns < len)
+    return 0;
+  /* Windows lie on a grid of LEN from the first one's start, however late the loop comes
+   * to cut them (the data is cut by its timestamps). Windows kept from a full disk are
+   * written as one, up to the last grid line passed. */
+  cut = t->window_start_ns + len;
+  if (t->write_pending)
+    cut += (now - cut) / len * len;
+  cpd_target_read(t);
+  rc = cpd_window_write(t, cut, 0);
+  if (rc == -EAGAIN)
+    t->retry_ms = cpd_now_ms() + CPD_WRITE_RETRY_MS;
+  return rc;
+}
+
+int cpd_target_finish(struct cpd_target *t)
+{
+  struct cpd_session *s = t->session;
+  int rc;
+
+  if (!t->stop_ns) {
+    t->finish_ns = cpd_now_ns();
+    if (t->sampling) {
+      cpd_rss_poll(&t->profile.rss, t->finish_ns, 0);
+      cpd_sampler_disable(&t->sampler);
+      cpd_sampler_read(&t->sampler);
+    }
+    t->stop_ns = cpd_now_ns();
+  }
+  rc = cpd_window_write(t, t->stop_ns, 1);
+  if (rc == -EAGAIN) {
+    t->retry_ms = cpd_now_ms() + CPD_WRITE_RETRY_MS;  /* kept; the loop tries again */
+    return rc;
+  }
+  if (rc < 0 && t->write_pending)
+    cpd_log("pid %" PRIu32 ": %zu samples and %zu events could not be written and are lost",
+            t->pid, t->sampling ? t->profile.nsamples : 0, s->nevents);
+  if (!t->env->cfg->target_pid)
+    cpd_log("pid %" PRIu32 ": profile ended (%s): %" PRIu64 " samples, %" PRIu64 " lost, "
+            "%" PRIu32 " windows", t->pid, t->end_reason ? t->end_reason : "stopped",
+            cpd_target_samples(t), cpd_target_lost(t), t->windows);
+  return rc;
 }
 
 int cpd_window_write_session(const struct cpd_target_env *env, struct cpd_session *s)

@@ -24,4 +24,14 @@ int cpd_window_write(struct cpd_target *t, uint64_t cut_ns, int final);
  */
 int cpd_window_write_session(const struct cpd_target_env *env, struct cpd_session *s);
 
+/* Writes the window when its length has passed (it ends at its grid line, however late the
+ * call) and starts the next one. 0 (also when not due) or -errno. */
+int cpd_target_cut(struct cpd_target *t);
+/*
+ * Stops sampling and writes the last window (or the whole profile). Returns 0, or -errno
+ * when a file could not be written; -EAGAIN when it could not be written now and the data
+ * is kept (service mode) for another try.
+ */
+int cpd_target_finish(struct cpd_target *t);
+
 #endif

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "frame.h"
-#include "ingest/session.h"
+#include "model/session.h"
 #include "model/timeline.h"
 #include "output/trace_writer.h"
 

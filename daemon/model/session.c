@@ -11,8 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "ingest/session.h"
-#include "model/timeline.h"
+#include "model/session.h"
 #include "util.h"
 
 struct cpd_session *cpd_session_new(uint32_t pid, uint32_t uid, uint64_t now_mono_ns)
@@ -192,87 +191,6 @@ uint64_t cpd_session_event_time(const struct cpd_session *s, const struct cpd_ev
   return ts < s->cut_ns ? s->cut_ns : ts;
 }
 
-static int cmp_open_spans(const void *a, const void *b)
-{
-  const struct cpd_span *x = *(const struct cpd_span *const *)a, *y = *(const struct cpd_span *const *)b;
-
-  if (x->tid != y->tid)
-    return x->tid < y->tid ? -1 : 1;
-  return (x->depth > y->depth) - (x->depth < y->depth);
-}
-
-int cpd_session_cut(struct cpd_session *s, const struct cpd_timeline *tl, uint64_t cut_ns)
-{
-  const struct cpd_span **open = NULL;
-  struct cpd_event *ev = NULL;
-  size_t nopen = 0, n = 0, need = s->nevents;
-  uint64_t seq = 0;
-
-  uint32_t span_keys[3] = { cpd_session_string_id(s, "@trace_hi"),
-                             cpd_session_string_id(s, "@trace_lo"),
-                             cpd_session_string_id(s, "@span_id") };
-
-  for (size_t i = 0; i < tl->nspans; i++)
-    if (tl->spans[i].unfinished) {
-      nopen++;
-      need += 1 + tl->spans[i].nfields + 3;
-    }
-  if (nopen && !(open = malloc(nopen * sizeof(*open))))
-    return -ENOMEM;
-  if (need && !(ev = malloc(need * sizeof(*ev)))) {
-    free(open);
-    return -ENOMEM;
-  }
-  nopen = 0;
-  for (size_t i = 0; i < tl->nspans; i++)
-    if (tl->spans[i].unfinished)
-      open[nopen++] = &tl->spans[i];
-  /* Outer tasks first, each followed by its fields: the replay rebuilds the same nesting. */
-  cpd_qsort(open, nopen, sizeof(*open), cmp_open_spans);
-  for (size_t i = 0; i < nopen; i++) {
-    const struct cpd_span *sp = open[i];
-
-    ev[n++] = (struct cpd_event){ .ts = cut_ns, .task_id = sp->task_id, .seq = seq++,
-                                  .tid = sp->tid, .name_id = sp->name_id,
-                                  .kind = CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_BEGIN, .mono = 1 };
-    for (uint32_t f = 0; f < sp->nfields; f++) {
-      const struct cpd_field *fd = &tl->fields[sp->first_field + f];
-
-      ev[n++] = (struct cpd_event){ .ts = cut_ns, .task_id = sp->task_id, .value = fd->value,
-                                    .seq = seq++, .tid = sp->tid, .name_id = fd->key,
-                                    .kind = CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_FIELD, .mono = 1 };
-    }
-    if (sp->has_span == 1 && span_keys[0] && span_keys[1] && span_keys[2]) {
-      uint64_t v[3] = { sp->trace_hi, sp->trace_lo, sp->span_id };
-
-      for (int k = 0; k < 3; k++)
-        ev[n++] = (struct cpd_event){ .ts = cut_ns, .task_id = sp->task_id, .value = (int64_t)v[k],
-                                      .seq = seq++, .tid = sp->tid, .name_id = span_keys[k],
-                                      .kind = CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_FIELD,
-                                      .mono = 1 };
-    }
-  }
-  /* The events after the cut keep their order; their sequence numbers follow the carried ones. */
-  for (size_t i = 0; i < s->nevents; i++)
-    if (cpd_session_event_time(s, &s->events[i]) >= cut_ns) {
-      ev[n] = s->events[i];
-      ev[n++].seq = seq++;
-    }
-  free(open);
-  free(s->events);
-  s->events = ev;
-  s->nevents = n;
-  s->events_cap = need;
-  s->next_seq = seq;
-  s->start_mono_ns = cut_ns;
-  s->cut_ns = cut_ns;
-  return 0;
-}
-
-/*
- * Makes S valid UTF-8 of at most MAX bytes: invalid bytes become '?', and a string too
- * long is cut at a character boundary. Returns 1 when it changed anything.
- */
 static int utf8_repair(char *str, size_t max)
 {
   unsigned char *p = (unsigned char *)str;

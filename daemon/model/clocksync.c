@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "ingest/clocksync.h"
+#include "model/clocksync.h"
 
 #define MIN_SEGMENT_TICKS 1000000u  /* pairs closer than this are too noisy to fit a rate */
 

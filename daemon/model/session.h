@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "ceoprof.pb-c.h"
-#include "ingest/clocksync.h"
+#include "model/clocksync.h"
 
 #define CPD_MAX_STRING_ID (1u << 16)  /* larger string ids are refused (the client's table holds 4096) */
 #define CPD_MAX_STRING_LEN 1024       /* longer strings are cut, at a character boundary */
@@ -114,13 +114,5 @@ uint64_t cpd_session_event_mono(const struct cpd_session *s, const struct cpd_ev
 /* The same, but never before the last window cut: where the timeline places E. */
 uint64_t cpd_session_event_time(const struct cpd_session *s, const struct cpd_event *e);
 
-struct cpd_timeline;
-/*
- * Cuts S at CUT_NS (a window boundary): the events before it, already written with TL
- * (its timeline up to the cut), are removed; each task still open at the cut is begun
- * again at CUT_NS with its fields, so the next window starts where this one ended.
- * 0 or -ENOMEM (S is unchanged then).
- */
-int cpd_session_cut(struct cpd_session *s, const struct cpd_timeline *tl, uint64_t cut_ns);
 
 #endif

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "perf/rss.h"
+#include "model/rss.h"
 #include "util.h"
 
 int cpd_rss_open(struct cpd_rss *r, uint32_t pid)
