@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "hindex.h"
 #include "pprof_file.h"
+#include "util.h"
 
 typedef Perftools__Profiles__Profile profile_t;
 
@@ -23,7 +25,7 @@ struct row {
 
 /* A caller -> callee pair, as go tool pprof's graph keeps it: inlined only if every time. */
 struct edge {
-  size_t from, to;           /* row index + 1; from == 0: empty slot */
+  size_t from, to;           /* row indexes */
   size_t last_sample;        /* count each pair once per sample (the first, from the root) */
   int inlined;
 };
@@ -31,38 +33,20 @@ struct edge {
 struct table {
   struct row *rows;
   size_t n, cap;
-  size_t *index;             /* open addressing: row index + 1, 0 = empty */
-  size_t index_cap;
-  struct edge *edges;        /* open addressing */
+  struct cp_hindex index;    /* rows by key */
+  struct edge *edges;
   size_t n_edges, edges_cap;
+  struct cp_hindex edge_index; /* edges by (from, to) */
 };
 
-static uint64_t hash_str(const char *s)
+static uint64_t row_hash(const void *ctx, uint32_t idx)
 {
-  uint64_t h = 1469598103934665603ull;  /* FNV-1a */
-
-  for (; *s; s++)
-    h = (h ^ (uint8_t)*s) * 1099511628211ull;
-  return h;
+  return cp_hash_str(((const struct table *)ctx)->rows[idx].key);
 }
 
-static int reindex(struct table *t, size_t cap)
+static int row_eq(const void *ctx, uint32_t idx, const void *key)
 {
-  size_t *ix = calloc(cap, sizeof(*ix));
-
-  if (!ix)
-    return -1;
-  for (size_t r = 0; r < t->n; r++) {
-    size_t i = hash_str(t->rows[r].key) & (cap - 1);
-
-    while (ix[i])
-      i = (i + 1) & (cap - 1);
-    ix[i] = r + 1;
-  }
-  free(t->index);
-  t->index = ix;
-  t->index_cap = cap;
-  return 0;
+  return strcmp(((const struct table *)ctx)->rows[idx].key, key) == 0;
 }
 
 static const char *str(const profile_t *p, int64_t i)
@@ -72,64 +56,57 @@ static const char *str(const profile_t *p, int64_t i)
 
 static struct row *row_of(struct table *t, const char *key)
 {
-  size_t i;
+  uint64_t h = cp_hash_str(key);
+  int64_t at = cp_hindex_find(&t->index, h, row_eq, t, key);
+  char *copy;
 
-  if ((t->n + 1) * 2 > t->index_cap && reindex(t, t->index_cap ? t->index_cap * 2 : 1024) < 0)
+  if (at >= 0)
+    return &t->rows[at];
+  if (cpd_grow(&t->rows, &t->cap, t->n, sizeof(*t->rows)) < 0 || !(copy = strdup(key)))
     return NULL;
-  for (i = hash_str(key) & (t->index_cap - 1); t->index[i]; i = (i + 1) & (t->index_cap - 1))
-    if (strcmp(t->rows[t->index[i] - 1].key, key) == 0)
-      return &t->rows[t->index[i] - 1];
-  if (t->n == t->cap) {
-    size_t cap = t->cap ? t->cap * 2 : 256;
-    struct row *r = realloc(t->rows, cap * sizeof(*r));
-
-    if (!r)
-      return NULL;
-    t->rows = r;
-    t->cap = cap;
+  t->rows[t->n] = (struct row){ .key = copy, .last_sample = SIZE_MAX };
+  if (cp_hindex_insert(&t->index, h, (uint32_t)t->n, row_hash, t) < 0) {
+    free(copy);
+    return NULL;
   }
-  t->rows[t->n] = (struct row){ .key = strdup(key), .last_sample = SIZE_MAX };
-  if (!t->rows[t->n].key)
-    return NULL;
-  t->index[i] = t->n + 1;
   return &t->rows[t->n++];
 }
 
-static size_t edge_slot(const struct edge *e, size_t cap, size_t from, size_t to)
+static uint64_t edge_key_hash(size_t from, size_t to)
 {
-  size_t i = (size_t)(((uint64_t)from * 0x9e3779b97f4a7c15ull) ^ to) & (cap - 1);
+  return cp_hash_u64((uint64_t)from << 32 ^ to);
+}
 
-  while (e[i].from && (e[i].from != from || e[i].to != to))
-    i = (i + 1) & (cap - 1);
-  return i;
+static uint64_t edge_hash(const void *ctx, uint32_t idx)
+{
+  const struct edge *e = &((const struct table *)ctx)->edges[idx];
+
+  return edge_key_hash(e->from, e->to);
+}
+
+static int edge_eq(const void *ctx, uint32_t idx, const void *key)
+{
+  const struct edge *e = &((const struct table *)ctx)->edges[idx], *k = key;
+
+  return e->from == k->from && e->to == k->to;
 }
 
 /* Note that row `from` called row `to` in sample `sample`, inlined or not. */
 static int add_edge(struct table *t, size_t from, size_t to, size_t sample, int inlined)
 {
-  size_t i;
+  struct edge k = { from, to, sample, inlined };
+  uint64_t h = edge_key_hash(from, to);
+  int64_t at = cp_hindex_find(&t->edge_index, h, edge_eq, t, &k);
 
-  if ((t->n_edges + 1) * 2 > t->edges_cap) {
-    size_t cap = t->edges_cap ? t->edges_cap * 2 : 1024;
-    struct edge *e = calloc(cap, sizeof(*e));
-
-    if (!e)
+  if (at < 0) {
+    if (cpd_grow(&t->edges, &t->edges_cap, t->n_edges, sizeof(*t->edges)) < 0 ||
+        cp_hindex_insert(&t->edge_index, h, (uint32_t)t->n_edges, edge_hash, t) < 0)
       return -1;
-    for (size_t j = 0; j < t->edges_cap; j++)
-      if (t->edges[j].from)
-        e[edge_slot(e, cap, t->edges[j].from, t->edges[j].to)] = t->edges[j];
-    free(t->edges);
-    t->edges = e;
-    t->edges_cap = cap;
-  }
-  i = edge_slot(t->edges, t->edges_cap, from + 1, to + 1);
-  if (!t->edges[i].from) {
-    t->edges[i] = (struct edge){ from + 1, to + 1, sample, inlined };
-    t->n_edges++;
-  } else if (t->edges[i].last_sample != sample) {
-    t->edges[i].last_sample = sample;
+    t->edges[t->n_edges++] = k;
+  } else if (t->edges[at].last_sample != sample) {
+    t->edges[at].last_sample = sample;
     if (!inlined)
-      t->edges[i].inlined = 0;
+      t->edges[at].inlined = 0;
   }
   return 0;
 }
@@ -137,15 +114,14 @@ static int add_edge(struct table *t, size_t from, size_t to, size_t sample, int 
 /* go tool pprof's "(inline)": every caller inlined the function; "(partial-inline)": some did. */
 static void mark_inlined(struct table *t)
 {
-  for (size_t j = 0; j < t->edges_cap; j++)
-    if (t->edges[j].from) {
-      struct row *r = &t->rows[t->edges[j].to - 1];
+  for (size_t j = 0; j < t->n_edges; j++) {
+    struct row *r = &t->rows[t->edges[j].to];
 
-      if (t->edges[j].inlined)
-        r->in_inline = 1;
-      else
-        r->in_call = 1;
-    }
+    if (t->edges[j].inlined)
+      r->in_inline = 1;
+    else
+      r->in_call = 1;
+  }
 }
 
 static const char *inline_mark(const struct row *r)
@@ -310,8 +286,7 @@ static int report_pprof(const char *path, const char *by, int top)
       r->samples += cnt;
     }
   }
-  free(t.index);  /* rows are sorted now: the index would be stale */
-  t.index = NULL;
+  cp_hindex_free(&t.index);  /* rows are sorted now: the index would be stale */
   mark_inlined(&t);
   if (t.n > 1)
     qsort(t.rows, t.n, sizeof(*t.rows), cmp_flat);
@@ -342,7 +317,8 @@ out:
   for (size_t i = 0; i < t.n; i++)
     free(t.rows[i].key);
   free(t.rows);
-  free(t.index);
+  cp_hindex_free(&t.index);
+  cp_hindex_free(&t.edge_index);
   free(t.edges);
   perftools__profiles__profile__free_unpacked(p, NULL);
   return rc;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
 #include "cli.h"
 
 struct task_stats {
@@ -92,25 +93,15 @@ int cpc_report_trace(const char *path, int top)
     for (k = 0; k < nst && strcmp(st[k].name, name) != 0; k++)
       ;
     if (k == nst) {
-      if (nst == cap) {
-        struct task_stats *n2 = realloc(st, (cap = cap ? cap * 2 : 64) * sizeof(*st));
-
-        if (!n2) {
-          rc = 1;
-          goto out;
-        }
-        st = n2;
-      }
-      st[nst++] = (struct task_stats){ .name = name };
-    }
-    if (st[k].n == st[k].cap) {
-      double *d = realloc(st[k].durs, (st[k].cap = st[k].cap ? st[k].cap * 2 : 64) * sizeof(*d));
-
-      if (!d) {
+      if (cpd_grow(&st, &cap, nst, sizeof(*st)) < 0) {
         rc = 1;
         goto out;
       }
-      st[k].durs = d;
+      st[nst++] = (struct task_stats){ .name = name };
+    }
+    if (cpd_grow(&st[k].durs, &st[k].cap, st[k].n, sizeof(*st[k].durs)) < 0) {
+      rc = 1;
+      goto out;
     }
     st[k].durs[st[k].n++] = dur;
     st[k].total += dur;

@@ -63,6 +63,43 @@ int cp_hindex_insert(struct cp_hindex *h, uint64_t hash, uint32_t idx, cp_hindex
   return 0;
 }
 
+/* The slot that holds entry IDX (probing from HASH), or cap when none does. */
+static size_t slot_of(const struct cp_hindex *h, uint64_t hash, uint32_t idx)
+{
+  if (h->cap == 0)
+    return 0;
+  for (size_t i = hash & (h->cap - 1); h->slots[i]; i = (i + 1) & (h->cap - 1))
+    if (h->slots[i] == idx + 1)
+      return i;
+  return h->cap;
+}
+
+void cp_hindex_remove(struct cp_hindex *h, uint64_t hash, uint32_t idx, cp_hindex_hash_fn rehash,
+                      const void *ctx)
+{
+  size_t i = slot_of(h, hash, idx), j;
+
+  if (i >= h->cap)
+    return;
+  /* Deletion with linear probing: the rest of the cluster is placed again. */
+  h->slots[i] = 0;
+  h->n--;
+  for (j = (i + 1) & (h->cap - 1); h->slots[j]; j = (j + 1) & (h->cap - 1)) {
+    uint32_t e = h->slots[j] - 1;
+
+    h->slots[j] = 0;
+    place(h->slots, h->cap, rehash(ctx, e), e);
+  }
+}
+
+void cp_hindex_move(struct cp_hindex *h, uint64_t hash, uint32_t from, uint32_t to)
+{
+  size_t i = slot_of(h, hash, from);
+
+  if (i < h->cap)
+    h->slots[i] = to + 1;
+}
+
 void cp_hindex_clear(struct cp_hindex *h)
 {
   if (h->slots)

@@ -38,6 +38,11 @@ int64_t cp_hindex_find(const struct cp_hindex *h, uint64_t hash, cp_hindex_eq_fn
 /* Indexes entry IDX (hashed HASH; not already indexed). 0 or -ENOMEM. */
 int cp_hindex_insert(struct cp_hindex *h, uint64_t hash, uint32_t idx, cp_hindex_hash_fn rehash,
                      const void *ctx);
+/* Unindexes entry IDX (hashed HASH; REHASH gives the others' hashes as they move). */
+void cp_hindex_remove(struct cp_hindex *h, uint64_t hash, uint32_t idx, cp_hindex_hash_fn rehash,
+                      const void *ctx);
+/* The entry hashed HASH moved in the caller's array from FROM to TO (to fill a hole). */
+void cp_hindex_move(struct cp_hindex *h, uint64_t hash, uint32_t from, uint32_t to);
 /* Forgets every entry (keeps the memory). */
 void cp_hindex_clear(struct cp_hindex *h);
 void cp_hindex_free(struct cp_hindex *h);

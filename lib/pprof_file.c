@@ -8,6 +8,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "util.h"
 #include "pprof_file.h"
 
 Perftools__Profiles__Profile *cpc_pprof_load(const char *path, char *err, size_t errlen)
@@ -23,16 +24,11 @@ Perftools__Profiles__Profile *cpc_pprof_load(const char *path, char *err, size_t
     return NULL;
   }
   do {
-    if (len + 65536 > cap) {
-      uint8_t *nb = realloc(buf, cap = cap ? cap * 2 : 1 << 20);
-
-      if (!nb) {
-        free(buf);
-        gzclose(gz);
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-      }
-      buf = nb;
+    if (cpd_reserve(&buf, &cap, len + 65536, 1) < 0) {
+      free(buf);
+      gzclose(gz);
+      snprintf(err, errlen, "out of memory");
+      return NULL;
     }
     n = gzread(gz, buf + len, 65536);
     if (n > 0)

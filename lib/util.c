@@ -12,21 +12,27 @@
 
 #include "util.h"
 
-int cpd_grow(void *arr, size_t *cap, size_t n, size_t size)
+int cpd_reserve(void *arr, size_t *cap, size_t need, size_t size)
 {
   void **p = arr;
-  size_t c;
+  size_t c = *cap ? *cap : 64;
   void *q;
 
-  if (n < *cap)
+  if (need <= *cap)
     return 0;
-  c = *cap ? *cap * 2 : 64;
+  while (c < need)
+    c *= 2;
   q = realloc(*p, c * size);
   if (!q)
     return -ENOMEM;
   *p = q;
   *cap = c;
   return 0;
+}
+
+int cpd_grow(void *arr, size_t *cap, size_t n, size_t size)
+{
+  return cpd_reserve(arr, cap, n + 1, size);
 }
 
 int cpd_outfile_open(struct cpd_outfile *o, const char *path)

@@ -11,6 +11,8 @@
  * doubling it (64 at first). 0 or -ENOMEM; *ARR is unchanged on failure.
  */
 int cpd_grow(void *arr, size_t *cap, size_t n, size_t size);
+/* The same for NEED elements in all: *CAP doubles (from 64) until it holds them. */
+int cpd_reserve(void *arr, size_t *cap, size_t need, size_t size);
 
 /* CLOCK_MONOTONIC now, in nanoseconds and in milliseconds. */
 uint64_t cpd_now_ns(void);

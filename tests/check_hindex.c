@@ -45,6 +45,27 @@ START_TEST(test_hindex_finds_every_entry)
   for (uint32_t i = 0; i < 5000; i++)
     ck_assert_int_eq(cp_hindex_find(&t.index, weak_hash(t.keys[i]), key_eq, &t, &t.keys[i]), i);
   ck_assert_int_eq(cp_hindex_find(&t.index, weak_hash(miss), key_eq, &t, &miss), -1);
+  /* Remove every other entry, each time filling its hole with the array's last. */
+  for (uint32_t n = 5000, i = 0; i < 2500; i++) {
+    uint32_t at = (uint32_t)cp_hindex_find(&t.index, weak_hash(2 * i * 7 + 1), key_eq, &t,
+                                           &(uint64_t){ 2 * (uint64_t)i * 7 + 1 });
+
+    cp_hindex_remove(&t.index, weak_hash(t.keys[at]), at, key_rehash, &t);
+    if (at != --n) {
+      t.keys[at] = t.keys[n];
+      cp_hindex_move(&t.index, weak_hash(t.keys[at]), n, at);
+    }
+  }
+  ck_assert_uint_eq(t.index.n, 2500);
+  for (uint64_t i = 0; i < 5000; i++) {
+    uint64_t k = i * 7 + 1;
+    int64_t at = cp_hindex_find(&t.index, weak_hash(k), key_eq, &t, &k);
+
+    if (i % 2 == 0)
+      ck_assert_int_eq(at, -1);
+    else
+      ck_assert(at >= 0 && t.keys[at] == k);
+  }
   cp_hindex_clear(&t.index);
   ck_assert_int_eq(cp_hindex_find(&t.index, weak_hash(t.keys[3]), key_eq, &t, &t.keys[3]), -1);
   cp_hindex_free(&t.index);

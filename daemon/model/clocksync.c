@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "util.h"
+#include "hindex.h"
 #include "model/clocksync.h"
 
 #define MIN_SEGMENT_TICKS 1000000u  /* pairs closer than this are too noisy to fit a rate */
@@ -36,15 +38,8 @@ int cpd_clocksync_add(struct cpd_clocksync *c, uint64_t tsc, uint64_t mono)
       return 0;
     }
   }
-  if (c->n == c->cap) {
-    size_t cap = c->cap ? c->cap * 2 : 64;
-    struct cpd_sync_pair *p = realloc(c->pairs, cap * sizeof(*p));
-
-    if (!p)
-      return -ENOMEM;
-    c->pairs = p;
-    c->cap = cap;
-  }
+  if (cpd_grow(&c->pairs, &c->cap, c->n, sizeof(*c->pairs)) < 0)
+    return -ENOMEM;
   c->pairs[c->n].tsc = tsc;
   c->pairs[c->n].mono = mono;
   c->n++;
@@ -60,9 +55,14 @@ static uint64_t along(const struct cpd_sync_pair *a, const struct cpd_sync_pair 
   return m < 0 ? 0 : (uint64_t)(m + 0.5L);
 }
 
+static int tsc_before(const void *elem, const void *key)
+{
+  return ((const struct cpd_sync_pair *)elem)->tsc < *(const uint64_t *)key;
+}
+
 uint64_t cpd_clocksync_to_mono(const struct cpd_clocksync *c, uint64_t ts)
 {
-  size_t lo = 0, hi;
+  size_t hi;
 
   if (!c->tsc)
     return ts;
@@ -72,14 +72,7 @@ uint64_t cpd_clocksync_to_mono(const struct cpd_clocksync *c, uint64_t ts)
     return along(&c->pairs[0], &c->pairs[1], ts);
   if (ts >= c->pairs[c->n - 1].tsc)
     return along(&c->pairs[c->n - 2], &c->pairs[c->n - 1], ts);
-  hi = c->n - 1;  /* invariant: pairs[lo].tsc < ts <= pairs[hi].tsc */
-  while (hi - lo > 1) {
-    size_t mid = lo + (hi - lo) / 2;
-
-    if (c->pairs[mid].tsc < ts)
-      lo = mid;
-    else
-      hi = mid;
-  }
-  return along(&c->pairs[lo], &c->pairs[hi], ts);
+  /* pairs[0].tsc < ts < pairs[n-1].tsc: the first pair at or after TS, and the one before */
+  hi = cp_lower_bound(c->pairs, c->n, sizeof(*c->pairs), &ts, tsc_before);
+  return along(&c->pairs[hi - 1], &c->pairs[hi], ts);
 }

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include "hindex.h"
 #include "model/profile.h"
 #include "symbolize/srcline.h"
 #include "util.h"
@@ -210,19 +211,24 @@ int cpd_profile_load_proc(struct cpd_profile *p)
   return 0;
 }
 
+struct live_key {
+  const struct cpd_profile *p;
+  uint64_t addr;
+};
+
+static int live_starts_at_or_before(const void *elem, const void *key)
+{
+  const struct live_key *k = key;
+
+  return k->p->mappings[*(const uint32_t *)elem].start <= k->addr;
+}
+
 static const struct cpd_mapping *find_mapping(const struct cpd_profile *p, uint64_t addr,
                                               uint32_t *index)
 {
-  size_t lo = 0, hi = p->nlive;
+  struct live_key k = { p, addr };
+  size_t lo = cp_lower_bound(p->live, p->nlive, sizeof(*p->live), &k, live_starts_at_or_before);
 
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-
-    if (p->mappings[p->live[mid]].start <= addr)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
   if (lo == 0 || addr >= p->mappings[p->live[lo - 1]].end)
     return NULL;
   *index = p->live[lo - 1];
@@ -319,15 +325,8 @@ static void add_source_lines(struct cpd_profile *p, struct cpd_location *l, stru
   set_function_file(p, l->function, sf[n - 1].file);
   if (n == 1)
     return;
-  while (p->ninl + (size_t)n > p->inl_cap) {
-    size_t cap = p->inl_cap ? p->inl_cap * 2 : 256;
-    struct cpd_inline *v = realloc(p->inl, cap * sizeof(*v));
-
-    if (!v)
-      return;
-    p->inl = v;
-    p->inl_cap = cap;
-  }
+  if (cpd_reserve(&p->inl, &p->inl_cap, p->ninl + (size_t)n, sizeof(*p->inl)) < 0)
+    return;
   l->inl_off = (uint32_t)p->ninl;
   for (int k = 0; k < n - 1; k++) {
     uint32_t f = intern_function(p, sf[k].function ? sf[k].function : "(inlined)", l->mapping);
@@ -451,15 +450,8 @@ static uint32_t intern_stack(struct cpd_profile *p, const uint32_t *f, uint32_t 
     return (uint32_t)at;
   if (cpd_grow(&p->stacks, &p->stacks_cap, p->nstacks, sizeof(*p->stacks)) < 0)
     return UINT32_MAX;
-  while (p->nframes + n > p->frames_cap) {
-    size_t cap = p->frames_cap ? p->frames_cap * 2 : 16384;
-    uint32_t *q = realloc(p->frames, cap * sizeof(*q));
-
-    if (!q)
-      return UINT32_MAX;
-    p->frames = q;
-    p->frames_cap = cap;
-  }
+  if (cpd_reserve(&p->frames, &p->frames_cap, p->nframes + n, sizeof(*p->frames)) < 0)
+    return UINT32_MAX;
   if (n)
     memcpy(p->frames + p->nframes, f, n * sizeof(*f));
   p->stacks[p->nstacks].off = (uint32_t)p->nframes;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hindex.h"
 #include "model/rss.h"
 #include "util.h"
 
@@ -57,18 +58,15 @@ void cpd_rss_poll(struct cpd_rss *r, uint64_t now_ns, uint64_t min_gap_ns)
 }
 
 /* The index of the last reading at or before TIME, or n when there is none. */
+static int reading_at_or_before(const void *elem, const void *key)
+{
+  return ((const struct cpd_rss_rec *)elem)->time <= *(const uint64_t *)key;
+}
+
 static size_t last_at(const struct cpd_rss *r, uint64_t time)
 {
-  size_t lo = 0, hi = r->n;
+  size_t lo = cp_lower_bound(r->recs, r->n, sizeof(*r->recs), &time, reading_at_or_before);
 
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-
-    if (r->recs[mid].time <= time)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
   return lo ? lo - 1 : r->n;
 }
 

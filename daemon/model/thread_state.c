@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 
+#include "hindex.h"
 #include "model/thread_state.h"
 #include "util.h"
 
@@ -39,21 +40,19 @@ void cpd_sched_index(struct cpd_sched *s)
   s->sorted = 1;
 }
 
+static int rec_before(const void *elem, const void *key)
+{
+  const struct cpd_sched_rec *r = elem, *k = key;
+
+  return r->tid < k->tid || (r->tid == k->tid && r->time < k->time);
+}
+
 /* The first record of TID at or after TIME (n when none). */
 static size_t lower_bound(const struct cpd_sched *s, uint32_t tid, uint64_t time)
 {
-  size_t lo = 0, hi = s->n;
+  struct cpd_sched_rec k = { .tid = tid, .time = time };
 
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    const struct cpd_sched_rec *r = &s->recs[mid];
-
-    if (r->tid < tid || (r->tid == tid && r->time < time))
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo;
+  return cp_lower_bound(s->recs, s->n, sizeof(*s->recs), &k, rec_before);
 }
 
 void cpd_sched_span(const struct cpd_sched *s, uint32_t tid, uint64_t begin, uint64_t end,

@@ -7,6 +7,7 @@
 
 #include <inttypes.h>
 
+#include "hindex.h"
 #include "log.h"
 #include "model/timeline.h"
 #include "util.h"
@@ -382,21 +383,20 @@ void cpd_timeline_free(struct cpd_timeline *tl)
   memset(tl, 0, sizeof(*tl));
 }
 
+static int span_at_or_before(const void *elem, const void *key)
+{
+  const struct cpd_span *sp = elem, *k = key;
+
+  return sp->tid < k->tid || (sp->tid == k->tid && sp->begin <= k->begin);
+}
+
 const struct cpd_span *cpd_timeline_task_at(const struct cpd_timeline *tl, uint32_t tid, uint64_t ts)
 {
   const struct cpd_span *best = NULL;
-  size_t lo = 0, hi = tl->nspans;
-
+  struct cpd_span k = { .tid = tid, .begin = ts };
   /* The first span of TID that begins after TS; candidates lie before it. */
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    const struct cpd_span *sp = &tl->spans[mid];
+  size_t lo = cp_lower_bound(tl->spans, tl->nspans, sizeof(*tl->spans), &k, span_at_or_before);
 
-    if (sp->tid < tid || (sp->tid == tid && sp->begin <= ts))
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
   while (lo > 0) {
     const struct cpd_span *sp = &tl->spans[--lo];
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hindex.h"
 #include "output/jsonw.h"
 #include "output/trace_samples.h"
 #include "util.h"
@@ -22,61 +23,54 @@ struct node {
 struct tree {
   struct node *v;   /* id = index + 1 */
   size_t n, cap;
-  uint32_t *h;      /* open addressing: node id, 0 = empty */
-  size_t hcap;
+  struct cp_hindex index;  /* nodes by (parent, location) */
 };
+
+static int u32_before(const void *elem, const void *key)
+{
+  return *(const uint32_t *)elem < *(const uint32_t *)key;
+}
 
 static uint64_t node_hash(uint32_t parent, uint32_t loc)
 {
-  return ((uint64_t)parent << 32 | loc) * 0x9e3779b97f4a7c15ull >> 7;
+  return cp_hash_u64((uint64_t)parent << 32 | loc);
 }
 
+static uint64_t node_rehash(const void *ctx, uint32_t idx)
+{
+  const struct node *nd = &((const struct tree *)ctx)->v[idx];
+
+  return node_hash(nd->parent, nd->loc);
+}
+
+static int node_eq(const void *ctx, uint32_t idx, const void *key)
+{
+  const struct node *nd = &((const struct tree *)ctx)->v[idx], *k = key;
+
+  return nd->parent == k->parent && nd->loc == k->loc;
+}
+
+/* The id of PARENT's child at LOC, made if new (PARENT when out of memory). */
 static uint32_t tree_child(struct tree *t, uint32_t parent, uint32_t loc)
 {
-  size_t i;
+  struct node k = { .parent = parent, .loc = loc };
+  uint64_t h = node_hash(parent, loc);
+  int64_t at = cp_hindex_find(&t->index, h, node_eq, t, &k);
 
-  if ((t->n + 1) * 2 >= t->hcap) {
-    size_t cap = t->hcap ? t->hcap * 2 : 1024;
-    uint32_t *h = calloc(cap, sizeof(*h));
-
-    if (!h)
-      return parent;
-    for (size_t j = 0; j < t->n; j++) {
-      for (i = node_hash(t->v[j].parent, t->v[j].loc) & (cap - 1); h[i]; i = (i + 1) & (cap - 1))
-        ;
-      h[i] = (uint32_t)j + 1;
-    }
-    free(t->h);
-    t->h = h;
-    t->hcap = cap;
-  }
-  for (i = node_hash(parent, loc) & (t->hcap - 1); t->h[i]; i = (i + 1) & (t->hcap - 1)) {
-    const struct node *nd = &t->v[t->h[i] - 1];
-
-    if (nd->parent == parent && nd->loc == loc)
-      return t->h[i];
-  }
-  if (t->n == t->cap) {
-    size_t cap = t->cap ? t->cap * 2 : 256;
-    struct node *v = realloc(t->v, cap * sizeof(*v));
-
-    if (!v)
-      return parent;
-    t->v = v;
-    t->cap = cap;
-  }
-  t->v[t->n].parent = parent;
-  t->v[t->n].loc = loc;
-  t->h[i] = (uint32_t)++t->n;
-  return (uint32_t)t->n;
+  if (at >= 0)
+    return (uint32_t)at + 1;
+  if (cpd_grow(&t->v, &t->cap, t->n, sizeof(*t->v)) < 0 ||
+      cp_hindex_insert(&t->index, h, (uint32_t)t->n, node_rehash, t) < 0)
+    return parent;
+  t->v[t->n] = k;
+  return (uint32_t)++t->n;
 }
 
-static const struct cpd_profile *sort_prof;
-
-static int cmp_by_tid_time(const void *a, const void *b)
+static int cmp_by_tid_time(const void *a, const void *b, void *arg)
 {
-  const struct cpd_psample *x = &sort_prof->samples[*(const uint32_t *)a];
-  const struct cpd_psample *y = &sort_prof->samples[*(const uint32_t *)b];
+  const struct cpd_profile *p = arg;
+  const struct cpd_psample *x = &p->samples[*(const uint32_t *)a];
+  const struct cpd_psample *y = &p->samples[*(const uint32_t *)b];
 
   if (x->tid != y->tid)
     return x->tid < y->tid ? -1 : 1;
@@ -109,18 +103,11 @@ static int order_by_tid(const struct cpd_profile *p, uint32_t *order)
   /* The distinct tids, ascending: few, and runs of one tid are common. */
   for (size_t i = 0; i < p->nsamples; i++) {
     uint32_t tid = p->samples[i].tid;
-    size_t lo = 0, hi = ntids;
+    size_t lo;
 
     if (i && tid == p->samples[i - 1].tid)
       continue;
-    while (lo < hi) {
-      size_t mid = (lo + hi) / 2;
-
-      if (tids[mid] < tid)
-        lo = mid + 1;
-      else
-        hi = mid;
-    }
+    lo = cp_lower_bound(tids, ntids, sizeof(*tids), &tid, u32_before);
     if (lo < ntids && tids[lo] == tid)
       continue;
     if (cpd_grow(&tids, &cap, ntids, sizeof(*tids)) < 0)
@@ -240,7 +227,7 @@ static void write_thread(FILE *f, const struct cpd_profile *p, const uint32_t *o
   fputs("]}}}", f);
   free(leaf);
   free(t.v);
-  free(t.h);
+  cp_hindex_free(&t.index);
 }
 
 /* The process's resident memory as a counter track ("rss bytes" in Perfetto). */
@@ -279,8 +266,8 @@ static void write_events(FILE *f, void *arg)
   if (order_by_tid(p, order) < 0) {
     for (size_t i = 0; i < p->nsamples; i++)
       order[i] = (uint32_t)i;
-    sort_prof = p;
-    cpd_qsort(order, p->nsamples, sizeof(*order), cmp_by_tid_time);
+    if (p->nsamples > 1)
+      qsort_r(order, p->nsamples, sizeof(*order), cmp_by_tid_time, (void *)p);
   }
   for (size_t from = 0; from < p->nsamples;) {
     size_t to = from;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
 #include "bpf/offcpu_bpf.h"
 #include "perf/bpf_offcpu.h"
 #include "log.h"
@@ -81,15 +82,10 @@ int cpd_bpf_offcpu_drain(struct cpd_bpf_offcpu *b, struct cpd_profile *p)
   /* The keys first: deleting while walking would restart the walk. */
   for (;;) {
     if (nkeys == cap) {
-      size_t c = cap ? cap * 2 : 64;
-      struct cpd_bpf_key *k = realloc(keys, c * sizeof(*k));
-
-      if (!k) {
+      if (cpd_grow(&keys, &cap, nkeys, sizeof(*keys)) < 0) {
         rc = -ENOMEM;
         break;
       }
-      keys = k;
-      cap = c;
       prev = nkeys ? &keys[nkeys - 1] : NULL;
     }
     if (bpf_map_get_next_key(fd, prev, &keys[nkeys]) < 0)

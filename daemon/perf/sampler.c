@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hindex.h"
 #include "perf/perf_event.h"
 #include "log.h"
 #include "perf/sampler.h"
@@ -57,21 +58,16 @@ static int add_owner(struct cpd_sampler *s, int fd, uint32_t tid, int offcpu)
 }
 
 /* The event ID was opened for, NULL when unknown. */
+static int owner_before(const void *elem, const void *key)
+{
+  return ((const struct cpd_event_owner *)elem)->id < *(const uint64_t *)key;
+}
+
 static const struct cpd_event_owner *owner_of(const struct cpd_sampler *s, uint64_t id)
 {
-  size_t lo = 0, hi = s->nowners;
+  size_t i = cp_lower_bound(s->owners, s->nowners, sizeof(*s->owners), &id, owner_before);
 
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-
-    if (s->owners[mid].id == id)
-      return &s->owners[mid];
-    if (s->owners[mid].id < id)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return NULL;
+  return i < s->nowners && s->owners[i].id == id ? &s->owners[i] : NULL;
 }
 
 /* DWARF mode: the user registers and stack instead of the user callchain, as perf does. */
@@ -449,13 +445,14 @@ void cpd_sampler_disable(struct cpd_sampler *s)
     ioctl(s->fds[i], PERF_EVENT_IOC_DISABLE, 0);
 }
 
-static size_t family_slot(const struct cpd_sampler *s, uint32_t tid)
+static uint64_t family_hash(const void *ctx, uint32_t idx)
 {
-  size_t i = (tid * 2654435761u) & (s->family_cap - 1);
+  return cp_hash_u64(((const struct cpd_sampler *)ctx)->family[idx].tid);
+}
 
-  while (s->family[i].tid != 0 && s->family[i].tid != tid)
-    i = (i + 1) & (s->family_cap - 1);
-  return i;
+static int family_eq(const void *ctx, uint32_t idx, const void *key)
+{
+  return ((const struct cpd_sampler *)ctx)->family[idx].tid == *(const uint32_t *)key;
 }
 
 /*
@@ -472,37 +469,26 @@ static int family_counts(struct cpd_sampler *s, uint32_t tid, uint64_t event)
 {
   const struct cpd_event_owner *o = owner_of(s, event);
   uint32_t owner = o ? o->tid : 0;
-  size_t i;
+  struct cpd_tid_event *e;
+  int64_t at;
 
   if (tid == 0 || owner == 0)
     return 1;
-  if ((s->nfamily + 1) * 2 > s->family_cap) {
-    size_t cap = s->family_cap ? s->family_cap * 2 : 256;
-    struct cpd_tid_event *old = s->family, *n = calloc(cap, sizeof(*n));
-    size_t oldcap = s->family_cap;
-
-    if (!n)
+  at = cp_hindex_find(&s->family_index, cp_hash_u64(tid), family_eq, s, &tid);
+  if (at < 0) {
+    if (cpd_grow(&s->family, &s->family_cap, s->nfamily, sizeof(*s->family)) < 0 ||
+        cp_hindex_insert(&s->family_index, cp_hash_u64(tid), (uint32_t)s->nfamily,
+                         family_hash, s) < 0)
       return 1;
-    s->family = n;
-    s->family_cap = cap;
-    for (size_t j = 0; j < oldcap; j++)
-      if (old[j].tid)
-        s->family[family_slot(s, old[j].tid)] = old[j];
-    free(old);
-  }
-  i = family_slot(s, tid);
-  if (s->family[i].tid == 0) {
-    s->family[i].tid = tid;
-    s->family[i].owner = owner;
-    s->family[i].seq = o->seq;
-    s->nfamily++;
+    s->family[s->nfamily++] = (struct cpd_tid_event){ tid, owner, o->seq };
     return 1;
   }
-  if (s->family[i].owner == owner)
+  e = &s->family[at];
+  if (e->owner == owner)
     return 1;
-  if (o->seq > s->family[i].seq) {
-    s->family[i].owner = owner;
-    s->family[i].seq = o->seq;
+  if (o->seq > e->seq) {
+    e->owner = owner;
+    e->seq = o->seq;
     return 1;
   }
   return 0;
@@ -511,22 +497,18 @@ static int family_counts(struct cpd_sampler *s, uint32_t tid, uint64_t event)
 /* A thread has exited: its tid may come back as a thread of another family. */
 static void family_forget(struct cpd_sampler *s, uint32_t tid)
 {
-  size_t i, j;
+  int64_t at = tid ? cp_hindex_find(&s->family_index, cp_hash_u64(tid), family_eq, s, &tid) : -1;
+  size_t last = s->nfamily - 1;
 
-  if (!s->family_cap || tid == 0)
+  if (at < 0)
     return;
-  i = family_slot(s, tid);
-  if (s->family[i].tid == 0)
-    return;
-  /* Deletion with linear probing: move later entries of the cluster back into the hole. */
-  s->family[i].tid = 0;
-  s->nfamily--;
-  for (j = (i + 1) & (s->family_cap - 1); s->family[j].tid; j = (j + 1) & (s->family_cap - 1)) {
-    struct cpd_tid_event e = s->family[j];
-
-    s->family[j].tid = 0;
-    s->family[family_slot(s, e.tid)] = e;
+  cp_hindex_remove(&s->family_index, cp_hash_u64(tid), (uint32_t)at, family_hash, s);
+  if ((size_t)at != last) {  /* the last entry fills the hole */
+    s->family[at] = s->family[last];
+    cp_hindex_move(&s->family_index, cp_hash_u64(s->family[at].tid), (uint32_t)last,
+                   (uint32_t)at);
   }
+  s->nfamily--;
 }
 
 /* The user frames of a DWARF-mode sample, unwound from its registers and stack, after
@@ -679,6 +661,7 @@ void cpd_sampler_close(struct cpd_sampler *s)
 #endif
   cpd_unwind_free(&s->unwind);
   free(s->family);
+  cp_hindex_free(&s->family_index);
   s->family = NULL;
   s->family_cap = s->nfamily = 0;
   free(s->owners);

@@ -12,6 +12,7 @@
 #include "perf/bpf_offcpu.h"
 #include "perf/perf_record.h"
 #include "model/profile.h"
+#include "hindex.h"
 #include "perf/reader.h"
 #include "symbolize/unwind.h"
 
@@ -52,8 +53,9 @@ struct cpd_sampler {
    * Which thread's events (opened for it, one per CPU, or inherited from them) each
    * thread's samples are taken from. A thread created while the events were being opened
    * may have inherited its creator's and got its own too; each family samples it in full,
-   * so only the first family seen counts. A sample's PERF_SAMPLE_ID names the event
-   * opened; owners maps it to the thread it was opened for.
+   * so one family counts: the one opened last among those seen for the thread (see
+   * family_counts in sampler.c). A sample's PERF_SAMPLE_ID names the event opened; owners
+   * maps it to the thread it was opened for.
    */
   struct cpd_event_owner {
     uint64_t id;
@@ -64,7 +66,8 @@ struct cpd_sampler {
   uint32_t open_seq;           /* threads opened so far */
   size_t nowners, owners_cap;
   struct cpd_tid_event { uint32_t tid; uint32_t owner; uint32_t seq; } *family;
-  size_t family_cap, nfamily;  /* open addressing; tid 0 marks a free slot */
+  size_t family_cap, nfamily;
+  struct cp_hindex family_index; /* family entries by tid */
   uint64_t duplicates;         /* samples of a thread from a second family, dropped */
   /* Off-CPU stacks: a sched:sched_switch tracepoint event per thread and CPU, its samples
    * (the stack of the thread being switched out) into the same rings. */

@@ -36,7 +36,7 @@ static int cmp_addr_line(const void *a, const void *b)
 
 int cpd_perfmap_parse(struct cpd_perfmap *m, const char *text, size_t len)
 {
-  char *buf = malloc(len + 1), **blocks;
+  char *buf = malloc(len + 1);
   struct cpd_sym *syms = NULL;
   size_t n = 0, cap = 0, out = 0;
 
@@ -76,10 +76,8 @@ bad:
       out--;
     syms[out++] = syms[i];
   }
-  blocks = realloc(m->blocks, (m->nblocks + 1) * sizeof(*blocks));
-  if (!blocks)
+  if (cpd_grow(&m->blocks, &m->blocks_cap, m->nblocks, sizeof(*m->blocks)) < 0)
     goto nomem;
-  m->blocks = blocks;
   m->blocks[m->nblocks++] = buf;
   free(m->syms);
   m->syms = syms;
@@ -164,16 +162,8 @@ static void reload(struct cpd_perfmap *m)
 
 static const struct cpd_sym *find(const struct cpd_perfmap *m, uint64_t addr)
 {
-  size_t lo = 0, hi = m->nsyms;
+  size_t lo = cpd_syms_after(m->syms, m->nsyms, addr);
 
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-
-    if (m->syms[mid].addr <= addr)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
   if (lo == 0)
     return NULL;
   return addr - m->syms[lo - 1].addr < m->syms[lo - 1].size ? &m->syms[lo - 1] : NULL;

@@ -19,7 +19,7 @@ struct cpd_perfmap {
   struct cpd_sym *syms;     /* sorted by addr; a later line for the same start wins */
   size_t nsyms;
   char **blocks;            /* every name buffer read: functions keep pointing into them */
-  size_t nblocks;
+  size_t nblocks, blocks_cap;
   off_t size;               /* of the file when last read, -1 when it did not exist */
   uint64_t checked_ms;      /* when the file was last looked at */
   uint64_t lines_bad;       /* lines that did not parse, skipped */

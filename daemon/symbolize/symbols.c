@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hindex.h"
 #include "symbolize/srcline.h"
 #include "symbolize/symbols.h"
 #include "util.h"
@@ -248,15 +249,8 @@ struct cpd_dso *cpd_symbols_dso(struct cpd_symbols *s, const char *path, uint32_
   for (size_t i = 0; i < s->ndsos; i++)
     if (strcmp(s->dsos[i]->path, path) == 0)
       return s->dsos[i];
-  if (s->ndsos == s->dsos_cap) {
-    size_t cap = s->dsos_cap ? s->dsos_cap * 2 : 32;
-    struct cpd_dso **p = realloc(s->dsos, cap * sizeof(*p));
-
-    if (!p)
-      return NULL;
-    s->dsos = p;
-    s->dsos_cap = cap;
-  }
+  if (cpd_grow(&s->dsos, &s->dsos_cap, s->ndsos, sizeof(*s->dsos)) < 0)
+    return NULL;
   d = calloc(1, sizeof(*d));
   if (!d || !(d->path = strdup(path))) {
     free(d);
@@ -290,18 +284,20 @@ uint64_t cpd_dso_offset_to_vaddr(const struct cpd_dso *d, uint64_t off)
   return UINT64_MAX;
 }
 
+static int sym_at_or_before(const void *elem, const void *key)
+{
+  return ((const struct cpd_sym *)elem)->addr <= *(const uint64_t *)key;
+}
+
+size_t cpd_syms_after(const struct cpd_sym *v, size_t n, uint64_t addr)
+{
+  return cp_lower_bound(v, n, sizeof(*v), &addr, sym_at_or_before);
+}
+
 static const struct cpd_sym *lookup(const struct cpd_sym *v, size_t n, uint64_t addr)
 {
-  size_t lo = 0, hi = n;
+  size_t lo = cpd_syms_after(v, n, addr);
 
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-
-    if (v[mid].addr <= addr)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
   if (lo == 0)
     return NULL;
   /* A sized symbol covers [addr, addr+size); an unsized one runs to the next symbol. */
@@ -335,24 +331,9 @@ static void load_kallsyms(struct cpd_symbols *s)
     if (type != 't' && type != 'T' && type != 'w' && type != 'W')
       continue;
     len = strlen(name) + 1;
-    if (s->nkernel == cap) {
-      size_t c = cap ? cap * 2 : 65536;
-      struct cpd_sym *p = realloc(s->kernel, c * sizeof(*p));
-
-      if (!p)
-        break;
-      s->kernel = p;
-      cap = c;
-    }
-    if (names_len + len > names_cap) {
-      size_t c = names_cap ? names_cap * 2 : 1 << 20;
-      char *p = realloc(s->kernel_names, c);
-
-      if (!p)
-        break;
-      s->kernel_names = p;
-      names_cap = c;
-    }
+    if (cpd_grow(&s->kernel, &cap, s->nkernel, sizeof(*s->kernel)) < 0 ||
+        cpd_reserve(&s->kernel_names, &names_cap, names_len + len, 1) < 0)
+      break;
     memcpy(s->kernel_names + names_len, name, len);
     s->kernel[s->nkernel].addr = addr;
     s->kernel[s->nkernel].size = 0;

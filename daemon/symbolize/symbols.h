@@ -41,6 +41,10 @@ struct cpd_symbols {
   int kernel_loaded;
 };
 
+/* The first of the N symbols at V (sorted by address) that starts after ADDR (N when none):
+ * the symbol covering ADDR, if any, is the one before it. */
+size_t cpd_syms_after(const struct cpd_sym *v, size_t n, uint64_t addr);
+
 void cpd_symbols_init(struct cpd_symbols *s);
 void cpd_symbols_free(struct cpd_symbols *s);
 /* The DSO for PATH, read on first use (through /proc/PID/root when PID is non-zero). Never NULL
