@@ -91,6 +91,19 @@ static int edge_eq(const void *ctx, uint32_t idx, const void *key)
   return e->from == k->from && e->to == k->to;
 }
 
+/* Adds V and CNT to the row of KEY (flat and cum alike). 0 or -1. */
+static int add_to_row(struct table *t, const char *key, int64_t v, int64_t cnt)
+{
+  struct row *r = row_of(t, key);
+
+  if (!r)
+    return -1;
+  r->flat += v;
+  r->cum += v;
+  r->samples += cnt;
+  return 0;
+}
+
 /* Note that row `from` called row `to` in sample `sample`, inlined or not. */
 static int add_edge(struct table *t, size_t from, size_t to, size_t sample, int inlined)
 {
@@ -196,14 +209,104 @@ static void fmt_value(char *buf, size_t size, int64_t v, const char *unit)
   }
 }
 
+/* Adds sample I's value V and count CNT to its functions' rows: cum once per function,
+ * flat to the leaf, and the caller->callee edges (for the inline marks). 0 or -1. */
+static int add_by_function(struct table *t, const profile_t *p, size_t i, int64_t v, int64_t cnt)
+{
+  const Perftools__Profiles__Sample *s = p->sample[i];
+  size_t parent = SIZE_MAX;
+  char mname[256];
+
+  /* From the root to the leaf, as go tool pprof walks a sample; the leaf gets the flat. */
+  for (size_t l = s->n_location_id; l-- > 0;) {
+    const Perftools__Profiles__Location *loc = location(p, s->location_id[l]);
+    size_t nl = loc ? (loc->n_line ? loc->n_line : 1) : 1;
+
+    /* Inlined frames: line[0] is the innermost, the last the function it was inlined into. */
+    for (size_t k = nl; k-- > 0;) {
+      const char *name = !loc ? "<unknown>"
+                         : loc->n_line ? function_name(p, loc->line[k]->function_id)
+                                       : mapping_name(p, loc->mapping_id, mname, sizeof(mname));
+      struct row *r = row_of(t, name);
+      size_t ri;
+
+      if (!r)
+        return -1;
+      ri = (size_t)(r - t->rows);
+      if (r->last_sample != i) {
+        r->cum += v;
+        r->last_sample = i;
+      }
+      if (parent != SIZE_MAX && parent != ri && add_edge(t, parent, ri, i, k + 1 < nl) < 0)
+        return -1;
+      parent = ri;
+    }
+  }
+  if (parent != SIZE_MAX) {
+    t->rows[parent].flat += v;
+    t->rows[parent].samples += cnt;
+  }
+  return s->n_location_id == 0 ? add_to_row(t, "(no stack)", v, cnt) : 0;
+}
+
+/* Fills T by BY (function, worker, task or thread) from P's sample type VI (CI: counts). */
+static int fill_table(struct table *t, const profile_t *p, const char *by, int vi, int ci,
+                      int64_t *total, int64_t *nsamples)
+{
+  for (size_t i = 0; i < p->n_sample; i++) {
+    const Perftools__Profiles__Sample *s = p->sample[i];
+    int64_t v = (size_t)vi < s->n_value ? s->value[vi] : 0;
+    int64_t cnt = ci >= 0 && (size_t)ci < s->n_value ? s->value[ci] : 0;
+    int rc;
+
+    *total += v;
+    *nsamples += cnt;
+    if (strcmp(by, "function") == 0)
+      rc = add_by_function(t, p, i, v, cnt);
+    else
+      rc = add_to_row(t, strcmp(by, "worker") == 0 ? label(p, s, "worker")
+                         : strcmp(by, "task") == 0 ? label(p, s, "task")
+                                                   : label(p, s, "thread_name"), v, cnt);
+    if (rc < 0)
+      return -1;
+  }
+  return 0;
+}
+
+static void print_table(const struct table *t, const profile_t *p, const char *path,
+                        const char *by, int top, int vi, int64_t total, int64_t nsamples)
+{
+  const char *type = str(p, p->sample_type[vi]->type), *unit = str(p, p->sample_type[vi]->unit);
+  char tot[32];
+
+  fmt_value(tot, sizeof(tot), total, unit);
+  printf("File: %s\nType: %s (%s)\nDuration: %.2f s, total %s in %" PRId64 " samples\n", path,
+         type, unit, (double)p->duration_nanos / 1e9, tot, nsamples);
+  for (size_t i = 0; i < p->n_comment; i++)
+    printf("%s\n", str(p, p->comment[i]));
+  printf("%10s %7s %10s %7s %9s  %s\n", "flat", "flat%", "cum", "cum%", "samples", by);
+  for (size_t i = 0; i < t->n && (top <= 0 || (int)i < top); i++) {
+    const struct row *r = &t->rows[i];
+    char fl[32], cu[32];
+
+    fmt_value(fl, sizeof(fl), r->flat, unit);
+    fmt_value(cu, sizeof(cu), r->cum, unit);
+    printf("%10s %6.2f%% %10s %6.2f%% %9" PRId64 "  %s%s\n", fl,
+           total ? 100.0 * (double)r->flat / (double)total : 0.0, cu,
+           total ? 100.0 * (double)r->cum / (double)total : 0.0, r->samples, r->key,
+           inline_mark(r));
+  }
+  if (top > 0 && t->n > (size_t)top)
+    printf("(%zu more; --top N shows more)\n", t->n - (size_t)top);
+}
+
 static int report_pprof(const char *path, const char *by, int top)
 {
-  char err[512], mname[256];
+  char err[512];
   profile_t *p = cpc_pprof_load(path, err, sizeof(err));
   struct table t = { 0 };
   int vi, ci = -1, rc = 0;
   int64_t total = 0, nsamples = 0;
-  const char *type, *unit;
 
   if (!p) {
     fprintf(stderr, "ceoprof report: %s\n", err);
@@ -217,102 +320,15 @@ static int report_pprof(const char *path, const char *by, int top)
     if (strcmp(str(p, p->sample_type[i]->type), "samples") == 0)
       ci = (int)i;
   }
-  type = str(p, p->sample_type[vi]->type);
-  unit = str(p, p->sample_type[vi]->unit);
-  for (size_t i = 0; i < p->n_sample; i++) {
-    const Perftools__Profiles__Sample *s = p->sample[i];
-    int64_t v = (size_t)vi < s->n_value ? s->value[vi] : 0;
-    int64_t cnt = ci >= 0 && (size_t)ci < s->n_value ? s->value[ci] : 0;
-
-    total += v;
-    nsamples += cnt;
-    if (strcmp(by, "function") == 0) {
-      size_t parent = SIZE_MAX;
-
-      /* From the root to the leaf, as go tool pprof walks a sample; the leaf gets the flat. */
-      for (size_t l = s->n_location_id; l-- > 0;) {
-        const Perftools__Profiles__Location *loc = location(p, s->location_id[l]);
-        size_t nl = loc ? (loc->n_line ? loc->n_line : 1) : 1;
-
-        /* Inlined frames: line[0] is the innermost, the last the function it was inlined into. */
-        for (size_t k = nl; k-- > 0;) {
-          const char *name = !loc ? "<unknown>"
-                             : loc->n_line ? function_name(p, loc->line[k]->function_id)
-                                           : mapping_name(p, loc->mapping_id, mname, sizeof(mname));
-          struct row *r = row_of(&t, name);
-          size_t ri;
-
-          if (!r) {
-            rc = 1;
-            goto out;
-          }
-          ri = (size_t)(r - t.rows);
-          if (r->last_sample != i) {
-            r->cum += v;
-            r->last_sample = i;
-          }
-          if (parent != SIZE_MAX && parent != ri && add_edge(&t, parent, ri, i, k + 1 < nl) < 0) {
-            rc = 1;
-            goto out;
-          }
-          parent = ri;
-        }
-      }
-      if (parent != SIZE_MAX) {
-        t.rows[parent].flat += v;
-        t.rows[parent].samples += cnt;
-      }
-      if (s->n_location_id == 0) {
-        struct row *r = row_of(&t, "(no stack)");
-
-        if (r) {
-          r->flat += v;
-          r->cum += v;
-          r->samples += cnt;
-        }
-      }
-    } else {
-      const char *key = strcmp(by, "worker") == 0 ? label(p, s, "worker")
-                        : strcmp(by, "task") == 0 ? label(p, s, "task")
-                                                  : label(p, s, "thread_name");
-      struct row *r = row_of(&t, key);
-
-      if (!r) {
-        rc = 1;
-        goto out;
-      }
-      r->flat += v;
-      r->cum += v;
-      r->samples += cnt;
-    }
+  if (fill_table(&t, p, by, vi, ci, &total, &nsamples) < 0) {
+    rc = 1;
+    goto out;
   }
   cp_hindex_free(&t.index);  /* rows are sorted now: the index would be stale */
   mark_inlined(&t);
   if (t.n > 1)
     qsort(t.rows, t.n, sizeof(*t.rows), cmp_flat);
-  {
-    char tot[32];
-
-    fmt_value(tot, sizeof(tot), total, unit);
-    printf("File: %s\nType: %s (%s)\nDuration: %.2f s, total %s in %" PRId64 " samples\n", path,
-           type, unit, (double)p->duration_nanos / 1e9, tot, nsamples);
-    for (size_t i = 0; i < p->n_comment; i++)
-      printf("%s\n", str(p, p->comment[i]));
-  }
-  printf("%10s %7s %10s %7s %9s  %s\n", "flat", "flat%", "cum", "cum%", "samples", by);
-  for (size_t i = 0; i < t.n && (top <= 0 || (int)i < top); i++) {
-    const struct row *r = &t.rows[i];
-    char fl[32], cu[32];
-
-    fmt_value(fl, sizeof(fl), r->flat, unit);
-    fmt_value(cu, sizeof(cu), r->cum, unit);
-    printf("%10s %6.2f%% %10s %6.2f%% %9" PRId64 "  %s%s\n", fl,
-           total ? 100.0 * (double)r->flat / (double)total : 0.0, cu,
-           total ? 100.0 * (double)r->cum / (double)total : 0.0, r->samples, r->key,
-           inline_mark(r));
-  }
-  if (top > 0 && t.n > (size_t)top)
-    printf("(%zu more; --top N shows more)\n", t.n - (size_t)top);
+  print_table(&t, p, path, by, top, vi, total, nsamples);
 out:
   for (size_t i = 0; i < t.n; i++)
     free(t.rows[i].key);

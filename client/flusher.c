@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "frame.h"
 #include "internal.h"
+#include "nesting.h"
 
 #define FLUSH_INTERVAL_MS 5     /* how often rings are drained */
 #define RECONNECT_MS 200        /* how often a missing daemon is looked for */
@@ -245,30 +246,40 @@ static void on_begin(struct cp_thread *t, const struct cp_rec *r)
     release_task(t, o);
 }
 
+static int nest_find(void *ctx, void *thread, uint64_t task_id)
+{
+  (void)ctx;
+  return find_open(thread, task_id);
+}
+
+static void *nest_next(void *ctx, void *thread)
+{
+  (void)ctx;
+  return thread ? ((struct cp_thread *)thread)->next : cp__state.threads;
+}
+
 static void on_end(struct cp_thread *t, const struct cp_rec *r)
 {
-  int i = find_open(t, r->task_id);
-  struct cp_thread *other;
+  static const struct cp_nest_ops ops = { nest_find, nest_next, NULL };
+  struct cp_end e = cp_nest_end(&ops, t, t->overflow, r->task_id);
 
-  if (i >= 0) {
+  switch (e.kind) {
+  case CP_END_OWN:
     /* Tasks above it were left open: release them so the daemon sees and counts them. */
-    for (uint32_t j = (uint32_t)i + 1; j < t->depth; j++)
+    for (uint32_t j = (uint32_t)e.index + 1; j < t->depth; j++)
       release_task(t, &t->stack[j]);
-    while (t->depth > (uint32_t)i + 1)
-      t->depth--;
-    end_task(t, (uint32_t)i, t, r->ts);
+    t->depth = (uint32_t)e.index + 1;
+    end_task(t, (uint32_t)e.index, t, r->ts);
     return;
-  }
-  if (t->overflow > 0) {
+  case CP_END_OVERFLOW:
     t->overflow--;
     count_drop(t, CEOPROF__WIRE__DROP_REASON__DROP_STACK_OVERFLOW, 1);
     return;
-  }
-  for (other = cp__state.threads; other; other = other->next) {
-    if (other != t && (i = find_open(other, r->task_id)) >= 0) {
-      end_task(other, (uint32_t)i, t, r->ts);  /* a task that moved to another thread */
-      return;
-    }
+  case CP_END_MOVED:
+    end_task(e.thread, (uint32_t)e.index, t, r->ts);  /* a task that moved to another thread */
+    return;
+  case CP_END_UNMATCHED:
+    break;
   }
   fl.orphans[fl.orphan_next].task_id = r->task_id;
   fl.orphans[fl.orphan_next].ts = r->ts;

@@ -55,6 +55,77 @@ static const char usage[] =
   "  -h, --help               show this help\n"
   "  -V, --version            show the version\n";
 
+/* An option that takes a value: 0, or -1 with why on stderr. */
+static int set_value(struct cpd_config *cfg, int c, const char *arg, const char **socket_opt)
+{
+  const char *need = "a value";
+  char why[200];
+  uint32_t u;
+
+  switch (c) {
+  case 's':
+    *socket_opt = arg;
+    return 0;
+  case 'd':
+    cfg->output_dir = arg;
+    return 0;
+  case 'o':
+    cfg->prefix = arg;
+    return 0;
+  case 'p':
+    if (cp_parse_u32(arg, INT32_MAX, &cfg->target_pid) == 0)
+      return 0;
+    need = "--pid needs a process id";
+    break;
+  case 'D':
+    if (cp_parse_seconds(arg, 0, &cfg->duration_s) == 0)
+      return 0;
+    need = "--duration needs a positive number of seconds";
+    break;
+  case 'H':
+    if (cp_parse_u32(arg, 3600000, &u) == 0 && (cfg->hello_timeout_ms = (int)u))
+      return 0;
+    need = "--hello-timeout needs milliseconds";
+    break;
+  case 'F':
+    if (cp_parse_u32(arg, CP_MAX_HZ, &u) == 0 && (cfg->hz = (int)u))
+      return 0;
+    need = "-F needs a rate in Hz between 1 and 100000";
+    break;
+  case 'g':
+    if (cp_parse_call_graph(arg, &cfg->dwarf_stack, why, sizeof(why)) == 0)
+      return 0;
+    fprintf(stderr, "ceoprofd: %s\n", why);
+    return -1;
+  case 'w':
+    if (cp_parse_seconds(arg, 0.1, &cfg->window_s) == 0)
+      return 0;
+    need = "--window needs seconds (at least 0.1)";
+    break;
+  case 'P':
+    if (strncmp(arg, "http://", 7) == 0 || strncmp(arg, "https://", 8) == 0) {
+      cfg->pyroscope_url = arg;
+      return 0;
+    }
+    need = "--pyroscope needs an http:// or https:// URL";
+    break;
+  case 'R':
+    if (strcmp(arg, "0") == 0 || cp_parse_u32(arg, 100, &u) == 0) {
+      cfg->push_retries = strcmp(arg, "0") == 0 ? 0 : (int)u;
+      return 0;
+    }
+    need = "--push-retries needs a count from 0 to 100";
+    break;
+  case 'B':
+    if (cp_parse_u32(arg, 600000, &u) == 0 && (cfg->push_backoff_ms = (int)u))
+      return 0;
+    need = "--push-backoff needs milliseconds";
+    break;
+  }
+  fprintf(stderr, "ceoprofd: %s, not '%s'\n", need, arg);
+  return -1;
+}
+
 /* Fills CFG from the command line: -1 to go on, else the exit status (help, bad options). */
 static int parse_args(int argc, char **argv, struct cpd_config *cfg, const char **socket_opt)
 {
@@ -80,55 +151,10 @@ static int parse_args(int argc, char **argv, struct cpd_config *cfg, const char 
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
   };
-  uint32_t u;
   int c;
 
   while ((c = getopt_long(argc, argv, "s:d:p:o:D:F:g:kaw:vhV", opts, NULL)) != -1) {
     switch (c) {
-    case 's':
-      *socket_opt = optarg;
-      break;
-    case 'd':
-      cfg->output_dir = optarg;
-      break;
-    case 'p':
-      if (cp_parse_u32(optarg, INT32_MAX, &cfg->target_pid) < 0) {
-        fprintf(stderr, "ceoprofd: --pid needs a process id, not '%s'\n", optarg);
-        return 2;
-      }
-      break;
-    case 'o':
-      cfg->prefix = optarg;
-      break;
-    case 'D':
-      if (cp_parse_seconds(optarg, 0, &cfg->duration_s) < 0) {
-        fprintf(stderr, "ceoprofd: --duration needs a positive number of seconds, not '%s'\n", optarg);
-        return 2;
-      }
-      break;
-    case 'H':
-      if (cp_parse_u32(optarg, 3600000, &u) < 0) {
-        fprintf(stderr, "ceoprofd: --hello-timeout needs milliseconds, not '%s'\n", optarg);
-        return 2;
-      }
-      cfg->hello_timeout_ms = (int)u;
-      break;
-    case 'F':
-      if (cp_parse_u32(optarg, CP_MAX_HZ, &u) < 0) {
-        fprintf(stderr, "ceoprofd: -F needs a rate in Hz between 1 and 100000, not '%s'\n", optarg);
-        return 2;
-      }
-      cfg->hz = (int)u;
-      break;
-    case 'g': {
-      char why[200];
-
-      if (cp_parse_call_graph(optarg, &cfg->dwarf_stack, why, sizeof(why)) < 0) {
-        fprintf(stderr, "ceoprofd: %s\n", why);
-        return 2;
-      }
-      break;
-    }
     case 'k':
       cfg->kernel = 1;
       break;
@@ -141,36 +167,6 @@ static int parse_args(int argc, char **argv, struct cpd_config *cfg, const char 
     case 'a':
       cfg->auto_attach = 1;
       break;
-    case 'w':
-      if (cp_parse_seconds(optarg, 0.1, &cfg->window_s) < 0) {
-        fprintf(stderr, "ceoprofd: --window needs seconds (at least 0.1), not '%s'\n", optarg);
-        return 2;
-      }
-      break;
-    case 'P':
-      if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0) {
-        fprintf(stderr, "ceoprofd: --pyroscope needs an http:// or https:// URL, not '%s'\n",
-                optarg);
-        return 2;
-      }
-      cfg->pyroscope_url = optarg;
-      break;
-    case 'R':
-      if (strcmp(optarg, "0") == 0)
-        u = 0;
-      else if (cp_parse_u32(optarg, 100, &u) < 0) {
-        fprintf(stderr, "ceoprofd: --push-retries needs a count from 0 to 100, not '%s'\n", optarg);
-        return 2;
-      }
-      cfg->push_retries = (int)u;
-      break;
-    case 'B':
-      if (cp_parse_u32(optarg, 600000, &u) < 0) {
-        fprintf(stderr, "ceoprofd: --push-backoff needs milliseconds, not '%s'\n", optarg);
-        return 2;
-      }
-      cfg->push_backoff_ms = (int)u;
-      break;
     case 'v':
       cpd_verbose = 1;
       break;
@@ -180,9 +176,13 @@ static int parse_args(int argc, char **argv, struct cpd_config *cfg, const char 
     case 'V':
       printf("ceoprofd %s\n", PACKAGE_VERSION);
       return 0;
-    default:
+    case '?':
       fputs("Try 'ceoprofd --help' for more information.\n", stderr);
       return 2;
+    default:
+      if (set_value(cfg, c, optarg, socket_opt) < 0)
+        return 2;
+      break;
     }
   }
   if (optind < argc) {

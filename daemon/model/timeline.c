@@ -10,6 +10,7 @@
 #include "hindex.h"
 #include "log.h"
 #include "model/timeline.h"
+#include "nesting.h"
 #include "util.h"
 
 struct open_task {
@@ -108,40 +109,64 @@ static int on_begin(struct builder *b, const struct cpd_event *e, uint64_t ts)
   return 0;
 }
 
+static int nest_find(void *ctx, void *thread, uint64_t task_id)
+{
+  const struct builder *b = ctx;
+  const struct thread_stack *st = thread;
+  int i = (int)st->depth - 1;
+
+  for (const struct open_task *o = st->top; o; o = o->next, i--)
+    if (b->tl->spans[o->span].task_id == task_id)
+      return i;
+  return -1;
+}
+
+static void *nest_next(void *ctx, void *thread)
+{
+  struct builder *b = ctx;
+  struct thread_stack *st = thread;
+  size_t i = st ? (size_t)(st - b->stacks) + 1 : 0;
+
+  return i < b->nstacks ? &b->stacks[i] : NULL;
+}
+
+/* Unlinks and returns the task at position INDEX (0 = outermost) of ST. */
+static struct open_task *unlink_at(struct thread_stack *st, int index)
+{
+  struct open_task **pp = &st->top, *o;
+
+  for (int i = (int)st->depth - 1; i > index; i--)
+    pp = &(*pp)->next;
+  o = *pp;
+  *pp = o->next;
+  return o;
+}
+
 static void on_end(struct builder *b, const struct cpd_event *e, uint64_t ts)
 {
+  const struct cp_nest_ops ops = { nest_find, nest_next, b };
   struct thread_stack *st = stack_of(b, e->tid);
-  struct open_task **pp, *o;
+  struct cp_end end = cp_nest_end(&ops, st, 0, e->task_id);
 
-  /* On its own thread: close it, and any task left open inside it. */
-  if (st) {
-    for (o = st->top; o; o = o->next)
-      if (b->tl->spans[o->span].task_id == e->task_id)
-        break;
-    if (o) {
-      while (st->top != o) {
-        struct open_task *inner = st->top;
+  switch (end.kind) {
+  case CP_END_OWN:
+    /* On its own thread: close it, and any task left open inside it. */
+    while ((int)st->depth - 1 > end.index) {
+      struct open_task *inner = st->top;
 
-        st->top = inner->next;
-        b->tl->counts.implicit_ends++;
-        close_span(b, st, inner, ts, st->tid);
-      }
-      st->top = o->next;
-      close_span(b, st, o, ts, st->tid);
-      return;
+      st->top = inner->next;
+      b->tl->counts.implicit_ends++;
+      close_span(b, st, inner, ts, st->tid);
     }
-  }
-  /* A task that moved: it began on another thread. */
-  for (size_t i = 0; i < b->nstacks; i++) {
-    struct thread_stack *other = &b->stacks[i];
-
-    for (pp = &other->top; (o = *pp) != NULL; pp = &o->next) {
-      if (b->tl->spans[o->span].task_id == e->task_id) {
-        *pp = o->next;
-        close_span(b, other, o, ts, e->tid);
-        return;
-      }
-    }
+    close_span(b, st, unlink_at(st, end.index), ts, st->tid);
+    return;
+  case CP_END_MOVED:  /* a task that moved: it began on another thread */
+    st = end.thread;
+    close_span(b, st, unlink_at(st, end.index), ts, e->tid);
+    return;
+  case CP_END_OVERFLOW:
+  case CP_END_UNMATCHED:
+    break;
   }
   b->tl->counts.unmatched_ends++;
   cpd_debug("pid %u: end of task %" PRIu64 " on tid %u at %" PRIu64 " matches no open task",
