@@ -1,7 +1,7 @@
 /*
  * curl_dl.h: libcurl, loaded with dlopen on first use. Linking it would load its ~30
  * dependencies (TLS, Kerberos, LDAP, ...) into every ceoprofd and ceoprof run, which costs
- * 9-15 ms of CPU at each start; only Pyroscope pushes need it.
+ * CPU at each start (bench/RESULTS.md); only Pyroscope pushes need it.
  */
 #ifndef CEOPROF_CURL_DL_H
 #define CEOPROF_CURL_DL_H

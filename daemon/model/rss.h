@@ -8,9 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Resident memory is read at most every 100 ms while sampling, when the rings are read:
- * reading it every 10 ms woke the daemon 100 times a second (about 0.7% of a CPU), and the
- * 99 Hz slowdown of a 2-thread target on 2 CPUs measured 2.05%; at 100 ms, 1.00%. */
+/* Resident memory is read at most every 100 ms while sampling, when the records are
+ * handled: more often wakes the daemon for little (bench/RESULTS.md has the cost). */
 #define CPD_RSS_GAP_NS 100000000u
 
 struct cpd_rss_rec {

@@ -30,14 +30,14 @@ extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip
 /*
  * libunwind, as Debian builds it, blocks every signal around each use of its register-state
  * cache (every step) and memory pool (every unwind-table search): two to four
- * rt_sigprocmask system calls per frame, which cost more than the unwinding itself (a
- * 17-frame stack took 43 us of CPU with them, 3-4 us without). They guard unwinding a
- * thread's own stack from a signal handler; ceoprof unwinds copies of other processes'
- * stacks, on one thread, and its signal handlers only set flags. So while it unwinds, the
- * calls libunwind makes through the PLT return at once; every other caller of
- * sigprocmask() gets pthread_sigmask(), which is what glibc's sigprocmask() is.
+ * rt_sigprocmask system calls per frame, which cost more than the unwinding itself
+ * (bench/RESULTS.md, DWARF section). They guard unwinding a thread's own stack from a
+ * signal handler; ceoprof unwinds copies of other processes' stacks and handles no signal
+ * asynchronously (they are read from a signalfd). So while a thread unwinds, the calls
+ * libunwind makes on it through the PLT return at once; every other call of sigprocmask(),
+ * on that thread or any other, gets pthread_sigmask(), which is what glibc's is.
  */
-static int unwinding;
+static __thread int unwinding;
 
 int sigprocmask(int how, const sigset_t *set, sigset_t *old);
 int sigprocmask(int how, const sigset_t *set, sigset_t *old)
