@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "pprof_file.h"
 #include "push.h"
 
@@ -53,10 +54,12 @@ int cpc_push(int argc, char **argv)
       name = optarg;
       break;
     case 'f':
-      f_opt = strtoull(optarg, NULL, 10);
-      break;
     case 't':
-      u_opt = strtoull(optarg, NULL, 10);
+      if (cp_parse_u64(optarg, opt == 'f' ? &f_opt : &u_opt) < 0) {
+        fprintf(stderr, "ceoprof push: --%s needs Unix seconds, not '%s'\n",
+                opt == 'f' ? "from" : "until", optarg);
+        return 2;
+      }
       break;
     case 'h':
       cpc_usage(stdout, "push");
@@ -71,7 +74,7 @@ int cpc_push(int argc, char **argv)
                     "app.pb.gz --url http://localhost:4040 --name app'\n");
     return 2;
   }
-  if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+  if (!cp_is_http_url(url)) {
     fprintf(stderr, "ceoprof push: --url needs an http:// or https:// URL, not '%s'\n", url);
     return 2;
   }

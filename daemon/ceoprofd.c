@@ -103,7 +103,7 @@ static int set_value(struct cpd_config *cfg, int c, const char *arg, const char 
     need = "--window needs seconds (at least 0.1)";
     break;
   case 'P':
-    if (strncmp(arg, "http://", 7) == 0 || strncmp(arg, "https://", 8) == 0) {
+    if (cp_is_http_url(arg)) {
       cfg->pyroscope_url = arg;
       return 0;
     }

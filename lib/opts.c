@@ -21,6 +21,24 @@ int cp_parse_u32(const char *s, uint32_t max, uint32_t *out)
   return 0;
 }
 
+int cp_parse_u64(const char *s, uint64_t *out)
+{
+  char *end;
+  unsigned long long v;
+
+  errno = 0;
+  v = strtoull(s, &end, 10);
+  if (errno || *end || end == s || *s == '-')
+    return -EINVAL;
+  *out = (uint64_t)v;
+  return 0;
+}
+
+int cp_is_http_url(const char *s)
+{
+  return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
+}
+
 int cp_parse_seconds(const char *s, double min, double *out)
 {
   char *end;

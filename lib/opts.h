@@ -11,6 +11,10 @@
 
 /* A whole number from 1 to MAX (a pid, a rate, milliseconds). 0 or -EINVAL. */
 int cp_parse_u32(const char *s, uint32_t max, uint32_t *out);
+/* A whole number, 0 included (Unix seconds, counts). 0 or -EINVAL. */
+int cp_parse_u64(const char *s, uint64_t *out);
+/* Whether S is an http:// or https:// URL. */
+int cp_is_http_url(const char *s);
 /* A number of seconds at least MIN (a duration, a window). 0 or -EINVAL. */
 int cp_parse_seconds(const char *s, double min, double *out);
 /*

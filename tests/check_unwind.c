@@ -11,7 +11,6 @@
 
 #include "perf/perf_record.h"
 #include "model/profile.h"
-#include "opts.h"
 #include "symbolize/symbols.h"
 #include "symbolize/unwind.h"
 
@@ -204,27 +203,6 @@ START_TEST(test_unwind_no_unwind_info)
 }
 END_TEST
 
-START_TEST(test_unwind_parse_mode)
-{
-  uint32_t size = 1;
-  char err[200];
-
-  ck_assert_int_eq(cp_parse_call_graph("fp", &size, err, sizeof(err)), 0);
-  ck_assert_uint_eq(size, 0);
-  ck_assert_int_eq(cp_parse_call_graph("dwarf", &size, err, sizeof(err)), 0);
-  ck_assert_uint_eq(size, 8192);
-  ck_assert_int_eq(cp_parse_call_graph("dwarf,16384", &size, err, sizeof(err)), 0);
-  ck_assert_uint_eq(size, 16384);
-  ck_assert_int_eq(cp_parse_call_graph("dwarf,1001", &size, err, sizeof(err)), 0);
-  ck_assert_uint_eq(size, 1008);  /* rounded up to 8 */
-  ck_assert_int_eq(cp_parse_call_graph("dwarf,70000", &size, err, sizeof(err)), -EINVAL);
-  ck_assert_ptr_nonnull(strstr(err, "65528"));
-  ck_assert_int_eq(cp_parse_call_graph("dwarf,", &size, err, sizeof(err)), -EINVAL);
-  ck_assert_int_eq(cp_parse_call_graph("lbr", &size, err, sizeof(err)), -EINVAL);
-  ck_assert_ptr_nonnull(strstr(err, "dwarf"));
-}
-END_TEST
-
 static Suite *unwind_suite(void)
 {
   Suite *su = suite_create("unwind");
@@ -232,7 +210,6 @@ static Suite *unwind_suite(void)
 
   tcase_add_test(c, test_unwind_own_stack);
   tcase_add_test(c, test_unwind_no_unwind_info);
-  tcase_add_test(c, test_unwind_parse_mode);
   suite_add_tcase(su, c);
   return su;
 }
