@@ -167,11 +167,13 @@ int cpc_report_waits(const char *path, const char *by, int top)
             "come from a profile made with sampling (ceoprof record or attach)\n", path, without);
     goto out;
   }
-  /* Nested spans: a worker's time counts its outermost tasks only. */
+  /* Nested spans: a worker's time counts its outermost tasks only. Times are microseconds
+   * with three decimals, so ts + dur of a task may end a rounding error past the start of
+   * the next one in doubles: a span nests only if it begins half a nanosecond inside. */
   qsort(spans, nspans, sizeof(*spans), cmp_span);
   for (size_t i = 0, open = 0; i < nspans; i++) {
     spans[i].top = !(open < i && spans[open].tid == spans[i].tid &&
-                     spans[i].ts < spans[open].ts + spans[open].dur);
+                     spans[i].ts < spans[open].ts + spans[open].dur - 0.0005);
     if (spans[i].top)
       open = i;
   }
