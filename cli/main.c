@@ -52,6 +52,14 @@ static const char options[] =
   "  -s, --socket PATH      ceoprofd's socket (default: $CEOPROF_SOCKET, else\n"
   "                         /run/ceoprof/ceoprofd.sock as root, else $XDG_RUNTIME_DIR/ceoprof.sock)\n";
 
+static int known(const char *cmd)
+{
+  for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+    if (strcmp(cmd, cmds[i].name) == 0)
+      return 1;
+  return 0;
+}
+
 void cpc_usage(FILE *f, const char *cmd)
 {
   if (!cmd)
@@ -75,7 +83,14 @@ int main(int argc, char **argv)
     return 2;
   }
   if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
-    cpc_usage(stdout, argc > 2 && strcmp(cmd, "help") == 0 ? argv[2] : NULL);
+    const char *which = argc > 2 && strcmp(cmd, "help") == 0 ? argv[2] : NULL;
+
+    if (which && !known(which)) {
+      fprintf(stderr, "ceoprof help: no command '%s'; the commands are attach, record, report, "
+                      "status, detach and push\n", which);
+      return 2;
+    }
+    cpc_usage(stdout, which);
     return 0;
   }
   if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {

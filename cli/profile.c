@@ -47,16 +47,53 @@ static void progress_end(void)
     fputs("\r\033[K", stderr);
 }
 
-/* The in-process engine's progress, from its loop. */
+/* The in-process engine's run, as the ceoprof command follows it. */
+struct run {
+  uint64_t last_tick;   /* when the progress line was last drawn */
+  pid_t command;        /* record: the command, which gets the signals record gets */
+  int signals;          /* SIGINT and SIGTERM received */
+  uint64_t stop_at_ms;  /* after a signal: stop then, if the command has not ended */
+};
+
+#define SIGNAL_GRACE_MS 2000  /* how long a signalled command may take to end */
+
 static void engine_tick(struct cpd_engine *e, void *arg)
 {
-  uint64_t *last = arg, now = cpd_now_ms();
+  struct run *r = arg;
+  uint64_t now = cpd_now_ms();
   struct cpd_progress p;
 
-  if (now - *last < 250 || cpd_engine_progress(e, &p) < 0)
+  if (r->stop_at_ms && now >= r->stop_at_ms) {
+    r->stop_at_ms = 0;
+    cpd_engine_request_stop(e);
+  }
+  if (now - r->last_tick < 250 || cpd_engine_progress(e, &p) < 0)
     return;
-  *last = now;
+  r->last_tick = now;
   progress_line(p.elapsed_s, p.samples, p.lost, p.workers, p.tasks);
+}
+
+/*
+ * As perf record does: a signal sent to record (by kill, timeout, a supervisor) is passed
+ * on to its command, and the profile ends when the command does (or after a grace period).
+ * One from the terminal reached the command already. A second signal stops at once.
+ */
+static int engine_signal(int sig, int from_process, void *arg)
+{
+  struct run *r = arg;
+
+  if (r->command <= 0 || ++r->signals > 1)
+    return 0;
+  if (from_process)
+    kill(r->command, sig);
+  r->stop_at_ms = cpd_now_ms() + SIGNAL_GRACE_MS;
+  return 1;
+}
+
+static void engine_report(void *arg)
+{
+  (void)arg;
+  progress_end();
 }
 
 struct popts {
@@ -161,7 +198,7 @@ static int run_engine(uint32_t pid, const struct popts *o, const char *socket_pa
 {
   struct cpd_config cfg;
   struct cpd_engine *e;
-  uint64_t last_tick = 0;
+  struct run r = { .command = enable_on_exec ? (pid_t)pid : 0 };
   int rc;
 
   cpd_log_name = "ceoprof";
@@ -175,8 +212,11 @@ static int run_engine(uint32_t pid, const struct popts *o, const char *socket_pa
   cfg.no_bpf = o->no_bpf;
   cfg.duration_s = o->duration_s;
   cfg.enable_on_exec = enable_on_exec;
+  cfg.report = stderr;  /* stdout is the command's */
   cfg.on_tick = engine_tick;
-  cfg.tick_arg = &last_tick;
+  cfg.on_signal = engine_signal;
+  cfg.before_report = engine_report;
+  cfg.tick_arg = &r;
   cfg.on_started = started;
   cfg.started_arg = arg;
   if (cpd_engine_start(&e, &cfg) < 0)
@@ -187,13 +227,13 @@ static int run_engine(uint32_t pid, const struct popts *o, const char *socket_pa
   return rc < 0 ? 1 : 0;
 }
 
+/* The end of a profile the daemon made, on stderr as every message of ceoprof's. */
 static void print_done(const Ceoprof__Wire__Done *d)
 {
-  printf("ceoprof: pid %" PRIu32 ": %" PRIu64 " samples, %" PRIu64 " lost; profile ended (%s)\n",
-         d->pid, d->samples, d->lost, d->message);
+  fprintf(stderr, "ceoprof: pid %" PRIu32 ": %" PRIu64 " samples, %" PRIu64 " lost; profile "
+          "ended (%s)\n", d->pid, d->samples, d->lost, d->message);
   for (size_t i = 0; i < d->n_files; i++)
-    printf("  wrote %s\n", d->files[i]);
-  fflush(stdout);
+    fprintf(stderr, "  wrote %s\n", d->files[i]);
 }
 
 #define FOLLOW_NO_PREFIX 3  /* the daemon writes only into its own directory for us */
@@ -307,11 +347,20 @@ int cpc_attach(int argc, char **argv)
     fprintf(stderr, "ceoprof attach: output prefix too long\n");
     return 2;
   }
+  /* Without -o a daemon of another user writes into its own --output-dir instead. */
+  if (o.prefix && cpd_check_prefix(o.abs_prefix, err, sizeof(err)) < 0) {
+    fprintf(stderr, "ceoprof attach: %s\n", err);
+    return 1;
+  }
   show_progress = isatty(STDERR_FILENO);
   rc = cpc_ctl_connect(&c, o.socket, err, sizeof(err));
   if (rc == -ENOENT || rc == -ECONNREFUSED) {
     /* No service: the same engine, here, serving the socket the target's client looks for. */
     cpc_ctl_close(&c);
+    if (cpd_check_prefix(o.abs_prefix, err, sizeof(err)) < 0) {
+      fprintf(stderr, "ceoprof attach: %s\n", err);
+      return 1;
+    }
     fprintf(stderr, "ceoprof: no ceoprofd on %s; profiling pid %" PRIu32 " directly\n", c.path,
             pid);
     rc = run_engine(pid, &o, c.path, 0, NULL, NULL);
@@ -370,6 +419,31 @@ struct child {
   int go_fd;      /* writing a byte lets the child exec */
 };
 
+/* Whether CMD can be run as execvp() would find it: 0, or -errno. */
+static int runnable(const char *cmd)
+{
+  const char *path = getenv("PATH");
+  char full[PATH_MAX];
+  struct stat st;
+  int rc = -ENOENT;
+
+  if (strchr(cmd, '/'))
+    return stat(cmd, &st) < 0 ? -errno : S_ISDIR(st.st_mode) ? -EISDIR
+           : access(cmd, X_OK) < 0 ? -errno : 0;
+  for (const char *p = path ? path : "/usr/local/bin:/usr/bin:/bin"; *p;) {
+    size_t n = strcspn(p, ":");
+
+    if (snprintf(full, sizeof(full), "%.*s/%s", n ? (int)n : 1, n ? p : ".", cmd) <
+            (int)sizeof(full) && stat(full, &st) == 0 && !S_ISDIR(st.st_mode)) {
+      if (access(full, X_OK) == 0)
+        return 0;
+      rc = -EACCES;
+    }
+    p += n + (p[n] == ':');
+  }
+  return rc;
+}
+
 static int release_child(void *arg)
 {
   struct child *ch = arg;
@@ -385,7 +459,7 @@ int cpc_record(int argc, char **argv)
 {
   struct popts o;
   struct child ch = { -1, -1 };
-  char dir[] = "/tmp/ceoprof-record.XXXXXX", sock[PATH_MAX], dflt[64];
+  char dir[] = "/tmp/ceoprof-record.XXXXXX", sock[PATH_MAX], dflt[64], err[512];
   int go[2], status_pipe[2], i = parse_popts(argc, argv, "record", &o, 1), rc, status = 0;
   int child_errno = 0;
 
@@ -396,6 +470,16 @@ int cpc_record(int argc, char **argv)
   if (i >= argc) {
     fprintf(stderr, "ceoprof record: give a command, e.g. 'ceoprof record -- ./server --port 80'\n");
     return 2;
+  }
+  /* Nothing runs when its profile could not be written or the command is not there. */
+  if ((rc = runnable(argv[i])) < 0) {
+    fprintf(stderr, "ceoprof record: cannot run %s: %s\n", argv[i], strerror(-rc));
+    return 127;
+  }
+  if (absolute_prefix(&o, "ceoprof-record") < 0 ||
+      cpd_check_prefix(o.abs_prefix, err, sizeof(err)) < 0) {
+    fprintf(stderr, "ceoprof record: %s\n", o.abs_prefix[0] ? err : "output prefix too long");
+    return 1;
   }
   if (!mkdtemp(dir)) {
     fprintf(stderr, "ceoprof record: cannot create a directory in /tmp: %s\n", strerror(errno));
@@ -448,8 +532,13 @@ int cpc_record(int argc, char **argv)
   if (read(status_pipe[0], &child_errno, sizeof(child_errno)) == sizeof(child_errno))
     fprintf(stderr, "ceoprof record: cannot run %s: %s\n", argv[i], strerror(child_errno));
   close(status_pipe[0]);
-  while (waitpid(ch.pid, &status, 0) < 0 && errno == EINTR)
-    ;
+  /* A command still running after its profile ended (a second signal, or one it ignores)
+   * is asked to end, as perf record does. */
+  if (waitpid(ch.pid, &status, WNOHANG) == 0) {
+    kill(ch.pid, SIGTERM);
+    while (waitpid(ch.pid, &status, 0) < 0 && errno == EINTR)
+      ;
+  }
   rmdir(dir);
   if (rc < 0)
     return 1;

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "opts.h"
 #include "sockpath.h"
+#include "util.h"
 
 static const char usage[] =
   "Usage: ceoprofd [OPTION]...\n"
@@ -198,6 +199,7 @@ int main(int argc, char **argv)
   struct cpd_config cfg;
   struct cpd_engine *e;
   struct stat st;
+  char why[512];
   int rc;
 
   cpd_config_init(&cfg);
@@ -223,6 +225,11 @@ int main(int argc, char **argv)
   if (cfg.target_pid && kill((pid_t)cfg.target_pid, 0) < 0 && errno == ESRCH) {
     fprintf(stderr, "ceoprofd: no process with pid %" PRIu32 "; check the pid with ps\n",
             cfg.target_pid);
+    return 1;
+  }
+  if (cfg.target_pid && cpd_check_prefix(cfg.prefix ? cfg.prefix : "ceoprof-", why,
+                                          sizeof(why)) < 0) {
+    fprintf(stderr, "ceoprofd: %s\n", why);
     return 1;
   }
   if (!cfg.target_pid && (stat(cfg.output_dir, &st) < 0 || !S_ISDIR(st.st_mode))) {

@@ -7,6 +7,7 @@
 #define CPD_ENGINE_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/un.h>
 
 struct cpd_engine;
@@ -30,10 +31,19 @@ struct cpd_config {
   int push_retries;              /* --push-retries: attempts after the first */
   int push_backoff_ms;           /* first wait between attempts, doubled each time */
   int push_drain_ms;             /* at stop, how long queued uploads may still take */
-  int quiet;                     /* no summary on stdout (the ceoprof command prints its own) */
+  int quiet;                     /* no summary (the ceoprof command prints its own) */
+  FILE *report;                  /* where the --pid summary goes: stdout for ceoprofd, stderr
+                                  * for the ceoprof command (stdout is its command's) */
+  /* Called, with tick_arg, before the summary is printed (to clear a progress line). */
+  void (*before_report)(void *arg);
   /* Called from the loop about every 100 ms (ceoprof's in-process progress line). */
   void (*on_tick)(struct cpd_engine *e, void *arg);
   void *tick_arg;
+  /* Called, with tick_arg, on SIGINT or SIGTERM (FROM_PROCESS: sent by kill(), not by the
+   * terminal): 1 to
+   * go on (ceoprof record passes it to its command and waits for it to end), 0 to stop.
+   * Without it, a signal stops the engine. */
+  int (*on_signal)(int sig, int from_process, void *arg);
   /* Called once the engine serves its socket and samples its target, before the loop runs
    * (ceoprof record lets its child exec here). 0, or -errno to stop at once. */
   int (*on_started)(void *arg);
@@ -76,6 +86,8 @@ void cpd_engine_run(struct cpd_engine *e);
  * not be written.
  */
 int cpd_engine_stop(struct cpd_engine *e);
+/* Makes cpd_engine_run return at its next turn, as a signal would. */
+void cpd_engine_request_stop(struct cpd_engine *e);
 /* The first profile in progress into *P: 0, or -ENOENT when none runs. */
 int cpd_engine_progress(const struct cpd_engine *e, struct cpd_progress *p);
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -112,4 +113,30 @@ uint64_t cpd_now_ns(void)
 uint64_t cpd_now_ms(void)
 {
   return cpd_now_ns() / 1000000u;
+}
+
+int cpd_check_prefix(const char *prefix, char *err, size_t errlen)
+{
+  const char *slash = strrchr(prefix, '/');
+  char dir[4096];
+  struct stat st;
+  int rc;
+
+  if (!slash)
+    snprintf(dir, sizeof(dir), ".");
+  else if (slash == prefix)
+    snprintf(dir, sizeof(dir), "/");
+  else if (snprintf(dir, sizeof(dir), "%.*s", (int)(slash - prefix), prefix) >= (int)sizeof(dir))
+    return snprintf(err, errlen, "output prefix too long"), -ENAMETOOLONG;
+  if (stat(dir, &st) < 0 || (!S_ISDIR(st.st_mode) && (errno = ENOTDIR)) ||
+      access(dir, W_OK | X_OK) < 0) {
+    rc = -errno;
+    snprintf(err, errlen, "cannot write %s* into %s: %s; create the folder or choose "
+             "another with -o", prefix, dir, strerror(-rc));
+    return rc;
+  }
+  if (slash && slash[1] == '\0')
+    return snprintf(err, errlen, "output prefix %s names a folder, not files; add a name, "
+                    "e.g. -o %srun1", prefix, prefix), -EISDIR;
+  return 0;
 }

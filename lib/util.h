@@ -39,6 +39,12 @@ long cpd_peak_rss_kib(void);
  */
 int cpd_pid_exited(uint32_t pid);
 
+/*
+ * Whether files named PREFIX + extension can be created: PREFIX's folder exists, is a
+ * folder, and this process may write into it. 0, or -errno with a line for the user in ERR.
+ */
+int cpd_check_prefix(const char *prefix, char *err, size_t errlen);
+
 /* An output file written as PATH.tmp and renamed to PATH only when complete. */
 struct cpd_outfile {
   char path[4096];

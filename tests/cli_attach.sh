@@ -32,7 +32,8 @@ sleep 0.3
   die "direct attach failed: $(cat "$WORK/direct.err")"
 cat "$WORK/direct.out" "$WORK/direct.err"
 grep -q "profiling pid $w0 directly" "$WORK/direct.err" || die "attach did not say it ran directly"
-grep -q "wrote $WORK/direct.pb.gz" "$WORK/direct.out" || die "no pprof path printed"
+grep -q "wrote $WORK/direct.pb.gz" "$WORK/direct.err" || die "no pprof path printed on stderr"
+[ ! -s "$WORK/direct.out" ] || die "attach wrote on stdout: $(cat "$WORK/direct.out")"
 go tool pprof -tags "$WORK/direct.pb.gz" >"$WORK/direct.tags" 2>&1 || die "pprof cannot read it"
 grep -q ": alpha\$" "$WORK/direct.tags" || die "direct attach: no worker labels (client not served)"
 wait "$w0"
@@ -54,10 +55,10 @@ expect_error 1 "already being profiled" "$CEOPROF" attach "$w1"
 cat "$WORK/detach.out"
 grep -q "profile ended (detached)" "$WORK/detach.out" || die "detach did not report the end"
 wait "$ap" || die "attach failed after the detach: $(cat "$WORK/attach.err")"
-cat "$WORK/attach.out"
-grep -q "wrote $WORK/svc.pb.gz" "$WORK/attach.out" || die "attach did not print the pprof path"
-grep -q "wrote $WORK/svc.trace.json" "$WORK/attach.out" || die "attach did not print the trace path"
-samples=$(sed -n 's/.*: \([0-9]*\) samples.*/\1/p' "$WORK/attach.out")
+cat "$WORK/attach.out" "$WORK/attach.err"
+grep -q "wrote $WORK/svc.pb.gz" "$WORK/attach.err" || die "attach did not print the pprof path"
+grep -q "wrote $WORK/svc.trace.json" "$WORK/attach.err" || die "attach did not print the trace path"
+samples=$(sed -n 's/.*: \([0-9]*\) samples.*/\1/p' "$WORK/attach.err")
 [ "$samples" -gt 100 ] || die "only $samples samples in 1.5 s at 299 Hz"
 $PYTHON3 "$top_srcdir/tests/check_pprof.py" "$WORK/svc.pb.gz" || die "the pprof breaks Pyroscope's rules"
 $VALIDATE "$WORK/svc.trace.json" >/dev/null || die "the trace does not validate"
@@ -69,6 +70,34 @@ sleep 0.8
 kill -INT "$ip"
 wait "$ip" || die "attach interrupted failed: $(cat "$WORK/int.out")"
 [ -s "$WORK/int.pb.gz" ] && [ -s "$WORK/int.trace.json" ] || die "Ctrl-C lost the files"
+
+# A missing output folder: one clear line at once, from the command and from the daemon
+# (a prefix the command cannot check itself), which stays idle and answers SIGTERM.
+rc=0; t0=$(date +%s%N)
+"$CEOPROF" attach "$w1" -D 1 -o "$WORK/missing/x" >/dev/null 2>"$WORK/miss.err" || rc=$?
+t1=$(date +%s%N)
+[ "$rc" = 1 ] || die "attach into a missing folder returned $rc: $(cat "$WORK/miss.err")"
+grep -q "cannot write .*missing.*No such file or directory" "$WORK/miss.err" ||
+  die "unclear error: $(cat "$WORK/miss.err")"
+[ $(( (t1 - t0) / 1000000 )) -lt 1000 ] || die "the error took $(( (t1 - t0) / 1000000 )) ms"
+# The daemon checks too (a request from another client than ceoprof): an Error at once.
+$PYTHON3 - "$SOCK" "$w1" "$WORK/missing/x" >"$WORK/miss_daemon.txt" 2>&1 <<'PY' ||
+import socket, struct, sys
+sys.path.insert(0, __import__("os").environ["top_srcdir"] + "/tests")
+from send_frames import field_bytes, field_varint, frame, read_frame
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.settimeout(2)
+s.sendall(frame(9, field_varint(1, int(sys.argv[2])) + field_varint(3, 1000) + field_bytes(4, sys.argv[3])))
+reply = read_frame(s)
+assert reply and reply[0] == (8 << 3 | 2), reply  # Frame.error
+assert b"No such file or directory" in reply, reply
+print("daemon refused:", reply[4:].decode(errors="replace"))
+PY
+  die "the daemon did not refuse a missing folder: $(cat "$WORK/miss_daemon.txt")"
+cat "$WORK/miss_daemon.txt"
+"$CEOPROF" status >"$WORK/status2.txt" 2>&1
+grep -Eq "^ +$w1 .* attach\$" "$WORK/status2.txt" && die "a profile was left running: $(cat "$WORK/status2.txt")"
 
 # A user who could not ptrace the target is refused by the daemon, which runs as root.
 if command -v setpriv >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then

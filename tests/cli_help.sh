@@ -29,4 +29,8 @@ for fn in $(sed -n 's/^CEOPROF_EXTERN [a-z0-9_ *]*\(ceoprof_[a-z_]*\)(.*/\1/p' "
   grep -q "^\.B.* $fn(\|\"$fn(\|^$fn" "$top_srcdir/man/ceoprof.3" || grep -q "$fn" "$top_srcdir/man/ceoprof.3" ||
     die "ceoprof.3 does not document $fn"
 done
+# Help for a command that does not exist is an error, not an empty page.
+rc=0; "$CEOPROF" help bogus >"$WORK/bogus.out" 2>"$WORK/bogus.err" || rc=$?
+[ "$rc" = 2 ] || die "ceoprof help bogus returned $rc"
+grep -q "no command 'bogus'" "$WORK/bogus.err" || die "unclear: $(cat "$WORK/bogus.err")"
 echo ok

@@ -12,8 +12,9 @@ unset CEOPROF_SOCKET  # record sets its own
 "$CEOPROF" record -F 499 -o "$WORK/rec" -- "$WORKLOAD" 1 early >"$WORK/rec.out" 2>"$WORK/rec.err" ||
   die "record failed: $(cat "$WORK/rec.err")"
 cat "$WORK/rec.out" "$WORK/rec.err"
-grep -q "wrote $WORK/rec.pb.gz" "$WORK/rec.out" || die "record did not print the pprof path"
-grep -q "wrote $WORK/rec.trace.json" "$WORK/rec.out" || die "record did not print the trace path"
+grep -q "wrote $WORK/rec.pb.gz" "$WORK/rec.err" || die "record did not print the pprof path"
+grep -q "wrote $WORK/rec.trace.json" "$WORK/rec.err" || die "record did not print the trace path"
+grep -q "wrote" "$WORK/rec.out" && die "record printed its summary on stdout, into the command's output"
 $PYTHON3 "$top_srcdir/tests/check_pprof.py" "$WORK/rec.pb.gz" || die "the pprof breaks Pyroscope's rules"
 go tool pprof -top "$WORK/rec.pb.gz" >"$WORK/top.txt" 2>&1 || die "pprof: $(cat "$WORK/top.txt")"
 cat "$WORK/top.txt"
@@ -34,6 +35,35 @@ rc=0; "$CEOPROF" record -o "$WORK/seven" -- sh -c 'exit 7' >/dev/null 2>&1 || rc
 rc=0; "$CEOPROF" record -o "$WORK/none" -- /nonexistent/cmd >/dev/null 2>"$WORK/none.err" || rc=$?
 [ "$rc" = 127 ] || die "record of a missing command returned $rc"
 grep -q "cannot run /nonexistent/cmd" "$WORK/none.err" || die "unclear error: $(cat "$WORK/none.err")"
+[ -z "$(ls "$WORK"/none.* 2>/dev/null | grep -v none.err)" ] || die "files written for a command that cannot run"
+grep -q "samples" "$WORK/none.err" && die "a summary for a command that never ran: $(cat "$WORK/none.err")"
 rc=0; "$CEOPROF" record >/dev/null 2>"$WORK/nocmd.err" || rc=$?
 [ "$rc" = 2 ] && grep -q "give a command" "$WORK/nocmd.err" || die "record without a command: $rc"
+
+# stdout is the command's alone: "record -- echo hi | ..." sees exactly "hi".
+"$CEOPROF" record -o "$WORK/echo" -- echo hi >"$WORK/echo.out" 2>"$WORK/echo.err" || die "record echo failed"
+[ "$(cat "$WORK/echo.out")" = hi ] || die "stdout is not the command's: $(cat "$WORK/echo.out")"
+
+# A missing output folder: a clear error at once, and the command never runs.
+rc=0; t0=$(date +%s%N)
+"$CEOPROF" record -o "$WORK/missing/dir/x" -- touch "$WORK/ran" >/dev/null 2>"$WORK/missing.err" || rc=$?
+t1=$(date +%s%N)
+[ "$rc" = 1 ] || die "record into a missing folder returned $rc"
+grep -q "cannot write .*missing/dir.*No such file or directory" "$WORK/missing.err" ||
+  die "unclear error: $(cat "$WORK/missing.err")"
+[ ! -e "$WORK/ran" ] || die "the command ran though its profile could not be written"
+[ $(( (t1 - t0) / 1000000 )) -lt 1000 ] || die "the error took $(( (t1 - t0) / 1000000 )) ms"
+
+# SIGTERM to record alone (timeout, kill, a supervisor) reaches its command, as with perf:
+# record ends with it, writes the files, and returns the command's status.
+"$CEOPROF" record -o "$WORK/term" -- sleep 30 >/dev/null 2>"$WORK/term.err" &
+rp=$!
+sleep 1
+t0=$(date +%s%N)
+kill -TERM "$rp"
+rc=0; wait "$rp" || rc=$?
+t1=$(date +%s%N)
+[ "$rc" = 143 ] || die "record returned $rc after SIGTERM (the command's 143 expected): $(cat "$WORK/term.err")"
+[ $(( (t1 - t0) / 1000000 )) -lt 5000 ] || die "record took $(( (t1 - t0) / 1000000 )) ms to end"
+[ -s "$WORK/term.pb.gz" ] && [ -s "$WORK/term.trace.json" ] || die "no files after SIGTERM"
 echo ok

@@ -19,7 +19,7 @@ rc=0
 wait "$wp" || true
 cat "$WORK/pid.err"
 [ "$rc" = 1 ] || die "ceoprofd exited $rc though it could not write"
-grep -q "failed to write the trace of pid $wp.*No such file or directory" "$WORK/pid.err" ||
+grep -q "cannot write .*missing/dir.*No such file or directory" "$WORK/pid.err" ||
   die "unclear error: $(cat "$WORK/pid.err")"
 
 # Service mode on a 16 KiB tmpfs: the files do not fit; nothing is lost.

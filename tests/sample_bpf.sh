@@ -22,8 +22,8 @@ grep -q "off-CPU stacks from the BPF helper" "$WORK/rec.err" \
 off="$WORK/w.offcpu.pb.gz"
 $PYTHON3 "$top_srcdir/tests/check_pprof.py" "$off" --json >"$WORK/off.check" || die "$(cat "$WORK/off.check")"
 grep -q "('off_cpu', 'nanoseconds')" "$WORK/off.check" || die "off-CPU sample type: $(cat "$WORK/off.check")"
-wpid=$(sed -n 's/^ceoprof: pid \([0-9]*\) (.*/\1/p' "$WORK/rec.out" | head -n 1)
-[ -n "$wpid" ] || die "no summary: $(cat "$WORK/rec.out")"
+wpid=$(sed -n 's/^ceoprof: pid \([0-9]*\) (.*/\1/p' "$WORK/rec.err" | head -n 1)
+[ -n "$wpid" ] || die "no summary: $(cat "$WORK/rec.err")"
 go tool pprof -top -sample_index=off_cpu -tagfocus=thread_id="$wpid" "$off" >"$WORK/main.top" 2>&1 \
   || die "go tool pprof: $(cat "$WORK/main.top")"
 go tool pprof -top -nodefraction=0 -nodecount=100000 -sample_index=off_cpu "$off" >"$WORK/all.top" 2>&1 || die "$(cat "$WORK/all.top")"

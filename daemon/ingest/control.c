@@ -113,6 +113,10 @@ static void attach(struct cpd_conn *c, const Ceoprof__Wire__AttachRequest *a)
                              "--output-dir; leave out -o");
     return;
   }
+  if (o.prefix && cpd_check_prefix(o.prefix, err, sizeof(err)) < 0) {
+    refuse(c, -ENOENT, err);
+    return;
+  }
   t = cpd_engine_add_target(e, a->pid, c->uid, &o, err, sizeof(err));
   if (!t) {
     refuse(c, -EPERM, err);

@@ -39,6 +39,7 @@ void cpd_config_init(struct cpd_config *c)
     .push_backoff_ms = 1000,
     .push_drain_ms = 5000,
   };
+  c->report = stdout;
 }
 
 /* ---- sessions and targets ---- */
@@ -255,8 +256,18 @@ static void on_signal_ready(struct cpd_watch *w, uint32_t events)
   struct signalfd_siginfo si;
 
   (void)events;
-  while (read(e->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-    e->stop = (int)si.ssi_signo;
+  while (read(e->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+    int from_process = si.ssi_code == SI_USER || si.ssi_code == SI_QUEUE;
+
+    if (!e->cfg.on_signal || !e->cfg.on_signal((int)si.ssi_signo, from_process, e->cfg.tick_arg))
+      e->stop = (int)si.ssi_signo;
+  }
+}
+
+void cpd_engine_request_stop(struct cpd_engine *e)
+{
+  if (!e->stop)
+    e->stop = -2;
 }
 
 static int watch_signals(struct cpd_engine *e)
@@ -446,7 +457,7 @@ static void finish_all(struct cpd_engine *e)
     struct cpd_target *t = e->targets;
 
     if (!t->end_reason)
-      t->end_reason = e->stop == -1 ? "duration" : "daemon stopping";
+      t->end_reason = e->stop == -1 ? "duration" : e->stop == -2 ? "stopped" : "daemon stopping";
     end_target(e, t);
   }
   cpd_push_queue_free(e->env.push, e->cfg.push_drain_ms);

@@ -19,6 +19,7 @@ static int cmp_count_desc(const void *a, const void *b)
 
 void cpd_summary_print(const struct cpd_target *t, const struct cpd_timeline *tl)
 {
+  FILE *out = t->env->cfg->report ? t->env->cfg->report : stdout;
   const struct cpd_session *s = t->session;
   const struct cpd_profile *p = &t->profile;
   uint64_t (*self)[2] = calloc(p->nfuncs + 1, sizeof(*self));
@@ -29,9 +30,9 @@ void cpd_summary_print(const struct cpd_target *t, const struct cpd_timeline *tl
 
   for (size_t i = 0; i < s->nthreads; i++)
     workers += s->threads[i].worker_name != NULL;
-  printf("ceoprof: pid %" PRIu32 " (%s) for %.2f s at %d Hz (%s)\n", t->pid, s->service, secs,
+  fprintf(out, "ceoprof: pid %" PRIu32 " (%s) for %.2f s at %d Hz (%s)\n", t->pid, s->service, secs,
          t->sampler.hz, t->sampler.event);
-  printf("  samples %zu, lost %" PRIu64 " (+%" PRIu64 " records), threads %zu, workers %zu, "
+  fprintf(out, "  samples %zu, lost %" PRIu64 " (+%" PRIu64 " records), threads %zu, workers %zu, "
          "tasks %zu\n", p->nsamples, p->lost_samples, p->lost_records, p->nthreads, workers,
          tl->nspans);
   if (self && p->nsamples) {
@@ -44,28 +45,28 @@ void cpd_summary_print(const struct cpd_target *t, const struct cpd_timeline *tl
       self[f][0]++;
     }
     cpd_qsort(self, p->nfuncs + 1, sizeof(*self), cmp_count_desc);
-    printf("  top functions (self):\n");
+    fprintf(out, "  top functions (self):\n");
     for (size_t i = 0; i < p->nfuncs + 1 && i < 8 && self[i][0]; i++)
-      printf("    %5.1f%%  %s\n", 100.0 * (double)self[i][0] / (double)p->nsamples,
+      fprintf(out, "    %5.1f%%  %s\n", 100.0 * (double)self[i][0] / (double)p->nsamples,
              self[i][1] ? cpd_function_name(&p->funcs[self[i][1] - 1]) : "(unknown)");
   }
   free(self);
   getrusage(RUSAGE_SELF, &ru);
   cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-  printf("  daemon CPU %.3f s (%.1f us per sample), peak RSS %ld KiB\n", cpu,
+  fprintf(out, "  daemon CPU %.3f s (%.1f us per sample), peak RSS %ld KiB\n", cpu,
          p->nsamples ? cpu * 1e6 / (double)p->nsamples : 0.0, cpd_peak_rss_kib());
   if (t->sampler.opts.dwarf_stack) {
     const struct cpd_unwind *u = &t->sampler.unwind;
 
-    printf("  DWARF unwinding: %" PRIu64 " stacks, %.1f frames each, %" PRIu64 " cut short (%"
+    fprintf(out, "  DWARF unwinding: %" PRIu64 " stacks, %.1f frames each, %" PRIu64 " cut short (%"
            PRIu64 " frames without unwind information), %.1f us CPU per stack\n", u->samples,
            u->samples ? (double)u->frames / (double)u->samples : 0.0, u->truncated, u->no_info,
            u->samples ? (double)u->cpu_ns / 1e3 / (double)u->samples : 0.0);
   }
-  printf("  files written %.1f ms after the stop\n",
+  fprintf(out, "  files written %.1f ms after the stop\n",
          (double)(cpd_now_ns() - (t->finish_ns ? t->finish_ns : t->stop_ns)) / 1e6);
   for (size_t i = 0; i < t->nfiles; i++)
-    printf("  wrote %s\n", t->files[i]);
-  fflush(stdout);
+    fprintf(out, "  wrote %s\n", t->files[i]);
+  fflush(out);
 }

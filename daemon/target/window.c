@@ -319,8 +319,11 @@ int cpd_window_write(struct cpd_target *t, uint64_t cut_ns, int final)
     return -EAGAIN;
   }
   report_files(t, &f, &info);
-  if (final && t->sampling && t->env->cfg->target_pid && !t->env->cfg->quiet)
+  if (final && t->sampling && t->env->cfg->target_pid && !t->env->cfg->quiet) {
+    if (t->env->cfg->before_report)
+      t->env->cfg->before_report(t->env->cfg->tick_arg);
     cpd_summary_print(t, &tl);
+  }
   else
     for (size_t i = written_before; i < t->nfiles; i++)
       cpd_log("wrote %s (pid %" PRIu32 ", %zu tasks, %zu events, %zu samples)", t->files[i],
