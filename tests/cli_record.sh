@@ -66,4 +66,23 @@ t1=$(date +%s%N)
 [ "$rc" = 143 ] || die "record returned $rc after SIGTERM (the command's 143 expected): $(cat "$WORK/term.err")"
 [ $(( (t1 - t0) / 1000000 )) -lt 5000 ] || die "record took $(( (t1 - t0) / 1000000 )) ms to end"
 [ -s "$WORK/term.pb.gz" ] && [ -s "$WORK/term.trace.json" ] || die "no files after SIGTERM"
+# A program nobody instrumented, stripped (gzip): named after its executable in the summary
+# and the trace, its unnamed code after its file as go tool pprof names it, never
+# "(unknown)"; a software-only machine is said once, in the summary, not on every run.
+head -c 20000000 /dev/urandom >"$WORK/big"
+"$CEOPROF" record -F 499 -o "$WORK/gz" -- gzip -9 -c "$WORK/big" >/dev/null 2>"$WORK/gz.err" ||
+  die "record gzip failed: $(cat "$WORK/gz.err")"
+cat "$WORK/gz.err"
+grep -q "^ceoprof: pid [0-9]* (gzip)" "$WORK/gz.err" || die "gzip is not named gzip in the summary"
+grep -q "(unknown)" "$WORK/gz.err" && die "the summary says (unknown)"
+grep -q "^ceoprof: hardware cycles" "$WORK/gz.err" && die "the hardware note came as a log line"
+[ "$(grep -c "hardware cycles" "$WORK/gz.err")" -le 1 ] || die "the hardware note came more than once"
+top=$(sed -n '/top functions/{n;p;}' "$WORK/gz.err" | awk '{print $2}')
+go tool pprof -top "$WORK/gz.pb.gz" 2>/dev/null | grep -qF -- "$top" || die "the summary's top function $top is not go tool pprof's"
+$PYTHON3 - "$WORK/gz.trace.json" <<'PY' || die "the trace does not name the process gzip"
+import json, sys
+names = [e["args"]["name"] for e in json.load(open(sys.argv[1]))["traceEvents"]
+         if e.get("ph") == "M" and e.get("name") == "process_name"]
+assert names and names[0].startswith("gzip"), names
+PY
 echo ok

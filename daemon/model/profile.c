@@ -380,6 +380,14 @@ static uint32_t resolve(struct cpd_profile *p, uint64_t addr, int kernel)
   l->address = addr;
   l->mapping = mapping;
   l->function = sym ? intern_function(p, sym->name, mapping) : 0;
+  /* No symbol: code in no mapping, or in one without a file ([vdso], [anon:...],
+   * [kernel.kallsyms]), is named as perf names it, so pprof shows "[unknown]" and "[vdso]"
+   * rather than wrapping the mapping's name in brackets again. */
+  if (!sym && (!mapping || p->mappings[mapping - 1].path[0] == '['))
+    l->function = intern_function(p, mapping && strcmp(p->mappings[mapping - 1].path,
+                                                       "[kernel.kallsyms]") != 0
+                                         ? p->mappings[mapping - 1].path : "[unknown]",
+                                  mapping);
   if (dso && l->function)
     add_source_lines(p, l, dso, vaddr);
   return (uint32_t)++p->nlocs;

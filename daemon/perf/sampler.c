@@ -213,8 +213,8 @@ static int open_thread(struct cpd_sampler *s, uint32_t tid, char *err, size_t er
         /* No hardware PMU (a VM): fall back, once, to the software clock. */
         s->event = "cpu-clock";
         s->period_is_ns = 1;
-        snprintf(s->warning, sizeof(s->warning),
-                 "hardware cycles are not supported here; sampling cpu-clock instead");
+        snprintf(s->event_note, sizeof(s->event_note),
+                 "; hardware cycles are not supported here");
         fill_attr(s, &a, 0);
         fd = cpd_perf_open(&a, (pid_t)tid, cpu, -1, 0);
       }

@@ -78,7 +78,8 @@ struct cpd_sampler {
   char offcpu_note[320];       /* which of the two, and why not BPF */
   struct cpd_reader reader;    /* the thread that copies the rings' records, in time order */
   struct cpd_perf_rec *rec;    /* the record being handled (large: frames, stack) */
-  char warning[256];           /* set when the rate was clamped or the event fell back */
+  char warning[256];           /* set when the rate was clamped */
+  char event_note[64];         /* why the event is cpu-clock, for the summary: said once */
   struct cpd_unwind unwind;    /* with opts.dwarf_stack */
 };
 

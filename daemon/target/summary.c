@@ -4,8 +4,10 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 
+#include "log.h"
 #include "model/session.h"
 #include "target/summary.h"
 #include "util.h"
@@ -22,7 +24,10 @@ void cpd_summary_print(const struct cpd_target *t, const struct cpd_timeline *tl
   FILE *out = t->env->cfg->report ? t->env->cfg->report : stdout;
   const struct cpd_session *s = t->session;
   const struct cpd_profile *p = &t->profile;
-  uint64_t (*self)[2] = calloc(p->nfuncs + 1, sizeof(*self));
+  /* Self counts by function, and, for leaves without one, by mapping (index nfuncs + 1 +
+   * mapping): named as go tool pprof names them, "[libfoo.so.1]". */
+  size_t nkeys = p->nfuncs + 1 + p->nmappings + 1;
+  uint64_t (*self)[2] = calloc(nkeys, sizeof(*self));
   size_t workers = 0;
   double secs = (double)(t->stop_ns - t->start_ns) / 1e9;
   struct rusage ru;
@@ -30,31 +35,40 @@ void cpd_summary_print(const struct cpd_target *t, const struct cpd_timeline *tl
 
   for (size_t i = 0; i < s->nthreads; i++)
     workers += s->threads[i].worker_name != NULL;
-  fprintf(out, "ceoprof: pid %" PRIu32 " (%s) for %.2f s at %d Hz (%s)\n", t->pid, s->service, secs,
-         t->sampler.hz, t->sampler.event);
+  fprintf(out, "ceoprof: pid %" PRIu32 " (%s) for %.2f s at %d Hz (%s%s)\n", t->pid, s->service,
+          secs, t->sampler.hz, t->sampler.event,
+          t->sampler.event_note[0] ? t->sampler.event_note : "");
   fprintf(out, "  samples %zu, lost %" PRIu64 " (+%" PRIu64 " records), threads %zu, workers %zu, "
          "tasks %zu\n", p->nsamples, p->lost_samples, p->lost_records, p->nthreads, workers,
          tl->nspans);
   if (self && p->nsamples) {
-    for (size_t i = 0; i < p->nfuncs + 1; i++)
+    for (size_t i = 0; i < nkeys; i++)
       self[i][1] = i;
     for (size_t i = 0; i < p->nsamples; i++) {
       const struct cpd_stack *stk = &p->stacks[p->samples[i].stack];
-      uint32_t f = stk->len ? p->locs[p->frames[stk->off] - 1].function : 0;
+      const struct cpd_location *l = stk->len ? &p->locs[p->frames[stk->off] - 1] : NULL;
 
-      self[f][0]++;
+      self[!l ? p->nfuncs + 1 : l->function ? l->function : p->nfuncs + 1 + l->mapping][0]++;
     }
-    cpd_qsort(self, p->nfuncs + 1, sizeof(*self), cmp_count_desc);
+    cpd_qsort(self, nkeys, sizeof(*self), cmp_count_desc);
     fprintf(out, "  top functions (self):\n");
-    for (size_t i = 0; i < p->nfuncs + 1 && i < 8 && self[i][0]; i++)
-      fprintf(out, "    %5.1f%%  %s\n", 100.0 * (double)self[i][0] / (double)p->nsamples,
-             self[i][1] ? cpd_function_name(&p->funcs[self[i][1] - 1]) : "(unknown)");
+    for (size_t i = 0; i < nkeys && i < 8 && self[i][0]; i++) {
+      size_t k = self[i][1], m = k > p->nfuncs ? k - p->nfuncs - 1 : 0;
+      const char *path = m ? p->mappings[m - 1].path : "[unknown]", *base = strrchr(path, '/');
+
+      if (k && k <= p->nfuncs)
+        fprintf(out, "    %5.1f%%  %s\n", 100.0 * (double)self[i][0] / (double)p->nsamples,
+                cpd_function_name(&p->funcs[k - 1]));
+      else
+        fprintf(out, "    %5.1f%%  %s%s%s\n", 100.0 * (double)self[i][0] / (double)p->nsamples,
+                path[0] == '[' ? "" : "[", base ? base + 1 : path, path[0] == '[' ? "" : "]");
+    }
   }
   free(self);
   getrusage(RUSAGE_SELF, &ru);
   cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-  fprintf(out, "  daemon CPU %.3f s (%.1f us per sample), peak RSS %ld KiB\n", cpu,
+  fprintf(out, "  %s CPU %.3f s (%.1f us per sample), peak RSS %ld KiB\n", cpd_log_name, cpu,
          p->nsamples ? cpu * 1e6 / (double)p->nsamples : 0.0, cpd_peak_rss_kib());
   if (t->sampler.opts.dwarf_stack) {
     const struct cpd_unwind *u = &t->sampler.unwind;

@@ -131,6 +131,20 @@ static void offcpu_advance(struct cpd_profile *p, uint64_t cut_ns, int final)
   p->noffcpu = k;
 }
 
+/* A process without libceoprof (no Hello) is named after its program, as the kernel last
+ * named its main thread (after an exec too), not "unknown". */
+static void name_service(struct cpd_target *t)
+{
+  const char *comm = cpd_profile_comm(&t->profile, t->pid);
+  char *copy;
+
+  if (t->session->had_hello || !comm || !comm[0] || strcmp(comm, t->session->service) == 0 ||
+      !(copy = strdup(comm)))
+    return;
+  free(t->session->service);
+  t->session->service = copy;
+}
+
 /* The samples of the window ending at CUT_NS first, lanes named, the trace's sample
  * extras built. Returns how many samples the window takes. */
 static size_t samples_window(struct cpd_target *t, uint64_t cut_ns, int final,
@@ -148,6 +162,7 @@ static size_t samples_window(struct cpd_target *t, uint64_t cut_ns, int final,
     if (th)
       snprintf(th->comm, sizeof(th->comm), "%s", p->threads[i].comm);
   }
+  name_service(t);
   cpd_sched_index(&p->sched);
   *ts = (struct cpd_trace_samples){ p, t->sampler.event, t->sampler.hz, t->window_start_ns,
                                     cut_ns, t->opts.dwarf_stack ? &t->sampler.unwind : NULL,
