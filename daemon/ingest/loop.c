@@ -191,14 +191,13 @@ static void on_listen_ready(struct cpd_watch *w, uint32_t events)
  * process may. Either way what a connection may report or ask is checked per connection
  * (SO_PEERCRED).
  */
-static void socket_mode(const char *path)
+static int socket_mode(const char *path)
 {
   struct group *g = getgrnam("ceoprof");
 
   if (g && chown(path, (uid_t)-1, g->gr_gid) == 0)
-    chmod(path, 0660);
-  else
-    chmod(path, 0666);
+    return chmod(path, 0660);
+  return chmod(path, 0666);
 }
 
 static int listen_socket(struct cpd_engine *e)
@@ -232,8 +231,10 @@ static int listen_socket(struct cpd_engine *e)
   e->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (e->listen_fd < 0)
     return -errno;
+  /* Its mode is set before the rename: the socket never appears with the umask's. */
   if (bind(e->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-      listen(e->listen_fd, 128) < 0 || rename(addr.sun_path, path) < 0) {
+      listen(e->listen_fd, 128) < 0 || socket_mode(addr.sun_path) < 0 ||
+      rename(addr.sun_path, path) < 0) {
     rc = -errno;
     cpd_log("failed to listen on %s: %s", path, strerror(errno));
     unlink(addr.sun_path);
@@ -241,7 +242,6 @@ static int listen_socket(struct cpd_engine *e)
     e->listen_fd = -1;
     return rc;
   }
-  socket_mode(path);
   e->listen_watch.cb = on_listen_ready;
   if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, e->listen_fd, &ev) < 0)
     return -errno;
