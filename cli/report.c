@@ -406,7 +406,13 @@ int cpc_report(int argc, char **argv)
     }
     return cpc_report_waits(argv[optind], by ? by : "task", top);
   }
-  if (ends_with(argv[optind], ".json"))
+  if (ends_with(argv[optind], ".json")) {
+    if (by) {
+      fprintf(stderr, "ceoprof report: a trace's task durations are by task name; --by %s "
+              "goes with a .pb.gz profile, or with --waits (task or worker)\n", by);
+      return 2;
+    }
     return cpc_report_trace(argv[optind], top);
+  }
   return report_pprof(argv[optind], by ? by : "function", top);
 }

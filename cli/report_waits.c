@@ -162,6 +162,12 @@ int cpc_report_waits(const char *path, const char *by, int top)
     sp->name = name;
     nspans++;
   }
+  if (nspans == 0 && without == 0) {
+    fprintf(stderr, "ceoprof report: %s has no task spans: the program reported no tasks "
+            "(it does not use libceoprof, or its tasks were shorter than "
+            "CEOPROF_THRESHOLD_US)\n", path);
+    goto out;
+  }
   if (nspans == 0) {
     fprintf(stderr, "ceoprof report: %s has no task spans with wait times (%zu without): they "
             "come from a profile made with sampling (ceoprof record or attach)\n", path, without);

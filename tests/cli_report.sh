@@ -87,4 +87,12 @@ for name, durs in d.items():
         assert abs(got - want) <= 0.006 * want + 0.1, (name, got, want)
 print("trace report ok:", sorted(d))
 PY
+# A trace without tasks (a program without libceoprof): --waits says so, not "without
+# sampling"; --by on a trace is refused, not ignored.
+"$CEOPROF" record -o "$WORK/plain" -- sleep 0.3 >/dev/null 2>&1 || die "record sleep failed"
+rc=0; "$CEOPROF" report --waits "$WORK/plain.trace.json" >/dev/null 2>"$WORK/plain.err" || rc=$?
+[ "$rc" = 1 ] && grep -q "reported no tasks" "$WORK/plain.err" || die "unclear --waits: $(cat "$WORK/plain.err")"
+grep -q "without sampling\|made with sampling" "$WORK/plain.err" && die "--waits blames sampling: $(cat "$WORK/plain.err")"
+rc=0; "$CEOPROF" report "$WORK/plain.trace.json" --by thread >/dev/null 2>"$WORK/by.err" || rc=$?
+[ "$rc" = 2 ] && grep -q -- "--by thread goes with a .pb.gz" "$WORK/by.err" || die "--by on a trace: $rc $(cat "$WORK/by.err")"
 echo ok
