@@ -65,7 +65,7 @@ static const char *str(json_object *o, const char *key)
   return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
 }
 
-/* A lane's name without the " (tid N)" the trace writer adds: the worker's name. */
+/* A lane's name (without the " (tid N)" older traces added): the worker's name. */
 static void lane_key(const struct lane *lanes, size_t nlanes, int64_t tid, char *out, size_t size)
 {
   for (size_t i = 0; i < nlanes; i++) {

@@ -7,6 +7,7 @@ Options add expectations; the exit status is 0 only when every check holds.
 """
 import argparse
 import json
+import re
 import sys
 from collections import Counter, defaultdict
 
@@ -80,7 +81,10 @@ def main():
                 fail(errors, f"lane {tid}: {e['name']} at {e['ts']} overlaps {stack[-1]['name']}")
             stack.append(e)
     counts = Counter(e["name"] for lst in spans.values() for e in lst)
-    lane_names = set(n.split(" (tid ")[0] for n in names.values())
+    lane_names = set(names.values())
+    for tid, n in names.items():
+        if re.search(r" \((tid|pid) \d+\)", n):
+            fail(errors, f"lane {tid} is named {n!r}: viewers add the tid themselves")
     for w in filter(None, args.workers.split(",")):
         if w not in lane_names:
             fail(errors, f"no lane for worker {w} (lanes: {sorted(lane_names)})")

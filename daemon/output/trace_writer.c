@@ -77,7 +77,8 @@ static void write_lanes(FILE *f, const struct cpd_session *s, const struct cpd_t
 {
   char name[320];
 
-  snprintf(name, sizeof(name), "%s (pid %" PRIu32 ")", s->service, s->pid);
+  /* Names alone: viewers show the pid and tid beside them themselves. */
+  snprintf(name, sizeof(name), "%s", s->service);
   head(f, "M", s->pid, s->pid);
   fputs(",\"name\":\"process_name\",\"args\":{\"name\":", f);
   cpd_json_str(f, name);
@@ -87,8 +88,7 @@ static void write_lanes(FILE *f, const struct cpd_session *s, const struct cpd_t
     /* Workers in worker-id order first, then the other threads by tid. */
     int64_t sort_index = t->worker_id >= 0 ? t->worker_id : (int64_t)1000000 + t->tid;
 
-    snprintf(name, sizeof(name), "%s (tid %" PRIu32 ")", t->worker_name ? t->worker_name : t->comm,
-             t->tid);
+    snprintf(name, sizeof(name), "%s", t->worker_name ? t->worker_name : t->comm);
     head(f, "M", s->pid, t->tid);
     fputs(",\"name\":\"thread_name\",\"args\":{\"name\":", f);
     cpd_json_str(f, name);
