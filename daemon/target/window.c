@@ -313,8 +313,9 @@ int cpd_window_write(struct cpd_target *t, uint64_t cut_ns, int final)
   };
   size_t total = t->sampling ? p->nsamples : 0, k = 0, written_before = t->nfiles;
   /* A session whose client stays connected to a service goes on: it is cut like a window.
-   * With --pid nothing follows the last window, so it takes every event. */
-  int cut = !final || (s->connections > 0 && !t->env->cfg->target_pid);
+   * With --pid, or when its trace alone is written (the session ends), nothing follows
+   * the last window, so it takes every event. */
+  int cut = !final || (!t->session_only && s->connections > 0 && !t->env->cfg->target_pid);
   struct window_files f;
   struct cpd_timeline tl;
   int rc;
