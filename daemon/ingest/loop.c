@@ -111,6 +111,7 @@ struct cpd_target *cpd_engine_add_target(struct cpd_engine *e, uint32_t pid, uin
                                          const struct cpd_target_opts *o, char *err,
                                          size_t errlen)
 {
+  int fresh = !cpd_session_find(e, pid);
   struct cpd_session *s = cpd_session_get(e, pid, uid);
   struct cpd_target *t;
 
@@ -120,7 +121,12 @@ struct cpd_target *cpd_engine_add_target(struct cpd_engine *e, uint32_t pid, uin
   }
   t = cpd_target_start(&e->env, s, o, err, errlen);
   if (!t) {
-    cpd_session_release(e, s);
+    if (fresh) {  /* made for this target alone: nothing to write */
+      session_unlink(e, s);
+      cpd_session_free(s);
+    } else {
+      cpd_session_release(e, s);
+    }
     return NULL;
   }
   t->next = e->targets;
