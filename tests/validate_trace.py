@@ -52,6 +52,9 @@ def main():
         if ph is None or "pid" not in e or "tid" not in e:
             fail(errors, f"event without ph/pid/tid: {e}")
             continue
+        if not e.get("cat"):
+            # speedscope takes a file whose first event has no cat for another format
+            fail(errors, f"event without cat: {e}")
         if ph == "M":
             if e.get("name") == "thread_name":
                 names[e["tid"]] = e["args"]["name"]

@@ -335,11 +335,11 @@ static void write_state_slice(void *arg, uint64_t from, uint64_t to, enum cpd_th
   if (!l->named) {
     char lane[360];
 
-    fprintf(l->f, ",\n{\"ph\":\"M\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"name\":"
+    fprintf(l->f, ",\n{\"ph\":\"M\",\"cat\":\"__metadata\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"name\":"
                   "\"thread_name\",\"args\":{\"name\":", l->pid, l->tid);
     snprintf(lane, sizeof(lane), "%s state", l->name);
     cpd_json_str(l->f, lane);
-    fprintf(l->f, "}},{\"ph\":\"M\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"name\":"
+    fprintf(l->f, "}},{\"ph\":\"M\",\"cat\":\"__metadata\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"name\":"
                   "\"thread_sort_index\",\"args\":{\"sort_index\":%" PRId64 "}}", l->pid, l->tid,
             l->sort_index);
     l->named = 1;

@@ -28,9 +28,12 @@ static const char *name_of(const struct cpd_session *s, uint32_t id)
   return n ? n : "?";
 }
 
+/* Every event has a cat (speedscope tells Chrome's trace format by it; metadata events get
+ * Chrome's own "__metadata"). */
 static void head(FILE *f, const char *ph, uint32_t pid, uint32_t tid)
 {
-  fprintf(f, ",\n{\"ph\":\"%s\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32, ph, pid, tid);
+  fprintf(f, ",\n{\"ph\":\"%s\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 "%s", ph, pid, tid,
+          strcmp(ph, "M") == 0 ? ",\"cat\":\"__metadata\"" : "");
 }
 
 static void write_metadata(FILE *f, const struct cpd_session *s, const struct cpd_timeline *tl,
@@ -155,7 +158,7 @@ void cpd_trace_emit(FILE *f, const struct cpd_session *s, const struct cpd_timel
 
   fputs("{\"displayTimeUnit\":\"ms\",\n", f);
   write_metadata(f, s, tl, extra);
-  fputs(",\n\"traceEvents\":[{\"ph\":\"M\",\"pid\":", f);
+  fputs(",\n\"traceEvents\":[{\"ph\":\"M\",\"cat\":\"__metadata\",\"pid\":", f);
   fprintf(f, "%" PRIu32 ",\"tid\":%" PRIu32 ",\"name\":\"process_sort_index\","
              "\"args\":{\"sort_index\":0}}", s->pid, s->pid);
   if (th) {
