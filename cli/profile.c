@@ -232,6 +232,10 @@ static void print_done(const Ceoprof__Wire__Done *d)
 {
   fprintf(stderr, "ceoprof: pid %" PRIu32 ": %" PRIu64 " samples, %" PRIu64 " lost; profile "
           "ended (%s)\n", d->pid, d->samples, d->lost, d->message);
+  if (d->summary && *d->summary) {  /* the summary, its files included */
+    fputs(d->summary, stderr);
+    return;
+  }
   for (size_t i = 0; i < d->n_files; i++)
     fprintf(stderr, "  wrote %s\n", d->files[i]);
 }

@@ -58,6 +58,9 @@ wait "$ap" || die "attach failed after the detach: $(cat "$WORK/attach.err")"
 cat "$WORK/attach.out" "$WORK/attach.err"
 grep -q "wrote $WORK/svc.pb.gz" "$WORK/attach.err" || die "attach did not print the pprof path"
 grep -q "wrote $WORK/svc.trace.json" "$WORK/attach.err" || die "attach did not print the trace path"
+# The daemon's profile comes with the summary a direct attach prints (top functions too).
+grep -q "top functions (self):" "$WORK/attach.err" || die "no summary from the daemon: $(cat "$WORK/attach.err")"
+grep -Eq "^ +[0-9.]+%  burn_" "$WORK/attach.err" || die "the summary lacks the workload's functions"
 samples=$(sed -n 's/.*: \([0-9]*\) samples.*/\1/p' "$WORK/attach.err")
 [ "$samples" -gt 100 ] || die "only $samples samples in 1.5 s at 299 Hz"
 $PYTHON3 "$top_srcdir/tests/check_pprof.py" "$WORK/svc.pb.gz" || die "the pprof breaks Pyroscope's rules"

@@ -218,6 +218,7 @@ void cpd_control_done(struct cpd_target *t)
   done.lost = cpd_target_lost(t);
   done.message = (char *)(t->end_reason ? t->end_reason : "stopped");
   done.error = t->write_error;
+  done.summary = t->summary ? t->summary : (char *)"";
   f.body_case = CEOPROF__WIRE__FRAME__BODY_DONE;
   f.done = &done;
   cpd_conn_send(t->requester, &f);

@@ -19,9 +19,9 @@ static int cmp_count_desc(const void *a, const void *b)
   return x[0] < y[0] ? 1 : x[0] > y[0] ? -1 : (x[1] > y[1]) - (x[1] < y[1]);
 }
 
-void cpd_summary_print(const struct cpd_target *t, const struct cpd_timeline *tl)
+void cpd_summary_write(FILE *out, const struct cpd_target *t, const struct cpd_timeline *tl,
+                       int own_cost)
 {
-  FILE *out = t->env->cfg->report ? t->env->cfg->report : stdout;
   const struct cpd_session *s = t->session;
   const struct cpd_profile *p = &t->profile;
   /* Self counts by function, and, for leaves without one, by mapping (index nfuncs + 1 +
@@ -65,6 +65,8 @@ void cpd_summary_print(const struct cpd_target *t, const struct cpd_timeline *tl
     }
   }
   free(self);
+  if (!own_cost)
+    goto files;
   getrusage(RUSAGE_SELF, &ru);
   cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
@@ -80,7 +82,24 @@ void cpd_summary_print(const struct cpd_target *t, const struct cpd_timeline *tl
   }
   fprintf(out, "  files written %.1f ms after the stop\n",
          (double)(cpd_now_ns() - (t->finish_ns ? t->finish_ns : t->stop_ns)) / 1e6);
+files:
   for (size_t i = 0; i < t->nfiles; i++)
     fprintf(out, "  wrote %s\n", t->files[i]);
   fflush(out);
+}
+
+char *cpd_summary_text(const struct cpd_target *t, const struct cpd_timeline *tl)
+{
+  char *text = NULL;
+  size_t len;
+  FILE *f = open_memstream(&text, &len);
+
+  if (!f)
+    return NULL;
+  cpd_summary_write(f, t, tl, 0);
+  if (fclose(f) != 0) {
+    free(text);
+    return NULL;
+  }
+  return text;
 }

@@ -2,11 +2,19 @@
 #ifndef CPD_SUMMARY_H
 #define CPD_SUMMARY_H
 
+#include <stdio.h>
+
 #include "model/timeline.h"
 #include "target/target.h"
 
-/* Prints T's summary (to the engine's report stream): rate, samples, losses, threads, workers, tasks (TL's
- * spans), the hottest functions, the daemon's own cost, then the files written. */
-void cpd_summary_print(const struct cpd_target *t, const struct cpd_timeline *tl);
+/*
+ * Writes T's summary to OUT: rate, samples, losses, threads, workers, tasks (TL's spans),
+ * the hottest functions, with OWN_COST this process's CPU and memory (a --pid run's, not
+ * a service's), then the files written.
+ */
+void cpd_summary_write(FILE *out, const struct cpd_target *t, const struct cpd_timeline *tl,
+                       int own_cost);
+/* The same as a string for the requester's Done (malloc'd; NULL when out of memory). */
+char *cpd_summary_text(const struct cpd_target *t, const struct cpd_timeline *tl);
 
 #endif

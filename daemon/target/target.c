@@ -150,6 +150,7 @@ void cpd_target_free(struct cpd_target *t)
   for (size_t i = 0; i < t->nfiles; i++)
     free(t->files[i]);
   free(t->files);
+  free(t->summary);
   free(t->prefix);
   free(t);
 }

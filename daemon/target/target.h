@@ -65,6 +65,7 @@ struct cpd_target {
   int progress;                /* the requester wants Progress frames */
   uint64_t progress_ms;        /* when the last one went out */
   char **files;                /* paths written so far, reported in Done */
+  char *summary;               /* the last window's summary for the requester, or NULL */
   size_t nfiles, files_cap;
   int write_error;             /* -errno of the first failed write, 0 when none */
   int write_pending;           /* a write failed; the data is kept for another try */

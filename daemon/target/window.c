@@ -284,6 +284,26 @@ static void report_files(struct cpd_target *t, const struct window_files *f,
     t->env->stats->traces_written++;
 }
 
+/* The summary a --pid run prints, the one the requester of an attach gets in Done, or a
+ * log line per file. */
+static void report_window(struct cpd_target *t, const struct cpd_timeline *tl, int final,
+                          size_t written_before, size_t k)
+{
+  const struct cpd_config *cfg = t->env->cfg;
+
+  if (final && t->sampling && cfg->target_pid && !cfg->quiet) {
+    if (cfg->before_report)
+      cfg->before_report(cfg->tick_arg);
+    cpd_summary_write(cfg->report ? cfg->report : stdout, t, tl, 1);
+    return;
+  }
+  if (final && t->sampling && t->requester && !t->summary)
+    t->summary = cpd_summary_text(t, tl);
+  for (size_t i = written_before; i < t->nfiles; i++)
+    cpd_log("wrote %s (pid %" PRIu32 ", %zu tasks, %zu events, %zu samples)", t->files[i],
+            t->pid, tl->nspans, t->session->nevents, k);
+}
+
 /* After the window is written: what the next window keeps of samples and thread states. */
 static void advance(struct cpd_target *t, size_t total, size_t k, uint64_t cut_ns, int cut)
 {
@@ -335,15 +355,7 @@ int cpd_window_write(struct cpd_target *t, uint64_t cut_ns, int final)
     return -EAGAIN;
   }
   report_files(t, &f, &info);
-  if (final && t->sampling && t->env->cfg->target_pid && !t->env->cfg->quiet) {
-    if (t->env->cfg->before_report)
-      t->env->cfg->before_report(t->env->cfg->tick_arg);
-    cpd_summary_print(t, &tl);
-  }
-  else
-    for (size_t i = written_before; i < t->nfiles; i++)
-      cpd_log("wrote %s (pid %" PRIu32 ", %zu tasks, %zu events, %zu samples)", t->files[i],
-              t->pid, tl.nspans, s->nevents, k);
+  report_window(t, &tl, final, written_before, k);
   if (cut && cpd_session_cut(s, &tl, cut_ns) < 0)
     cpd_log("pid %" PRIu32 ": out of memory cutting the window; its tasks stay in the next one",
             t->pid);
