@@ -110,6 +110,46 @@ static void print_rows(struct row *rows, size_t n, const char *by, int top)
   }
 }
 
+/* The task spans with wait times (into SPANS) and lane names (into LANES) of EVENTS; counts
+ * in *WITHOUT the spans that have none (a trace written without sampling). */
+static void read_spans(json_object *events, size_t nev, struct span *spans, size_t *nspans,
+                       struct lane *lanes, size_t *nlanes, size_t *without)
+{
+  for (size_t i = 0; i < nev; i++) {
+    json_object *e = json_object_array_get_idx(events, i), *args = NULL;
+    const char *ph = str(e, "ph"), *cat = str(e, "cat"), *name = str(e, "name");
+    int found = 0, ignored = 0;
+    struct span *sp;
+
+    if (!ph || !name)
+      continue;
+    json_object_object_get_ex(e, "args", &args);
+    if (strcmp(ph, "M") == 0 && strcmp(name, "thread_name") == 0 && args && str(args, "name")) {
+      lanes[*nlanes].tid = (int64_t)num(e, "tid", &ignored);
+      snprintf(lanes[*nlanes].name, sizeof(lanes[*nlanes].name), "%s", str(args, "name"));
+      (*nlanes)++;
+      continue;
+    }
+    if (strcmp(ph, "X") != 0 || !cat || strcmp(cat, "task") != 0 || !args ||
+        json_object_object_get_ex(args, "began_on_tid", NULL))
+      continue;
+    sp = &spans[*nspans];
+    sp->cpu = num(args, "cpu_ns", &found);
+    if (!found) {
+      (*without)++;  /* a trace written without sampling */
+      continue;
+    }
+    sp->blocked = num(args, "blocked_ns", &ignored);
+    sp->delay = num(args, "sched_delay_ns", &ignored);
+    sp->switches = num(args, "switches", &ignored);
+    sp->tid = (int64_t)num(e, "tid", &ignored);
+    sp->ts = num(e, "ts", &ignored);
+    sp->dur = num(e, "dur", &ignored);
+    sp->name = name;
+    (*nspans)++;
+  }
+}
+
 int cpc_report_waits(const char *path, const char *by, int top)
 {
   json_object *events, *root = cpc_trace_read(path, &events);
@@ -129,39 +169,7 @@ int cpc_report_waits(const char *path, const char *by, int top)
     fprintf(stderr, "ceoprof report: out of memory\n");
     goto out;
   }
-  for (size_t i = 0; i < nev; i++) {
-    json_object *e = json_object_array_get_idx(events, i), *args = NULL;
-    const char *ph = str(e, "ph"), *cat = str(e, "cat"), *name = str(e, "name");
-    int found = 0, ignored = 0;
-    struct span *sp;
-
-    if (!ph || !name)
-      continue;
-    json_object_object_get_ex(e, "args", &args);
-    if (strcmp(ph, "M") == 0 && strcmp(name, "thread_name") == 0 && args && str(args, "name")) {
-      lanes[nlanes].tid = (int64_t)num(e, "tid", &ignored);
-      snprintf(lanes[nlanes].name, sizeof(lanes[nlanes].name), "%s", str(args, "name"));
-      nlanes++;
-      continue;
-    }
-    if (strcmp(ph, "X") != 0 || !cat || strcmp(cat, "task") != 0 || !args ||
-        json_object_object_get_ex(args, "began_on_tid", NULL))
-      continue;
-    sp = &spans[nspans];
-    sp->cpu = num(args, "cpu_ns", &found);
-    if (!found) {
-      without++;  /* a trace written without sampling */
-      continue;
-    }
-    sp->blocked = num(args, "blocked_ns", &ignored);
-    sp->delay = num(args, "sched_delay_ns", &ignored);
-    sp->switches = num(args, "switches", &ignored);
-    sp->tid = (int64_t)num(e, "tid", &ignored);
-    sp->ts = num(e, "ts", &ignored);
-    sp->dur = num(e, "dur", &ignored);
-    sp->name = name;
-    nspans++;
-  }
+  read_spans(events, nev, spans, &nspans, lanes, &nlanes, &without);
   if (nspans == 0 && without == 0) {
     fprintf(stderr, "ceoprof report: %s has no task spans: the program reported no tasks "
             "(it does not use libceoprof, or its tasks were shorter than "
