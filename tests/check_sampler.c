@@ -81,6 +81,30 @@ static void sample(struct cpd_sampler *s, uint32_t tid, uint64_t time, uint64_t 
   cpd_sampler_record(s, finish(&r), r.n);
 }
 
+/* A sample taken in kernel mode whose callchain holds only user frames (the kernel's were
+ * excluded): PERF_CONTEXT_USER, then the system call's user address and its caller. */
+static void kernel_mode_sample(struct cpd_sampler *s, uint32_t tid, uint64_t time, uint64_t id)
+{
+  struct rb r;
+  uint16_t misc = PERF_RECORD_MISC_KERNEL;
+
+  header(&r, PERF_RECORD_SAMPLE);
+  memcpy(r.b + 4, &misc, 2);
+  put64(&r, 0xffffffff81000000ull);  /* the sampled ip, in the kernel */
+  put32(&r, PID);
+  put32(&r, tid);
+  put64(&r, time);
+  put64(&r, id);
+  put32(&r, 0);
+  put32(&r, 0);
+  put64(&r, 1000000);
+  put64(&r, 3);
+  put64(&r, (uint64_t)PERF_CONTEXT_USER);
+  put64(&r, 0x401000);
+  put64(&r, 0x402000);
+  cpd_sampler_record(s, finish(&r), r.n);
+}
+
 static void task(struct cpd_sampler *s, uint32_t type, uint32_t tid, uint32_t ptid, uint64_t time,
                  uint64_t id)
 {
@@ -125,6 +149,36 @@ static void teardown(void)
   cpd_sampler_close(&smp);
   cpd_profile_free(&prof);
 }
+
+START_TEST(test_sampler_kernel_time_gets_a_kernel_leaf)
+{
+  const struct cpd_stack *stk;
+  const struct cpd_location *leaf;
+
+  /* Without --kernel: the time is kept, under a [kernel] leaf above the user frames. */
+  kernel_mode_sample(&smp, 101, 1000, 11);
+  ck_assert_uint_eq(prof.nsamples, 1);
+  stk = &prof.stacks[prof.samples[0].stack];
+  ck_assert_uint_eq(stk->len, 3);
+  leaf = &prof.locs[prof.frames[stk->off] - 1];
+  ck_assert_uint_ne(leaf->function, 0);
+  ck_assert_str_eq(prof.funcs[leaf->function - 1].name, "[kernel]");
+  /* The user frame under it is a return address: looked up one byte before. */
+  ck_assert_uint_eq(prof.locs[prof.frames[stk->off + 1] - 1].address, 0x401000 - 1);
+  /* One location stands for every such leaf. */
+  kernel_mode_sample(&smp, 101, 2000, 11);
+  ck_assert_uint_eq(prof.frames[prof.stacks[prof.samples[1].stack].off], prof.frames[stk->off]);
+  /* A user-mode sample gets none. */
+  sample(&smp, 101, 3000, 11);
+  stk = &prof.stacks[prof.samples[2].stack];
+  ck_assert_uint_eq(stk->len, 1);
+  /* With --kernel the real kernel frames are taken instead: no leaf is made up. */
+  smp.opts.kernel = 1;
+  kernel_mode_sample(&smp, 101, 4000, 11);
+  stk = &prof.stacks[prof.samples[3].stack];
+  ck_assert_uint_eq(stk->len, 2);
+}
+END_TEST
 
 START_TEST(test_sampler_one_family_per_thread)
 {
@@ -279,6 +333,7 @@ static Suite *sampler_suite(void)
   TCase *c = tcase_create("records");
 
   tcase_add_checked_fixture(c, setup, teardown);
+  tcase_add_test(c, test_sampler_kernel_time_gets_a_kernel_leaf);
   tcase_add_test(c, test_sampler_one_family_per_thread);
   tcase_add_test(c, test_sampler_partial_inheritance);
   tcase_add_test(c, test_sampler_exit_forgets_the_family);

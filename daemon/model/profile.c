@@ -471,6 +471,25 @@ static uint32_t intern_stack(struct cpd_profile *p, const uint32_t *f, uint32_t 
   return (uint32_t)p->nstacks++;
 }
 
+/* The one location of the [kernel] leaf, made on first use. Returns its index + 1, or 0. */
+static uint32_t kernel_leaf_location(struct cpd_profile *p)
+{
+  uint32_t mapping, function;
+  struct cpd_location *l;
+
+  if (p->kernel_leaf)
+    return p->kernel_leaf;
+  mapping = kernel_mapping(p);
+  function = intern_function(p, "[kernel]", mapping);
+  if (!function || cpd_grow(&p->locs, &p->locs_cap, p->nlocs, sizeof(*l)) < 0)
+    return 0;
+  l = &p->locs[p->nlocs];
+  memset(l, 0, sizeof(*l));
+  l->mapping = mapping;
+  l->function = function;
+  return p->kernel_leaf = (uint32_t)++p->nlocs;
+}
+
 /* Resolves FRAMES (leaf first, the first NKERNEL kernel addresses) into a stack index. */
 static uint32_t stack_of(struct cpd_profile *p, const uint64_t *frames, uint32_t n, uint32_t nkernel,
                          int truncated)
@@ -489,7 +508,8 @@ static uint32_t stack_of(struct cpd_profile *p, const uint64_t *frames, uint32_t
       truncated = 1;
       break;
     }
-    loc = location_of(p, addr, i < nkernel);
+    loc = frames[i] == CPD_KERNEL_LEAF && i < nkernel ? kernel_leaf_location(p)
+                                                       : location_of(p, addr, i < nkernel);
 
     if (loc)
       locs[nl++] = loc;

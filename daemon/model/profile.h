@@ -99,6 +99,7 @@ struct cpd_profile {
   struct cp_hindex loc_index;         /* locations by address, while the mappings last */
   struct cp_hindex stack_index;       /* stacks by their frames */
   struct cp_hindex func_index;        /* functions by (symbol name, mapping) */
+  uint32_t kernel_leaf;               /* the [kernel] leaf's location index + 1, 0 until used */
   /* Counters. */
   uint64_t lost_records;             /* PERF_RECORD_LOST: records the kernel dropped */
   uint64_t lost_samples;             /* PERF_RECORD_LOST_SAMPLES */
@@ -123,9 +124,13 @@ const struct cpd_mapping *cpd_profile_mapping(const struct cpd_profile *p, uint6
 /* A thread's name (COMM records, /proc). */
 void cpd_profile_set_comm(struct cpd_profile *p, uint32_t tid, const char *comm);
 const char *cpd_profile_comm(const struct cpd_profile *p, uint32_t tid);
+/* A frame that stands for time spent in the kernel whose frames were not taken: the
+ * function "[kernel]" (no real kernel address is this high). */
+#define CPD_KERNEL_LEAF 0xfffffffffffffffeull
+
 /*
- * A sample: FRAMES[0..n) leaf first, the first NKERNEL of them kernel addresses.
- * 0 or -ENOMEM.
+ * A sample: FRAMES[0..n) leaf first, the first NKERNEL of them kernel addresses (or
+ * CPD_KERNEL_LEAF). 0 or -ENOMEM.
  */
 int cpd_profile_add_sample(struct cpd_profile *p, uint64_t time, uint32_t tid, uint64_t period,
                            const uint64_t *frames, uint32_t n, uint32_t nkernel, int truncated);

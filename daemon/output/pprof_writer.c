@@ -347,6 +347,10 @@ static void add_comments(struct pb *b, const struct cpd_profile *p,
   else
     snprintf(text, sizeof(text), "stacks: frame pointers");
   b->comments[n++] = str_index(&b->st, text);
+  if (info->kernel && info->kind == CPD_PPROF_CPU) {
+    snprintf(text, sizeof(text), "kernel: %s", info->kernel);
+    b->comments[n++] = str_index(&b->st, text);
+  }
   snprintf(text, sizeof(text), "lost: %llu records, %llu samples; truncated stacks: %llu",
            (unsigned long long)p->lost_records, (unsigned long long)p->lost_samples,
            (unsigned long long)p->truncated);

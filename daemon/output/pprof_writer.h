@@ -20,6 +20,7 @@ struct cpd_pprof_info {
   uint64_t duration_nanos;
   int summed_by_bpf;        /* off-CPU samples summed per thread and stack by the BPF helper */
   uint32_t dwarf_stack;     /* stacks unwound with DWARF CFI over this many bytes; 0: fp */
+  const char *kernel;       /* how kernel time is counted (a comment), or NULL */
 };
 
 /*

@@ -107,6 +107,21 @@ static void dwarf_frames(struct cpd_sampler *s, struct cpd_perf_rec *r)
   r->u.sample.truncated |= truncated;
 }
 
+/* A sample taken in the kernel without its kernel frames: a [kernel] leaf stands for them, so
+ * the time lands under the user frame that made the system call. */
+static void kernel_leaf(struct cpd_perf_rec *r)
+{
+  uint32_t n = r->u.sample.nframes < CPD_MAX_FRAMES ? r->u.sample.nframes
+                                                    : CPD_MAX_FRAMES - 1;
+
+  if (n < r->u.sample.nframes)
+    r->u.sample.truncated = 1;
+  memmove(r->u.sample.frames + 1, r->u.sample.frames, n * sizeof(r->u.sample.frames[0]));
+  r->u.sample.frames[0] = CPD_KERNEL_LEAF;
+  r->u.sample.nframes = n + 1;
+  r->u.sample.nkernel = 1;
+}
+
 void cpd_sampler_record(struct cpd_sampler *s, const struct perf_event_header *h, size_t len)
 {
   struct cpd_perf_rec *rp = s->rec;  /* large (frames): the sampler's, not on the stack */
@@ -140,6 +155,9 @@ void cpd_sampler_record(struct cpd_sampler *s, const struct perf_event_header *h
         break;
       }
     }
+    if (!s->opts.kernel && rp->u.sample.nkernel == 0 &&
+        (rp->misc & PERF_RECORD_MISC_CPUMODE_MASK) == PERF_RECORD_MISC_KERNEL)
+      kernel_leaf(rp);
     s->samples++;
     cpd_profile_add_sample(p, rp->id.time, rp->id.tid,
                            s->period_is_ns ? rp->u.sample.period : 1000000000ull / (uint64_t)s->hz,

@@ -150,7 +150,9 @@ static void fill_attr(const struct cpd_sampler *s, struct perf_event_attr *a, in
   a->disabled = 1;
   a->enable_on_exec = s->opts.enable_on_exec != 0;
   a->inherit = 1;           /* threads created later are sampled too */
-  a->exclude_kernel = !s->opts.kernel;
+  /* Time in the kernel is sampled either way, so the profile adds up to the CPU the
+   * process used; its kernel frames only with --kernel (a [kernel] leaf otherwise). */
+  a->exclude_kernel = !s->kernel_time;
   a->exclude_callchain_kernel = !s->opts.kernel;
   a->exclude_hv = 1;
   a->mmap = 1;
@@ -195,30 +197,47 @@ static int map_ring(struct cpd_sampler *s, struct cpd_sampler_cpu *c, int fd, ch
   return 0;
 }
 
-/* Opens the events of one thread on every CPU. */
-static int open_thread(struct cpd_sampler *s, uint32_t tid, char *err, size_t errlen)
+/*
+ * The sampling event of TID on CPU, with its two fallbacks, each decided once (on the first
+ * event): the software clock where there is no hardware PMU (a VM), and user mode only where
+ * perf_event_paranoid forbids kernel samples to this user. An fd or -errno.
+ */
+static int open_sampling_event(struct cpd_sampler *s, uint32_t tid, int cpu)
 {
   struct perf_event_attr a;
 
+  for (;;) {
+    int fd;
+
+    fill_attr(s, &a, strcmp(s->event, "cycles") == 0);
+    fd = cpd_perf_open(&a, (pid_t)tid, cpu, -1, 0);
+    if ((fd == -ENOENT || fd == -ENODEV || fd == -EOPNOTSUPP) &&
+        strcmp(s->event, "cycles") == 0 && s->nfds == 0) {
+      s->event = "cpu-clock";
+      s->period_is_ns = 1;
+      snprintf(s->event_note, sizeof(s->event_note), "; hardware cycles are not supported here");
+      continue;
+    }
+    if ((fd == -EACCES || fd == -EPERM) && s->kernel_time && !s->opts.kernel && s->nfds == 0) {
+      s->kernel_time = 0;
+      snprintf(s->kernel_note, sizeof(s->kernel_note), "kernel time not sampled "
+               "(perf_event_paranoid forbids it to this user)");
+      continue;
+    }
+    return fd;
+  }
+}
+
+/* Opens the events of one thread on every CPU. */
+static int open_thread(struct cpd_sampler *s, uint32_t tid, char *err, size_t errlen)
+{
   s->open_seq++;  /* a new family: this thread's events */
 
   for (int cpu = 0; cpu < s->ncpus; cpu++) {
     struct cpd_sampler_cpu *c = &s->cpus[cpu];
     int fd, rc;
 
-    fill_attr(s, &a, strcmp(s->event, "cycles") == 0);
-    fd = cpd_perf_open(&a, (pid_t)tid, cpu, -1, 0);
-    if (fd == -ENOENT || fd == -ENODEV || fd == -EOPNOTSUPP) {
-      if (strcmp(s->event, "cycles") == 0 && s->nfds == 0) {
-        /* No hardware PMU (a VM): fall back, once, to the software clock. */
-        s->event = "cpu-clock";
-        s->period_is_ns = 1;
-        snprintf(s->event_note, sizeof(s->event_note),
-                 "; hardware cycles are not supported here");
-        fill_attr(s, &a, 0);
-        fd = cpd_perf_open(&a, (pid_t)tid, cpu, -1, 0);
-      }
-    }
+    fd = open_sampling_event(s, tid, cpu);
     if (fd == -ESRCH)
       return -ESRCH;  /* the thread exited meanwhile: the caller goes on */
     if (fd < 0) {
@@ -368,6 +387,9 @@ int cpd_sampler_open(struct cpd_sampler *s, uint32_t pid, const struct cpd_sampl
     s->hz = (int)max;
   }
   s->event = "cycles";
+  s->kernel_time = 1;
+  snprintf(s->kernel_note, sizeof(s->kernel_note), o->kernel ? "kernel time with its frames"
+           : "kernel time as a [kernel] leaf under the user frames");
   s->offcpu_tp = o->offcpu ? cpd_tracepoint_id("sched", "sched_switch") : -1;
   if (o->offcpu && s->offcpu_tp < 0)
     snprintf(s->offcpu_warning, sizeof(s->offcpu_warning),

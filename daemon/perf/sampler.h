@@ -80,6 +80,8 @@ struct cpd_sampler {
   struct cpd_perf_rec *rec;    /* the record being handled (large: frames, stack) */
   char warning[256];           /* set when the rate was clamped */
   char event_note[64];         /* why the event is cpu-clock, for the summary: said once */
+  int kernel_time;             /* samples in kernel mode are taken (exclude_kernel off) */
+  char kernel_note[96];        /* how kernel time is counted, for the summary and pprof */
   struct cpd_unwind unwind;    /* with opts.dwarf_stack */
 };
 

@@ -330,6 +330,7 @@ int cpd_window_write(struct cpd_target *t, uint64_t cut_ns, int final)
     .time_nanos = t->window_start_ns + t->env->realtime_offset_ns,
     .duration_nanos = cut_ns - t->window_start_ns,
     .dwarf_stack = t->opts.dwarf_stack,
+    .kernel = t->sampler.kernel_note[0] ? t->sampler.kernel_note : NULL,
   };
   size_t total = t->sampling ? p->nsamples : 0, k = 0, written_before = t->nfiles;
   /* A session whose client stays connected to a service goes on: it is cut like a window.
