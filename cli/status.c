@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "ctl.h"
+#include "log.h"
 
 static void print_status(const Ceoprof__Wire__Status *st, const char *path)
 {
@@ -26,9 +27,10 @@ static void print_status(const Ceoprof__Wire__Status *st, const char *path)
            "LOST", "WINDOWS", "STARTED BY");
   for (size_t i = 0; i < st->n_targets; i++) {
     const Ceoprof__Wire__TargetStatus *t = st->targets[i];
+    char svc[256];
 
     printf("  %8" PRIu32 "  %-20.20s %8.1fs %6" PRIu32 " %9" PRIu64 " %7" PRIu64 " %7" PRIu32
-           "  %s\n", t->pid, t->service, (double)t->elapsed_ms / 1e3, t->hz, t->samples, t->lost,
+           "  %s\n", t->pid, cpd_escape(svc, sizeof(svc), t->service), (double)t->elapsed_ms / 1e3, t->hz, t->samples, t->lost,
            t->windows, t->auto_attached ? "--auto" : "attach");
   }
   printf("\nclients (%zu)\n", st->n_clients);
@@ -37,9 +39,10 @@ static void print_status(const Ceoprof__Wire__Status *st, const char *path)
            "WORKERS", "EVENTS", "DROPPED", "REJECTED");
   for (size_t i = 0; i < st->n_clients; i++) {
     const Ceoprof__Wire__ClientStatus *c = st->clients[i];
+    char svc[256];
 
     printf("  %8" PRIu32 "  %-20.20s %5" PRIu32 " %7" PRIu32 " %7" PRIu32 " %9" PRIu64
-           " %9" PRIu64 " %8" PRIu64 "\n", c->pid, c->service, c->connections, c->threads,
+           " %9" PRIu64 " %8" PRIu64 "\n", c->pid, cpd_escape(svc, sizeof(svc), c->service), c->connections, c->threads,
            c->workers, c->events, c->dropped, c->rejected);
   }
 }

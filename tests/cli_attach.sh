@@ -84,9 +84,9 @@ grep -q "cannot write .*missing.*No such file or directory" "$WORK/miss.err" ||
   die "unclear error: $(cat "$WORK/miss.err")"
 [ $(( (t1 - t0) / 1000000 )) -lt 1000 ] || die "the error took $(( (t1 - t0) / 1000000 )) ms"
 # The daemon checks too (a request from another client than ceoprof): an Error at once.
-$PYTHON3 - "$SOCK" "$w1" "$WORK/missing/x" >"$WORK/miss_daemon.txt" 2>&1 <<'PY' ||
+$PYTHON3 - "$SOCK" "$w1" "$WORK/missing/x" "$top_srcdir" >"$WORK/miss_daemon.txt" 2>&1 <<'PY' ||
 import socket, struct, sys
-sys.path.insert(0, __import__("os").environ["top_srcdir"] + "/tests")
+sys.path.insert(0, sys.argv[4] + "/tests")
 from send_frames import field_bytes, field_varint, frame, read_frame
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.connect(sys.argv[1])
@@ -111,6 +111,18 @@ if command -v setpriv >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   cat "$WORK/nobody.err"
   [ "$rc" = 1 ] || die "uid 65534 could attach to a root process (status $rc)"
   grep -q "belongs to another user" "$WORK/nobody.err" || die "unclear refusal: $(cat "$WORK/nobody.err")"
+  # The user's uid but group 0: not theirs to ptrace (nor to profile).
+  setpriv --reuid=65534 --regid=0 --clear-groups sleep 30 &
+  g0=$!
+  sleep 0.3
+  rc=0
+  setpriv --reuid=65534 --regid=65534 --clear-groups "$CEOPROF" attach "$g0" -D 1 \
+    >"$WORK/gid0.out" 2>"$WORK/gid0.err" || rc=$?
+  kill "$g0"
+  wait "$g0" 2>/dev/null || true
+  cat "$WORK/gid0.err"
+  [ "$rc" = 1 ] || die "uid 65534 could attach to a process of group 0 (status $rc)"
+  grep -q "runs with another group (gid 0" "$WORK/gid0.err" || die "unclear refusal: $(cat "$WORK/gid0.err")"
 else
   echo "note: not root or no setpriv; the permission refusal is not exercised here"
 fi

@@ -291,6 +291,7 @@ void cpd_conn_accept(struct cpd_engine *e)
     c->fd = fd;
     c->pid = (uint32_t)cred.pid;
     c->uid = cred.uid;
+    c->gid = cred.gid;
     c->opened_ms = cpd_now_ms();
     cp__frame_reader_init(&c->reader, CP_MAX_FRAME);
     ev.data.ptr = &c->watch;

@@ -42,7 +42,7 @@ static int read_ids(uint32_t pid, const char *key, unsigned ids[4])
   return found ? 0 : -ESRCH;
 }
 
-int cpd_control_may_profile(uint32_t uid, uint32_t pid, char *err, size_t errlen)
+int cpd_control_may_profile(uint32_t uid, uint32_t gid, uint32_t pid, char *err, size_t errlen)
 {
   unsigned uids[4], gids[4];
   char path[64];
@@ -61,6 +61,15 @@ int cpd_control_may_profile(uint32_t uid, uint32_t pid, char *err, size_t errlen
     if (uids[i] != uid) {
       snprintf(err, errlen, "pid %" PRIu32 " belongs to another user (uid %u); you may profile "
                "only your own processes unless you are root", pid, uids[i]);
+      return -EPERM;
+    }
+  /* ptrace (PTRACE_MODE_READ_REALCREDS) also asks that every group id of the target be the
+   * caller's: a process of the user's running with group 0 is not the user's to read. */
+  for (int i = 0; i < 4; i++)
+    if (gids[i] != gid) {
+      snprintf(err, errlen, "pid %" PRIu32 " runs with another group (gid %u, yours is %u); you "
+               "may profile only processes with your own user and group unless you are root",
+               pid, gids[i], gid);
       return -EPERM;
     }
   if (st.st_uid != uid) {
@@ -96,7 +105,7 @@ static void attach(struct cpd_conn *c, const Ceoprof__Wire__AttachRequest *a)
     refuse(c, -EINVAL, "attach needs a pid and a rate between 1 and 100000 Hz");
     return;
   }
-  if (cpd_control_may_profile(c->uid, a->pid, err, sizeof(err)) < 0) {
+  if (cpd_control_may_profile(c->uid, c->gid, a->pid, err, sizeof(err)) < 0) {
     refuse(c, -EPERM, err);
     return;
   }

@@ -20,9 +20,11 @@ void cpd_control_progress(struct cpd_target *t);
 /* Tells T's requester, and whoever asked to detach it, that it ended (Done): its files. */
 void cpd_control_done(struct cpd_target *t);
 /*
- * 0 when user UID may profile PID, as ptrace would allow it (root; or the same uid as
- * every uid of the target and a dumpable target); else -EPERM or -ESRCH, with why in ERR.
+ * 0 when user UID (group GID) may profile PID, as ptrace would allow it (root; or the same
+ * uid as every uid of the target, the same gid as every gid, and a dumpable target); else
+ * -EPERM or -ESRCH, with why in ERR.
  */
-int cpd_control_may_profile(uint32_t uid, uint32_t pid, char *err, size_t errlen);
+int cpd_control_may_profile(uint32_t uid, uint32_t gid, uint32_t pid, char *err,
+                            size_t errlen);
 
 #endif

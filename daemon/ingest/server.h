@@ -23,7 +23,7 @@ struct cpd_conn {
   struct cpd_engine *engine;     /* the engine that accepted it */
   int fd;                        /* -1 once closed */
   int control;                   /* its first frame was a request, not Hello */
-  uint32_t pid, uid;             /* from SO_PEERCRED, never from what the client claims */
+  uint32_t pid, uid, gid;        /* from SO_PEERCRED, never from what the client claims */
   struct cp_frame_reader reader; /* bytes received, not yet decoded */
   struct cpd_session *session;   /* set by Hello */
   uint64_t opened_ms;            /* for the Hello timeout */
