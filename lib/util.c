@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <sys/random.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,15 +40,22 @@ int cpd_grow(void *arr, size_t *cap, size_t n, size_t size)
 
 int cpd_outfile_open(struct cpd_outfile *o, const char *path)
 {
-  static unsigned serial;
-
   o->fd = -1;
-  /* A fresh name created exclusively: never a file or link someone put there for us. */
-  if (snprintf(o->path, sizeof(o->path), "%s", path) >= (int)sizeof(o->path) ||
-      snprintf(o->tmp, sizeof(o->tmp), "%s.tmp.%d.%u", path, (int)getpid(), serial++) >=
-          (int)sizeof(o->tmp))
+  if (snprintf(o->path, sizeof(o->path), "%s", path) >= (int)sizeof(o->path))
     return -ENAMETOOLONG;
-  o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+  /* A fresh name nobody can guess, created exclusively: never a file or link someone put
+   * there for us, and no name another user could take first to make the write fail. */
+  for (int attempt = 0; attempt < 16; attempt++) {
+    uint64_t r;
+
+    if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+      r = (uint64_t)cpd_now_ns() ^ ((uint64_t)getpid() << 40) ^ (uint64_t)attempt;
+    if (snprintf(o->tmp, sizeof(o->tmp), "%s.tmp.%016" PRIx64, path, r) >= (int)sizeof(o->tmp))
+      return -ENAMETOOLONG;
+    o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+    if (o->fd >= 0 || errno != EEXIST)
+      break;
+  }
   return o->fd < 0 ? -errno : 0;
 }
 

@@ -53,8 +53,8 @@ struct cpd_outfile {
 };
 
 /*
- * Creates PATH.tmp.PID.N with O_EXCL|O_NOFOLLOW, mode 0640; the rename that ends it
- * replaces PATH itself, never a file a symlink at PATH points to. 0 or -errno.
+ * Creates PATH.tmp.RANDOM (64 random bits) with O_EXCL|O_NOFOLLOW, mode 0640; the rename
+ * that ends it replaces PATH itself, never a file a symlink at PATH points to. 0 or -errno.
  */
 int cpd_outfile_open(struct cpd_outfile *o, const char *path);
 /*

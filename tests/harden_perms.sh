@@ -37,6 +37,22 @@ wait_daemon 20 || die "daemon failed: $(cat "$WORK/daemon.log")"
 [ "$(stat -c %a "$WORK/out.trace.json")" = 640 ] || die "output mode $(stat -c %a "$WORK/out.trace.json"), expected 640"
 [ -z "$(ls "$WORK" | grep '\.tmp\.')" ] || die "temporary files left behind: $(ls "$WORK")"
 
+# Temporary names nobody can take first: files planted at every name the old scheme
+# (NAME.tmp.PID.N) would use do not stop the write.
+TEST_WAIT_DAEMON_MS=5000 "$CLIENT" basic 20 >"$WORK/client2.out" &
+cpid=$!
+start_daemon --pid "$cpid" -o "$WORK/planted" --no-sampling
+dpid=$daemon_pid
+for n in $(seq 0 8); do
+  for ext in trace.json pb.gz offcpu.pb.gz; do
+    : >"$WORK/planted.$ext.tmp.$dpid.$n"
+  done
+done
+wait "$cpid"
+wait_daemon 20 || die "daemon failed with planted temporary names: $(cat "$WORK/daemon.log")"
+[ -s "$WORK/planted.trace.json" ] || die "planted temporary names stopped the write: $(cat "$WORK/daemon.log")"
+rm -f "$WORK"/planted.*.tmp.*
+
 # A client in its own pid namespace: its tids are translated, its workers are named.
 if unshare --help 2>/dev/null | grep -q -- --pid; then
   mkdir -p "$WORK/ns"
