@@ -161,8 +161,14 @@ static int conn_frames(struct cpd_conn *c)
     int rc = cp__frame_next(&c->reader, &f);
     char why[128];
 
-    if (rc == 0)
+    if (rc == 0) {
+      /* Bytes of a frame not yet whole: it must complete within the timeout. */
+      if (!c->reader.len)
+        c->partial_ms = 0;
+      else if (!c->partial_ms)
+        c->partial_ms = cpd_now_ms();
       return 0;
+    }
     if (rc < 0) {
       snprintf(why, sizeof(why), "%s",
                rc == -EMSGSIZE ? "frame larger than the 1 MiB limit" : "frame does not decode");
@@ -265,6 +271,39 @@ static void on_conn_ready(struct cpd_watch *w, uint32_t events)
   cpd_conn_read(cpd_container_of(w, struct cpd_conn, watch));
 }
 
+/* One line per interval for a refusal that may come thousands of times a second. */
+static void log_refusal(struct cpd_engine *e, const char *what)
+{
+  uint64_t now = cpd_now_ms();
+
+  e->refused++;
+  if (now < e->refusal_logged_ms + CPD_REFUSAL_LOG_MS)
+    return;
+  cpd_log("%s (%" PRIu64 " refused since the last such line)", what, e->refused);
+  e->refused = 0;
+  e->refusal_logged_ms = now;
+}
+
+/* Out of descriptors (EMFILE, ENFILE): the pending connection would wake the loop again
+ * at once, so the listener rests a moment instead of spinning. */
+static void pause_listener(struct cpd_engine *e)
+{
+  struct epoll_event ev = { .events = 0, .data.ptr = &e->listen_watch };
+
+  epoll_ctl(e->epfd, EPOLL_CTL_MOD, e->listen_fd, &ev);
+  e->listen_resume_ms = cpd_now_ms() + CPD_LISTEN_PAUSE_MS;
+}
+
+static int conns_of(const struct cpd_engine *e, uint32_t uid, size_t *all)
+{
+  int n = 0;
+
+  *all = 0;
+  for (const struct cpd_conn *c = e->conns; c; c = c->next, ++*all)
+    n += c->uid == uid;
+  return n;
+}
+
 void cpd_conn_accept(struct cpd_engine *e)
 {
   for (;;) {
@@ -273,17 +312,28 @@ void cpd_conn_accept(struct cpd_engine *e)
     struct ucred cred;
     socklen_t len = sizeof(cred);
     struct cpd_conn *c;
+    size_t all;
 
     if (fd < 0) {
-      if (errno != EAGAIN && errno != EINTR)
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        log_refusal(e, "cannot accept clients: out of file descriptors; resting a moment");
+        pause_listener(e);
+      } else if (errno != EAGAIN && errno != EINTR) {
         cpd_log("failed to accept a client: %s", strerror(errno));
+      }
       return;
     }
-    c = calloc(1, sizeof(*c));
-    if (!c || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-      cpd_log("failed to set up a client: %s", c ? strerror(errno) : "out of memory");
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || !(c = calloc(1, sizeof(*c)))) {
+      cpd_log("failed to set up a client: %s", strerror(errno));
+      close(fd);
+      continue;
+    }
+    if (conns_of(e, cred.uid, &all) >= CPD_MAX_CONNS_PER_UID || all >= CPD_MAX_CONNS) {
       free(c);
       close(fd);
+      e->stats.conns_dropped++;
+      log_refusal(e, all >= CPD_MAX_CONNS ? "connection refused: the daemon's connection limit"
+                                          : "connection refused: a user's connection limit");
       continue;
     }
     c->watch.cb = on_conn_ready;
@@ -309,10 +359,19 @@ void cpd_conn_accept(struct cpd_engine *e)
 
 void cpd_conn_cron(struct cpd_engine *e, uint64_t now)
 {
+  if (e->listen_resume_ms && now >= e->listen_resume_ms) {
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &e->listen_watch };
+
+    e->listen_resume_ms = 0;
+    epoll_ctl(e->epfd, EPOLL_CTL_MOD, e->listen_fd, &ev);
+  }
   for (struct cpd_conn *c = e->conns, *next; c; c = next) {
     next = c->next;
     if (!c->session && !c->control && now - c->opened_ms > (uint64_t)e->cfg.hello_timeout_ms)
       conn_drop(c, "no Hello within the timeout");
+    else if (c->reader.len && c->partial_ms &&
+             now - c->partial_ms > (uint64_t)e->cfg.hello_timeout_ms)
+      conn_drop(c, "a frame not completed within the timeout");
     else if (c->throttled && now / 1000 != c->rate_second)
       conn_throttle(c, 0);
   }

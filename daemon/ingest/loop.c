@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -322,8 +323,14 @@ static int start_single_target(struct cpd_engine *e)
 static int engine_init(struct cpd_engine *e)
 {
   struct timespec rt;
+  struct rlimit nofile;
   int rc;
 
+  /* Every descriptor the system allows: clients, perf events and rings. */
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+  }
   e->started_ms = cpd_now_ms();
   clock_gettime(CLOCK_REALTIME, &rt);
   e->env.realtime_offset_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec -

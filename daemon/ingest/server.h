@@ -16,6 +16,10 @@
 
 #define CPD_CONN_BYTES_PER_S (16u << 20)  /* more from one connection waits (its client counts
                                             what it cannot send) */
+#define CPD_MAX_CONNS 1024           /* connections at once; more are refused and counted */
+#define CPD_MAX_CONNS_PER_UID 256    /* connections at once from one user */
+#define CPD_LISTEN_PAUSE_MS 100      /* the listener rests this long when out of descriptors */
+#define CPD_REFUSAL_LOG_MS 10000     /* refusals are logged once per this interval */
 
 /* One connection: a libceoprof client (after Hello) or the ceoprof command (control). */
 struct cpd_conn {
@@ -30,6 +34,7 @@ struct cpd_conn {
   uint64_t rate_second;          /* the second (CLOCK_MONOTONIC) rate_bytes counts */
   uint64_t rate_bytes;           /* bytes read in it */
   int throttled;                 /* over CPD_CONN_BYTES_PER_S: not read until the next second */
+  uint64_t partial_ms;           /* since when part of a frame waits for the rest, 0: none */
   struct cpd_conn *next;
 };
 
@@ -39,6 +44,9 @@ struct cpd_engine {
   struct cpd_target_env env;     /* what targets see of the engine */
   int listen_fd;                 /* the Unix socket, -1 when not listening */
   struct cpd_watch listen_watch;
+  uint64_t listen_resume_ms;     /* when a listener resting for descriptors resumes, 0: not */
+  uint64_t refused;              /* connections refused since the last line that said so */
+  uint64_t refusal_logged_ms;    /* when that line was written */
   int signal_fd;                 /* SIGINT and SIGTERM, -1 when not set up */
   struct cpd_watch signal_watch;
   int epfd;                      /* the event loop */
