@@ -123,6 +123,22 @@ if command -v setpriv >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   cat "$WORK/gid0.err"
   [ "$rc" = 1 ] || die "uid 65534 could attach to a process of group 0 (status $rc)"
   grep -q "runs with another group (gid 0" "$WORK/gid0.err" || die "unclear refusal: $(cat "$WORK/gid0.err")"
+  # Kernel frames for a user the system hides kernel addresses from: refused, even for
+  # their own process.
+  if [ "$(cat /proc/sys/kernel/perf_event_paranoid)" -ge 2 ] ||
+     [ "$(cat /proc/sys/kernel/kptr_restrict)" != 0 ]; then
+    setpriv --reuid=65534 --regid=65534 --clear-groups sleep 30 &
+    own=$!
+    sleep 0.3
+    rc=0
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$CEOPROF" attach "$own" -k -D 1 \
+      >"$WORK/k.out" 2>"$WORK/k.err" || rc=$?
+    kill "$own"
+    wait "$own" 2>/dev/null || true
+    cat "$WORK/k.err"
+    [ "$rc" = 1 ] || die "uid 65534 got kernel frames (status $rc)"
+    grep -q "kernel frames would show kernel addresses" "$WORK/k.err" || die "unclear refusal: $(cat "$WORK/k.err")"
+  fi
 else
   echo "note: not root or no setpriv; the permission refusal is not exercised here"
 fi

@@ -80,6 +80,27 @@ int cpd_control_may_profile(uint32_t uid, uint32_t gid, uint32_t pid, char *err,
   return 0;
 }
 
+/* Whether an unprivileged user may see kernel addresses here, as the kernel would let them:
+ * perf samples kernel code for them (perf_event_paranoid at most 1) and /proc/kallsyms
+ * shows them real addresses (kptr_restrict 0). */
+static int kernel_addresses_readable(void)
+{
+  long paranoid = 2, kptr = 1;
+  FILE *f;
+
+  if ((f = fopen("/proc/sys/kernel/perf_event_paranoid", "re"))) {
+    if (fscanf(f, "%ld", &paranoid) != 1)
+      paranoid = 2;
+    fclose(f);
+  }
+  if ((f = fopen("/proc/sys/kernel/kptr_restrict", "re"))) {
+    if (fscanf(f, "%ld", &kptr) != 1)
+      kptr = 1;
+    fclose(f);
+  }
+  return paranoid <= 1 && kptr == 0;
+}
+
 static void refuse(struct cpd_conn *c, int code, const char *msg)
 {
   cpd_debug("request from pid %" PRIu32 " refused: %s", c->pid, msg);
@@ -107,6 +128,12 @@ static void attach(struct cpd_conn *c, const Ceoprof__Wire__AttachRequest *a)
   }
   if (cpd_control_may_profile(c->uid, c->gid, a->pid, err, sizeof(err)) < 0) {
     refuse(c, -EPERM, err);
+    return;
+  }
+  if (a->kernel && c->uid != 0 && !kernel_addresses_readable()) {
+    refuse(c, -EPERM, "kernel frames would show kernel addresses, which this system shows "
+           "only to root (kernel.kptr_restrict, kernel.perf_event_paranoid); leave out -k, "
+           "or ask root");
     return;
   }
   if (cpd_target_find(e, a->pid)) {

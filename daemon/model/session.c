@@ -329,14 +329,36 @@ static struct cpd_thread *client_thread(struct cpd_session *s, uint32_t tid, uin
   return t;
 }
 
+/* Whether PID lives in a pid namespace below the daemon's, as the kernel says (NSpid lists
+ * more than one number), never as the client claims. */
+static int in_child_pidns(uint32_t pid)
+{
+  char path[64], line[256];
+  int nested = 0;
+  FILE *f;
+
+  snprintf(path, sizeof(path), "/proc/%u/status", pid);
+  f = fopen(path, "re");
+  while (f && fgets(line, sizeof(line), f))
+    if (strncmp(line, "NSpid:", 6) == 0) {
+      nested = strchr(line + 6, '\t') != strrchr(line + 6, '\t');
+      break;
+    }
+  if (f)
+    fclose(f);
+  return nested;
+}
+
 int cpd_session_hello(struct cpd_session *s, const Ceoprof__Wire__Hello *h)
 {
   char *svc = client_string(s, h->service_name && *h->service_name ? h->service_name : "unnamed");
 
   if (!svc)
     return -ENOMEM;
-  /* A client in a container reports its pid and tids as its namespace numbers them. */
-  s->other_pidns = h->pid != 0 && h->pid != s->pid;
+  /* A client in a container reports its pid and tids as its namespace numbers them. The
+   * kernel says whether it is in one: a false pid in the Hello must not turn off the
+   * check that a client speaks of its own threads only. */
+  s->other_pidns = h->pid != s->pid && in_child_pidns(s->pid);
   free(s->service);
   s->service = svc;
   if (!s->had_hello) {
