@@ -346,6 +346,11 @@ int cpc_attach(int argc, char **argv)
     fprintf(stderr, "ceoprof attach: no process with pid %" PRIu32 "; check the pid with ps\n", pid);
     return 1;
   }
+  if (cpd_pid_is_kthread(pid)) {
+    fprintf(stderr, "ceoprof attach: pid %" PRIu32 " is a kernel thread: it has no user code "
+            "to profile (perf record -a -g samples the kernel)\n", pid);
+    return 1;
+  }
   snprintf(dflt, sizeof(dflt), "ceoprof-%" PRIu32, pid);
   if (absolute_prefix(&o, dflt) < 0) {
     fprintf(stderr, "ceoprof attach: output prefix too long\n");

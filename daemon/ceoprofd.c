@@ -227,6 +227,11 @@ int main(int argc, char **argv)
             cfg.target_pid);
     return 1;
   }
+  if (cfg.target_pid && cpd_pid_is_kthread(cfg.target_pid)) {
+    fprintf(stderr, "ceoprofd: pid %" PRIu32 " is a kernel thread: it has no user code to "
+            "profile (perf record -a -g samples the kernel)\n", cfg.target_pid);
+    return 1;
+  }
   if (cfg.target_pid && cpd_check_prefix(cfg.prefix ? cfg.prefix : "ceoprof-", why,
                                           sizeof(why)) < 0) {
     fprintf(stderr, "ceoprofd: %s\n", why);

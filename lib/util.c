@@ -149,3 +149,26 @@ int cpd_check_prefix(const char *prefix, char *err, size_t errlen)
                     "e.g. -o %srun1", prefix, prefix), -EISDIR;
   return 0;
 }
+
+int cpd_pid_is_kthread(uint32_t pid)
+{
+  char path[64], buf[512], *p;
+  unsigned long flags = 0;
+  ssize_t n;
+  int fd;
+
+  snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0)
+    return 0;
+  buf[n] = '\0';
+  p = strrchr(buf, ')');  /* the name may hold spaces and parentheses */
+  /* After the name: state, ppid, pgrp, session, tty_nr, tpgid, flags. */
+  if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+    return 0;
+  return (flags & 0x00200000ul) != 0;  /* PF_KTHREAD */
+}

@@ -39,6 +39,9 @@ long cpd_peak_rss_kib(void);
  */
 int cpd_pid_exited(uint32_t pid);
 
+/* Whether PID is a kernel thread (PF_KTHREAD): it has no user space to profile. */
+int cpd_pid_is_kthread(uint32_t pid);
+
 /*
  * Whether files named PREFIX + extension can be created: PREFIX's folder exists, is a
  * folder, and this process may write into it. 0, or -errno with a line for the user in ERR.

@@ -111,6 +111,26 @@ if command -v setpriv >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   cat "$WORK/nobody.err"
   [ "$rc" = 1 ] || die "uid 65534 could attach to a root process (status $rc)"
   grep -q "belongs to another user" "$WORK/nobody.err" || die "unclear refusal: $(cat "$WORK/nobody.err")"
+  # A user sees their own profiles and clients in status, not root's.
+  setpriv --reuid=65534 --regid=65534 --clear-groups "$CEOPROF" status >"$WORK/nbstatus.txt" 2>&1 ||
+    die "status as uid 65534 failed: $(cat "$WORK/nbstatus.txt")"
+  grep -Eq "^ +$w1 " "$WORK/nbstatus.txt" && die "uid 65534 sees root's process in status: $(cat "$WORK/nbstatus.txt")"
+  # A plain client's trace in service mode is its user's, as an attach's files are.
+  setpriv --reuid=65534 --regid=65534 --clear-groups env TEST_WAIT_DAEMON_MS=3000 "$CLIENT" basic 20 \
+    >"$WORK/nbclient.out" 2>&1 || die "the client as uid 65534 failed: $(cat "$WORK/nbclient.out")"
+  for _ in $(seq 1 100); do
+    nbtrace=$(ls -t "$WORK"/testclient-*.trace.json 2>/dev/null | head -n 1)
+    [ -n "$nbtrace" ] && break
+    sleep 0.05
+  done
+  [ -n "$nbtrace" ] || die "no trace for the client of uid 65534"
+  [ "$(stat -c %u "$nbtrace")" = 65534 ] || die "the client's trace belongs to uid $(stat -c %u "$nbtrace")"
+  # A kernel thread has no user code: refused with a word why.
+  kt=$(for p in /proc/[0-9]*; do f=$(awk '{print $9}' "$p/stat" 2>/dev/null) &&
+       [ -n "$f" ] && [ $(( f & 2097152 )) -ne 0 ] && { basename "$p"; break; }; done)
+  if [ -n "$kt" ]; then
+    expect_error 1 "is a kernel thread" "$CEOPROF" attach "$kt" -D 1
+  fi
   # The user's uid but group 0: not theirs to ptrace (nor to profile).
   setpriv --reuid=65534 --regid=0 --clear-groups sleep 30 &
   g0=$!

@@ -53,6 +53,11 @@ int cpd_control_may_profile(uint32_t uid, uint32_t gid, uint32_t pid, char *err,
     snprintf(err, errlen, "no process with pid %" PRIu32 "; check the pid with ps", pid);
     return -ESRCH;
   }
+  if (cpd_pid_is_kthread(pid)) {
+    snprintf(err, errlen, "pid %" PRIu32 " is a kernel thread: it has no user code to "
+             "profile (perf record -a -g samples the kernel)", pid);
+    return -EINVAL;
+  }
   if (uid == 0)
     return 0;
   /* As ptrace: every uid of the target is the caller's, and the target is dumpable
@@ -169,7 +174,7 @@ void cpd_control_auto_attach(struct cpd_conn *c)
   const struct cpd_config *cfg = &c->engine->cfg;
   struct cpd_target_opts o = { .hz = cfg->hz, .kernel = cfg->kernel,
                                .dwarf_stack = cfg->dwarf_stack, .no_bpf = cfg->no_bpf,
-                               .owner_uid = geteuid() };
+                               .owner_uid = c->uid };  /* the client's files are theirs */
   struct cpd_target *t;
   char err[512];
 
@@ -261,6 +266,12 @@ void cpd_control_done(struct cpd_target *t)
   cpd_conn_send(t->detacher, &f);
 }
 
+/* What a status request shows: root sees everything, a user their own profiles and clients. */
+static int visible(const struct cpd_conn *c, uint32_t owner)
+{
+  return c->uid == 0 || c->uid == owner;
+}
+
 static void status(struct cpd_conn *c)
 {
   struct cpd_engine *e = c->engine;
@@ -284,9 +295,11 @@ static void status(struct cpd_conn *c)
     goto out;
   }
   nt = 0;
-  for (struct cpd_target *t = e->targets; t; t = t->next, nt++) {
+  for (struct cpd_target *t = e->targets; t; t = t->next) {
     const struct cpd_session *s = t->session;
 
+    if (!visible(c, t->opts.owner_uid))
+      continue;
     ceoprof__wire__target_status__init(&ts[nt]);
     ts[nt].pid = t->pid;
     ts[nt].service = (char *)(s ? s->service : "unknown");
@@ -297,12 +310,13 @@ static void status(struct cpd_conn *c)
     ts[nt].windows = t->windows;
     ts[nt].auto_attached = t->auto_attached;
     tsp[nt] = &ts[nt];
+    nt++;
   }
   nc = 0;
   for (struct cpd_session *s = e->sessions; s; s = s->next) {
     Ceoprof__Wire__ClientStatus *x = &cs[nc];
 
-    if (!s->had_hello)
+    if (!s->had_hello || !visible(c, s->uid))
       continue;
     ceoprof__wire__client_status__init(x);
     x->pid = s->pid;

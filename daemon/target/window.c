@@ -424,7 +424,8 @@ int cpd_window_write_session(const struct cpd_target_env *env, struct cpd_sessio
 {
   struct cpd_target t = {
     .pid = s->pid, .env = env, .session = s, .session_only = 1,
-    .prefix = (char *)env->cfg->prefix, .opts.owner_uid = geteuid(),
+    .prefix = (char *)env->cfg->prefix,
+    .opts.owner_uid = env->cfg->target_pid ? geteuid() : s->uid,  /* a client's trace is theirs */
     .write_pending = s->retry_ms != 0,  /* its failure was said already */
     .window_start_ns = s->start_mono_ns,
   };
