@@ -63,12 +63,16 @@ static void trailer(struct rb *r, uint32_t tid, uint64_t time, uint64_t id)
   put32(r, 0);
 }
 
-static void sample(struct cpd_sampler *s, uint32_t tid, uint64_t time, uint64_t id)
+/* A sample record of the sampler's sample_type: MISC (user or kernel mode), the sampled IP,
+ * and the N entries of its callchain. */
+static void put_sample(struct cpd_sampler *s, uint32_t tid, uint64_t time, uint64_t id,
+                       uint16_t misc, uint64_t ip, const uint64_t *chain, uint64_t n)
 {
   struct rb r;
 
   header(&r, PERF_RECORD_SAMPLE);
-  put64(&r, 0x401000);
+  memcpy(r.b + 4, &misc, 2);
+  put64(&r, ip);
   put32(&r, PID);
   put32(&r, tid);
   put64(&r, time);
@@ -76,33 +80,26 @@ static void sample(struct cpd_sampler *s, uint32_t tid, uint64_t time, uint64_t 
   put32(&r, 0);
   put32(&r, 0);
   put64(&r, 1000000);
-  put64(&r, 1);
-  put64(&r, 0x401000);
+  put64(&r, n);
+  for (uint64_t i = 0; i < n; i++)
+    put64(&r, chain[i]);
   cpd_sampler_record(s, finish(&r), r.n);
+}
+
+static void sample(struct cpd_sampler *s, uint32_t tid, uint64_t time, uint64_t id)
+{
+  static const uint64_t chain[] = { 0x401000 };
+
+  put_sample(s, tid, time, id, PERF_RECORD_MISC_USER, 0x401000, chain, 1);
 }
 
 /* A sample taken in kernel mode whose callchain holds only user frames (the kernel's were
  * excluded): PERF_CONTEXT_USER, then the system call's user address and its caller. */
 static void kernel_mode_sample(struct cpd_sampler *s, uint32_t tid, uint64_t time, uint64_t id)
 {
-  struct rb r;
-  uint16_t misc = PERF_RECORD_MISC_KERNEL;
+  static const uint64_t chain[] = { (uint64_t)PERF_CONTEXT_USER, 0x401000, 0x402000 };
 
-  header(&r, PERF_RECORD_SAMPLE);
-  memcpy(r.b + 4, &misc, 2);
-  put64(&r, 0xffffffff81000000ull);  /* the sampled ip, in the kernel */
-  put32(&r, PID);
-  put32(&r, tid);
-  put64(&r, time);
-  put64(&r, id);
-  put32(&r, 0);
-  put32(&r, 0);
-  put64(&r, 1000000);
-  put64(&r, 3);
-  put64(&r, (uint64_t)PERF_CONTEXT_USER);
-  put64(&r, 0x401000);
-  put64(&r, 0x402000);
-  cpd_sampler_record(s, finish(&r), r.n);
+  put_sample(s, tid, time, id, PERF_RECORD_MISC_KERNEL, 0xffffffff81000000ull, chain, 3);
 }
 
 static void task(struct cpd_sampler *s, uint32_t type, uint32_t tid, uint32_t ptid, uint64_t time,
