@@ -178,6 +178,12 @@ void cpd_control_auto_attach(struct cpd_conn *c)
   struct cpd_target *t;
   char err[512];
 
+  /* Checked now, at the Hello, not only at connect: the process that connected may have
+   * exec'd a setuid program meanwhile, its Hello sent by another holding the socket. */
+  if (cpd_control_may_profile(c->uid, c->gid, c->pid, err, sizeof(err)) < 0) {
+    cpd_log("--auto: not profiling pid %" PRIu32 " (%s): %s", c->pid, c->session->service, err);
+    return;
+  }
   t = cpd_engine_add_target(c->engine, c->pid, c->uid, &o, err, sizeof(err));
   if (!t) {
     cpd_log("--auto: cannot profile pid %" PRIu32 " (%s): %s", c->pid, c->session->service, err);
