@@ -471,23 +471,24 @@ static uint32_t intern_stack(struct cpd_profile *p, const uint32_t *f, uint32_t 
   return (uint32_t)p->nstacks++;
 }
 
-/* The one location of the [kernel] leaf, made on first use. Returns its index + 1, or 0. */
-static uint32_t kernel_leaf_location(struct cpd_profile *p)
+/* A frame with no address, shown as NAME (a string literal: functions are interned by the
+ * name's pointer). Returns the location's index + 1, or 0 when out of memory. */
+static uint32_t named_location(struct cpd_profile *p, const char *name)
 {
-  uint32_t mapping, function;
+  uint32_t f = intern_function(p, name, 0);
   struct cpd_location *l;
 
-  if (p->kernel_leaf)
-    return p->kernel_leaf;
-  mapping = kernel_mapping(p);
-  function = intern_function(p, "[kernel]", mapping);
-  if (!function || cpd_grow(&p->locs, &p->locs_cap, p->nlocs, sizeof(*l)) < 0)
+  if (!f)
+    return 0;
+  for (size_t i = p->nlocs; i-- > 0;)
+    if (p->locs[i].address == 0 && p->locs[i].function == f)
+      return (uint32_t)i + 1;
+  if (cpd_grow(&p->locs, &p->locs_cap, p->nlocs, sizeof(*l)) < 0)
     return 0;
   l = &p->locs[p->nlocs];
   memset(l, 0, sizeof(*l));
-  l->mapping = mapping;
-  l->function = function;
-  return p->kernel_leaf = (uint32_t)++p->nlocs;
+  l->function = f;
+  return (uint32_t)++p->nlocs;
 }
 
 /* Resolves FRAMES (leaf first, the first NKERNEL kernel addresses) into a stack index. */
@@ -508,8 +509,10 @@ static uint32_t stack_of(struct cpd_profile *p, const uint64_t *frames, uint32_t
       truncated = 1;
       break;
     }
-    loc = frames[i] == CPD_KERNEL_LEAF && i < nkernel ? kernel_leaf_location(p)
-                                                       : location_of(p, addr, i < nkernel);
+    if (frames[i] == CPD_KERNEL_LEAF && i < nkernel)  /* found once, then remembered */
+      loc = p->kernel_leaf ? p->kernel_leaf : (p->kernel_leaf = named_location(p, "[kernel]"));
+    else
+      loc = location_of(p, addr, i < nkernel);
 
     if (loc)
       locs[nl++] = loc;
@@ -536,26 +539,6 @@ int cpd_profile_add_sample(struct cpd_profile *p, uint64_t time, uint32_t tid, u
   if (time > p->last_time)
     p->last_time = time;
   return 0;
-}
-
-/* A frame with no address, shown as NAME (a string literal: functions are interned by the
- * name's pointer). Returns the location's index + 1, or 0 when out of memory. */
-static uint32_t named_location(struct cpd_profile *p, const char *name)
-{
-  uint32_t f = intern_function(p, name, 0);
-  struct cpd_location *l;
-
-  if (!f)
-    return 0;
-  for (size_t i = p->nlocs; i-- > 0;)
-    if (p->locs[i].address == 0 && p->locs[i].function == f)
-      return (uint32_t)i + 1;
-  if (cpd_grow(&p->locs, &p->locs_cap, p->nlocs, sizeof(*l)) < 0)
-    return 0;
-  l = &p->locs[p->nlocs];
-  memset(l, 0, sizeof(*l));
-  l->function = f;
-  return (uint32_t)++p->nlocs;
 }
 
 static int add_offcpu(struct cpd_profile *p, uint64_t time, uint32_t tid, uint64_t period,
