@@ -153,14 +153,62 @@ static const Perftools__Profiles__Location *location(const profile_t *p, uint64_
   return NULL;
 }
 
-static const char *function_name(const profile_t *p, uint64_t id)
+/* Removes every outermost OPEN..CLOSE group from NAME, in place, as go tool pprof's
+ * removeMatching does; NAME is left whole when they do not pair up. */
+static void remove_matching(char *name, char open, char close)
 {
+  char *copy = strdup(name), *out = name;
+  const char *group = NULL;  /* where the outermost open group began in COPY */
+  int nesting = 0;
+
+  if (!copy)
+    return;
+  for (const char *p = copy; *p; p++) {
+    if (*p == open) {
+      if (nesting++ == 0)
+        group = p;
+    } else if (*p == close) {
+      if (--nesting < 0) {  /* a close without its open: pprof leaves the name whole */
+        strcpy(name, copy);
+        free(copy);
+        return;
+      }
+    } else if (nesting == 0) {
+      *out++ = *p;
+    }
+  }
+  if (nesting > 0)  /* a group never closed stays, as in pprof */
+    out += sprintf(out, "%s", group);
+  *out = '\0';
+  free(copy);
+}
+
+/*
+ * The name go tool pprof shows for function ID. A name that is its own system name (not
+ * demangled by the writer: DWARF's names of inlined functions) and looks like demangled
+ * C++ is simplified as pprof's default demangling does: no parameters, no template
+ * parameters. BUF holds the simplified copy.
+ */
+static const char *function_name_buf(const profile_t *p, uint64_t id, char *buf, size_t size)
+{
+  const Perftools__Profiles__Function *f = NULL;
+  const char *name;
+
   if (id >= 1 && id <= p->n_function && p->function[id - 1]->id == id)
-    return str(p, p->function[id - 1]->name);
-  for (size_t i = 0; i < p->n_function; i++)
+    f = p->function[id - 1];
+  for (size_t i = 0; !f && i < p->n_function; i++)
     if (p->function[i]->id == id)
-      return str(p, p->function[i]->name);
-  return "<unknown>";
+      f = p->function[i];
+  if (!f)
+    return "<unknown>";
+  name = str(p, f->name);
+  if (f->name != f->system_name || strstr(name, ".<") ||
+      (!strpbrk(name, "<>[]") && !strstr(name, "::")) ||
+      snprintf(buf, size, "%s", name) >= (int)size)
+    return name;
+  remove_matching(buf, '(', ')');
+  remove_matching(buf, '<', '>');
+  return buf;
 }
 
 /* The name go tool pprof shows for a location without a function: its file, in brackets. */
@@ -215,7 +263,7 @@ static int add_by_function(struct table *t, const profile_t *p, size_t i, int64_
 {
   const Perftools__Profiles__Sample *s = p->sample[i];
   size_t parent = SIZE_MAX;
-  char mname[256];
+  char mname[256], fname[1024];
 
   /* From the root to the leaf, as go tool pprof walks a sample; the leaf gets the flat. */
   for (size_t l = s->n_location_id; l-- > 0;) {
@@ -225,7 +273,8 @@ static int add_by_function(struct table *t, const profile_t *p, size_t i, int64_
     /* Inlined frames: line[0] is the innermost, the last the function it was inlined into. */
     for (size_t k = nl; k-- > 0;) {
       const char *name = !loc ? "<unknown>"
-                         : loc->n_line ? function_name(p, loc->line[k]->function_id)
+                         : loc->n_line ? function_name_buf(p, loc->line[k]->function_id, fname,
+                                                           sizeof(fname))
                                        : mapping_name(p, loc->mapping_id, mname, sizeof(mname));
       struct row *r = row_of(t, name);
       size_t ri;

@@ -55,6 +55,11 @@ locations = {
     7: ["g"],                  # ... and called from h elsewhere: the edge is a call
     8: ["h"],
     9: ["same", "same"],       # inlined into itself: no edge
+    # DWARF names of template instances, their own system names: pprof shows one function
+    # "tmpl", its template and function parameters removed (ASan's internal_syscall<...>).
+    10: ["ns::tmpl<unsigned long, int>", "caller"],
+    11: ["ns::tmpl<long>(long)", "caller"],
+    12: ["ns::cmp<(1 > 0)>", "caller"],   # a '>' inside the parameters: still one group
 }
 samples = [  # leaf first, value in ns
     ([2, 1], 10_000_000),
@@ -64,6 +69,9 @@ samples = [  # leaf first, value in ns
     ([6, 1], 3_000_000),
     ([7, 8, 1], 4_000_000),
     ([9, 1], 2_000_000),
+    ([10, 1], 1_000_000),
+    ([11, 1], 1_000_000),
+    ([12, 1], 1_000_000),
 ]
 
 body = bytearray()
