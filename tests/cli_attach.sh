@@ -117,22 +117,10 @@ if command -v setpriv >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   grep -Eq "^ +$w1 " "$WORK/nbstatus.txt" && die "uid 65534 sees root's process in status: $(cat "$WORK/nbstatus.txt")"
   # A plain client's trace in service mode is its user's, as an attach's files are. (A
   # client in Python: the build may sit in a folder only root may enter, as CI's does.)
-  nbpy=/usr/bin/python3  # the system's: the user may not enter the folder of another
-  [ -x "$nbpy" ] || nbpy=$PYTHON3
-  setpriv --reuid=65534 --regid=65534 --clear-groups "$nbpy" - "$SOCK" >"$WORK/nbclient.out" 2>&1 <<'PY' ||
-import os, socket, struct, sys
-def varint(n):
-    out = b""
-    while True:
-        out += bytes([(n & 0x7f) | (0x80 if n >> 7 else 0)])
-        n >>= 7
-        if not n:
-            return out
-hello = varint(1 << 3) + varint(1) + varint(2 << 3 | 2) + varint(6) + b"nobody" + varint(3 << 3) + varint(os.getpid())
-body = varint(1 << 3 | 2) + varint(len(hello)) + hello
+  nobody_python "$SOCK" >"$WORK/nbclient.out" 2>&1 <<'PY' ||
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.connect(sys.argv[1])
-s.sendall(struct.pack("<I", len(body)) + body)
+s.sendall(hello_frame("nobody", os.getpid()))
 s.recv(64)
 s.close()
 PY

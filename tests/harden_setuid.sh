@@ -11,18 +11,7 @@ chmod 755 "$WORK"
 # A setuid-root program that stays a while: a copy of sleep.
 cp "$(command -v sleep)" "$WORK/suid-sleep" && chmod 4755 "$WORK/suid-sleep" || die "no setuid copy"
 start_daemon --output-dir "$WORK" --auto -v
-nbpy=/usr/bin/python3  # the system's: the user may not enter the folder of another
-[ -x "$nbpy" ] || nbpy=$PYTHON3
-setpriv --reuid=65534 --regid=65534 --clear-groups "$nbpy" - "$SOCK" "$WORK/suid-sleep" \
-  >"$WORK/client.out" 2>&1 <<'PY' || die "the client failed: $(cat "$WORK/client.out")"
-import os, socket, struct, sys, time
-def varint(n):
-    out = b""
-    while True:
-        out += bytes([(n & 0x7f) | (0x80 if n >> 7 else 0)])
-        n >>= 7
-        if not n:
-            return out
+nobody_python "$SOCK" "$WORK/suid-sleep" >"$WORK/client.out" 2>&1 <<'PY' ||
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 child = os.fork()
 if child == 0:
@@ -31,15 +20,14 @@ if child == 0:
 time.sleep(0.5)                     # the child is the setuid program now
 uids = [l for l in open("/proc/%d/status" % child) if l.startswith("Uid:")][0].split()[1:]
 print("child", child, "uids", " ".join(uids))
-hello = varint(1 << 3) + varint(1) + varint(2 << 3 | 2) + varint(4) + b"suid" + varint(3 << 3) + varint(child)
-body = varint(1 << 3 | 2) + varint(len(hello)) + hello
-s.sendall(struct.pack("<I", len(body)) + body)
+s.sendall(hello_frame("suid", child))
 s.settimeout(2)
 s.recv(64)
 time.sleep(1)
 s.close()
 os.waitpid(child, 0)
 PY
+  die "the client failed: $(cat "$WORK/client.out")"
 cat "$WORK/client.out"
 grep -q "uids 65534 0 0 0" "$WORK/client.out" || { stop_daemon; echo "SKIP: the copy did not run setuid here (nosuid?)"; exit 77; }
 stop_daemon || true
