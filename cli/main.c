@@ -47,8 +47,10 @@ static const char options[] =
   "  -g, --call-graph MODE  fp: frame pointers (the default); dwarf[,SIZE]: DWARF CFI over\n"
   "                         SIZE bytes of stack copied per sample (8192), for code built\n"
   "                         without frame pointers\n"
-  "      --no-bpf           off-CPU stacks from perf events, with task labels, even where\n"
-  "                         the BPF helper (ceoprofd(8)) would sum them per thread\n"
+  "      --per-thread       per-thread perf events even where per-CPU ones may be opened\n"
+  "      --waits            without BPF, thread states, task waits and off-CPU stacks from\n"
+  "                         per-thread events (a cost to the target)\n"
+  "      --no-bpf           no BPF programs: waits and off-CPU stacks from per-thread events\n"
   "  -s, --socket PATH      ceoprofd's socket (default: $CEOPROF_SOCKET, else\n"
   "                         /run/ceoprof/ceoprofd.sock as root, else $XDG_RUNTIME_DIR/ceoprof.sock)\n";
 

@@ -105,6 +105,8 @@ struct popts {
   int kernel;
   uint32_t dwarf_stack;
   int no_bpf;
+  int per_thread;
+  int waits;
 };
 
 static int parse_popts(int argc, char **argv, const char *cmd, struct popts *o, int allow_cmd)
@@ -117,6 +119,8 @@ static int parse_popts(int argc, char **argv, const char *cmd, struct popts *o, 
     { "kernel", no_argument, NULL, 'k' },
     { "call-graph", required_argument, NULL, 'g' },
     { "no-bpf", no_argument, NULL, 'n' },
+    { "per-thread", no_argument, NULL, 'T' },
+    { "waits", no_argument, NULL, 'W' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -156,6 +160,12 @@ static int parse_popts(int argc, char **argv, const char *cmd, struct popts *o, 
       break;
     case 'n':
       o->no_bpf = 1;
+      break;
+    case 'T':
+      o->per_thread = 1;
+      break;
+    case 'W':
+      o->waits = 1;
       break;
     case 'g': {
       char why[200];
@@ -210,6 +220,8 @@ static int run_engine(uint32_t pid, const struct popts *o, const char *socket_pa
   cfg.kernel = o->kernel;
   cfg.dwarf_stack = o->dwarf_stack;
   cfg.no_bpf = o->no_bpf;
+  cfg.per_thread = o->per_thread;
+  cfg.waits = o->waits;
   cfg.duration_s = o->duration_s;
   cfg.enable_on_exec = enable_on_exec;
   cfg.report = stderr;  /* stdout is the command's */
@@ -313,6 +325,8 @@ static int send_attach(struct cpc_ctl *c, uint32_t pid, const struct popts *o, c
   a.kernel = o->kernel;
   a.dwarf_stack = o->dwarf_stack;
   a.no_bpf = o->no_bpf;
+  a.per_thread = o->per_thread;
+  a.waits = o->waits;
   a.progress = 1;
   f.body_case = CEOPROF__WIRE__FRAME__BODY_ATTACH;
   f.attach = &a;

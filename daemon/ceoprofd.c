@@ -49,8 +49,13 @@ static const char usage[] =
   "                           stack, default 8192: for code without frame pointers)\n"
   "  -k, --kernel             include kernel stacks\n"
   "      --no-sampling        --pid: collect task events only, no CPU samples\n"
-  "      --no-bpf             off-CPU stacks from perf events even where the BPF\n"
-  "                           helper (built with --with-libbpf) would load\n"
+  "      --per-thread         per-thread perf events even where per-CPU ones may be\n"
+  "                           opened (the default as root: they add nothing to the\n"
+  "                           target's context switches)\n"
+  "      --waits              without BPF, thread states, task waits and off-CPU\n"
+  "                           stacks from per-thread events (a cost to the target)\n"
+  "      --no-bpf             no BPF programs: waits and off-CPU stacks from\n"
+  "                           per-thread perf events\n"
   "      --hello-timeout MS   drop clients silent this long after connecting (5000)\n"
   "  -v, --verbose            log every client connection\n"
   "  -h, --help               show this help\n"
@@ -142,6 +147,8 @@ static int parse_args(int argc, char **argv, struct cpd_config *cfg, const char 
     { "kernel", no_argument, NULL, 'k' },
     { "no-sampling", no_argument, NULL, 'N' },
     { "no-bpf", no_argument, NULL, 'n' },
+    { "per-thread", no_argument, NULL, 'T' },
+    { "waits", no_argument, NULL, 'W' },
     { "auto", no_argument, NULL, 'a' },
     { "window", required_argument, NULL, 'w' },
     { "pyroscope", required_argument, NULL, 'P' },
@@ -161,6 +168,12 @@ static int parse_args(int argc, char **argv, struct cpd_config *cfg, const char 
       break;
     case 'n':
       cfg->no_bpf = 1;
+      break;
+    case 'T':
+      cfg->per_thread = 1;
+      break;
+    case 'W':
+      cfg->waits = 1;
       break;
     case 'N':
       cfg->no_sampling = 1;

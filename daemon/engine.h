@@ -23,7 +23,9 @@ struct cpd_config {
   int kernel;                    /* --kernel: kernel stacks too */
   uint32_t dwarf_stack;          /* --call-graph dwarf[,SIZE]: stack bytes per sample; 0: fp */
   int no_sampling;               /* --no-sampling: task events only */
-  int no_bpf;                    /* --no-bpf: off-CPU stacks from perf events only */
+  int no_bpf;                    /* --no-bpf: waits and off-CPU stacks from per-thread events */
+  int per_thread;                /* --per-thread: per-thread events even where per-CPU ones work */
+  int waits;                     /* --waits: without BPF, waits from per-thread events */
   int enable_on_exec;            /* --pid: count from the target's next exec (ceoprof record) */
   int auto_attach;               /* --auto: profile every client that connects */
   double window_s;               /* --window: cut profiles into windows this long, 0 = none */

@@ -8,7 +8,7 @@ require_perf
 require_pprof
 WORKLOAD="$top_builddir/tests/cpu_workload"
 
-start_daemon --output-dir "$WORK" --auto --window 0.5 -F 199 -v
+start_daemon --output-dir "$WORK" --auto --window 0.5 -F 199 -v --waits  # off-CPU windows in a build without BPF too
 "$WORKLOAD" 3 >"$WORK/w.out" &
 wl=$!
 # The daemon stopped for a second (as a starved machine or a slow symbol file stops its loop)

@@ -1,60 +1,61 @@
 #!/bin/sh
-# sample_bpf.sh: the BPF off-CPU helper (built with ./configure --with-libbpf). It loads, and
-# the off-CPU time it sums in the kernel per thread and stack agrees, thread by thread, with
-# the blocked and runnable time of the thread-state lanes, which come from another source
-# (the perf context-switch records); the naps are on the sleep call; time before the
-# wrapper script's exec is kept under "[before an exec]". With --no-bpf the perf events take
-# the stacks again.
+# sample_bpf.sh: per-CPU profiling with its BPF programs, the default as root where they load.
+# The per-CPU events' samples are filtered in the kernel; the threads' switches come from
+# BPF records, and each task span's split into CPU, blocked time and scheduling delay is as
+# right as with per-thread events; the off-CPU stacks, sampled by time, add up to the
+# blocked time the switch records give (within 5%), the naps' on their sleep call, with task
+# labels. With --no-bpf, per-thread perf events take the waits again.
 . "$(dirname "$0")/lib.sh"
 require_perf
 require_pprof
 if [ "$(id -u)" != 0 ]; then
-  echo "SKIP: not root: loading the BPF program needs CAP_BPF and CAP_PERFMON"
+  echo "SKIP: not root: loading the BPF programs needs CAP_BPF and CAP_PERFMON"
   exit 77
 fi
 unset CEOPROF_SOCKET  # record sets its own
 "$top_builddir/ceoprof" record -F 99 -o "$WORK/w" -- "$top_builddir/tests/wait_workload" \
   >"$WORK/rec.out" 2>"$WORK/rec.err" || die "record failed: $(cat "$WORK/rec.err")"
 cat "$WORK/rec.err"
-grep -q "off-CPU stacks from the BPF helper" "$WORK/rec.err" \
-  || die "the BPF helper was not used: $(cat "$WORK/rec.err")"
-! grep -q "periods lost" "$WORK/rec.err" || die "the BPF helper lost periods: $(cat "$WORK/rec.err")"
+grep -q "per-CPU sampling on [0-9]* CPUs, other processes' samples dropped in the kernel (BPF)" \
+  "$WORK/rec.err" || die "not per-CPU with the BPF filter: $(cat "$WORK/rec.err")"
+grep -q "waits from BPF switch records; off-CPU stacks sampled by time" "$WORK/rec.err" \
+  || die "the waits do not come from BPF: $(cat "$WORK/rec.err")"
+$VALIDATE "$WORK/w.trace.json" >/dev/null || die "invalid trace"
+$PYTHON3 "$top_srcdir/tests/check_waits.py" "$WORK/w.trace.json" "$(nproc)" || die "task time split is wrong"
 off="$WORK/w.offcpu.pb.gz"
 $PYTHON3 "$top_srcdir/tests/check_pprof.py" "$off" --json >"$WORK/off.check" || die "$(cat "$WORK/off.check")"
 grep -q "('off_cpu', 'nanoseconds')" "$WORK/off.check" || die "off-CPU sample type: $(cat "$WORK/off.check")"
-wpid=$(sed -n 's/^ceoprof: pid \([0-9]*\) (.*/\1/p' "$WORK/rec.err" | head -n 1)
-[ -n "$wpid" ] || die "no summary: $(cat "$WORK/rec.err")"
-go tool pprof -top -sample_index=off_cpu -tagfocus=thread_id="$wpid" "$off" >"$WORK/main.top" 2>&1 \
-  || die "go tool pprof: $(cat "$WORK/main.top")"
-go tool pprof -top -nodefraction=0 -nodecount=100000 -sample_index=off_cpu "$off" >"$WORK/all.top" 2>&1 || die "$(cat "$WORK/all.top")"
-head -n 16 "$WORK/main.top"
-wrapper=0  # libtool's wrapper script, when the workload is one, execs the program
-[ "$(head -c 2 "$top_builddir/tests/wait_workload")" = "#!" ] && wrapper=1
-$PYTHON3 - "$WORK/w.trace.json" "$WORK/off.check" "$WORK/main.top" "$WORK/all.top" "$wrapper" <<'PY' || die "BPF off-CPU profile is wrong"
+go tool pprof -comments "$off" >"$WORK/off.comments" 2>&1 || die "$(cat "$WORK/off.comments")"
+grep -q "min(1, off/P)" "$WORK/off.comments" || die "the off-CPU profile does not say how it was sampled"
+go tool pprof -top -sample_index=off_cpu -tagfocus=task=nap "$off" >"$WORK/nap.top" 2>&1 \
+  || die "go tool pprof: $(cat "$WORK/nap.top")"
+head -n 14 "$WORK/nap.top"
+$PYTHON3 - "$WORK/w.trace.json" "$WORK/off.check" "$WORK/nap.top" <<'PY' || die "BPF off-CPU profile is wrong"
 import json, re, sys
 d = json.load(open(sys.argv[1]))
-lanes = {}
+# Stacks are sampled by time: a block of d < P is taken with probability d/P, weighted P,
+# so the estimate's variance is the sum of d(P - d) over the blocks (P at 99 Hz).
+P = 1e9 / 99
+blocked, var = 0, 0
 for e in d["traceEvents"]:
-    if e.get("ph") == "X" and e.get("cat") == "thread_state" and e["name"] != "running":
-        t = e["tid"] & ~0x40000000
-        lanes[t] = lanes.get(t, 0) + e["dur"] * 1000
+    if e.get("ph") == "X" and e.get("cat") == "thread_state" and e["name"] == "blocked":
+        dur = e["dur"] * 1000
+        blocked += dur
+        var += dur * (P - dur) if dur < P else 0
 check = [l for l in open(sys.argv[2]) if l.startswith("json ")][0]
-bpf = {int(t): ns for t, ns in json.loads(check[5:])["by_thread"].items()}
-assert lanes, "no thread state lanes"
-for t in sorted(set(lanes) | set(bpf)):
-    a, b = lanes.get(t, 0), bpf.get(t, 0)
-    print(f"thread {t}: off the CPU {a / 1e6:8.1f} ms in its state lane, {b / 1e6:8.1f} ms in the BPF sums")
-    # Both see every switch of the thread; they differ by the periods open at the ends.
-    assert abs(a - b) <= 0.05 * a + 5e6, (t, a, b)
-main = open(sys.argv[3]).read()
-assert re.search(r"nanosleep|usleep", main), "the main thread's naps are not on the sleep call"
-# The wrapper script ran before the program's exec: its waits are kept, without their
-# stacks (that image is gone when the sums are read).
-if sys.argv[5] == "1":
-    assert "[before an exec]" in open(sys.argv[4]).read(), "no time before the exec"
+off = sum(json.loads(check[5:])["by_thread"].values())
+sd = var ** 0.5
+print(f"off the CPU: {off / 1e6:.1f} ms in the sampled off-CPU profile, "
+      f"{blocked / 1e6:.1f} ms blocked in the state lanes (estimate's sd {sd / 1e6:.1f} ms)")
+assert blocked > 0, "no blocked time in the state lanes"
+# Within 5%, or 4 standard deviations of the estimate where short blocks make it noisier.
+assert abs(off - blocked) <= max(0.05 * blocked, 4 * sd) + 5e6, (off, blocked, sd)
+top = open(sys.argv[3]).read()
+assert re.search(r"nanosleep|usleep", top), "the naps' off-CPU time is not on the sleep call"
+assert re.search(r"Showing nodes accounting for [\d.]+m?s", top), "no off-CPU time has the task label nap"
 PY
 
-# --no-bpf: the perf events take the off-CPU stacks.
+# --no-bpf: per-thread perf events take the waits and the off-CPU stacks.
 export CEOPROF_SOCKET="$SOCK"
 "$top_builddir/tests/wait_workload" >"$WORK/w2.out" &
 wl=$!
@@ -62,7 +63,9 @@ start_daemon --pid "$wl" --no-bpf -o "$WORK/p"
 wait "$wl" || die "workload failed"
 wait_daemon 30 || die "daemon failed: $(cat "$WORK/daemon.log")"
 cat "$WORK/daemon.log"
-grep -q "off-CPU stacks from perf events (--no-bpf)" "$WORK/daemon.log" || die "--no-bpf was not heeded"
+grep -q "waits and off-CPU stacks from per-thread perf events (--no-bpf)" "$WORK/daemon.log" \
+  || die "--no-bpf was not heeded"
+grep -q "dropped by ceoprofd" "$WORK/daemon.log" || die "--no-bpf: the samples were filtered by BPF"
 $PYTHON3 "$top_srcdir/tests/check_pprof.py" "$WORK/p.offcpu.pb.gz" >"$WORK/p.check" \
   || die "$(cat "$WORK/p.check")"
 grep -q "('off_cpu', 'nanoseconds')" "$WORK/p.check" || die "no off-CPU profile with --no-bpf"

@@ -120,6 +120,8 @@ static void attach(struct cpd_conn *c, const Ceoprof__Wire__AttachRequest *a)
     .kernel = a->kernel,
     .dwarf_stack = cp_dwarf_stack_size(a->dwarf_stack),
     .no_bpf = a->no_bpf || e->cfg.no_bpf,
+    .per_thread = a->per_thread || e->cfg.per_thread,
+    .waits = a->waits || e->cfg.waits,
     .duration_s = (double)a->duration_ms / 1000.0,
     .prefix = a->prefix && *a->prefix ? a->prefix : NULL,
     .owner_uid = c->uid,
@@ -174,6 +176,7 @@ void cpd_control_auto_attach(struct cpd_conn *c)
   const struct cpd_config *cfg = &c->engine->cfg;
   struct cpd_target_opts o = { .hz = cfg->hz, .kernel = cfg->kernel,
                                .dwarf_stack = cfg->dwarf_stack, .no_bpf = cfg->no_bpf,
+                               .per_thread = cfg->per_thread, .waits = cfg->waits,
                                .owner_uid = c->uid };  /* the client's files are theirs */
   struct cpd_target *t;
   char err[512];

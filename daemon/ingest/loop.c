@@ -303,6 +303,7 @@ static int start_single_target(struct cpd_engine *e)
   struct cpd_target_opts o = {
     .hz = e->cfg.hz, .kernel = e->cfg.kernel, .dwarf_stack = e->cfg.dwarf_stack,
     .no_sampling = e->cfg.no_sampling, .no_bpf = e->cfg.no_bpf,
+    .per_thread = e->cfg.per_thread, .waits = e->cfg.waits,
     .enable_on_exec = e->cfg.enable_on_exec, .owner_uid = geteuid(),
   };
   char prefix[64], err[512];

@@ -46,13 +46,16 @@ int cpd_clocksync_add(struct cpd_clocksync *c, uint64_t tsc, uint64_t mono)
   return 0;
 }
 
+/* On the line through A and B, rounded to the nearest ns: exact 128-bit integer arithmetic
+ * (long double took 7% of the daemon's CPU at 160k events/s). */
 static uint64_t along(const struct cpd_sync_pair *a, const struct cpd_sync_pair *b, uint64_t ts)
 {
-  long double rate = (long double)(b->mono - a->mono) / (long double)(b->tsc - a->tsc);
-  long double d = ((long double)ts - (long double)a->tsc) * rate;
-  long double m = (long double)a->mono + d;
+  __int128 dm = (__int128)b->mono - (__int128)a->mono, dt = (__int128)b->tsc - (__int128)a->tsc;
+  __int128 num = ((__int128)ts - (__int128)a->tsc) * dm;
+  __int128 d = num >= 0 ? (num + dt / 2) / dt : -((-num + dt / 2) / dt);
+  __int128 m = (__int128)a->mono + d;
 
-  return m < 0 ? 0 : (uint64_t)(m + 0.5L);
+  return m < 0 ? 0 : (uint64_t)m;
 }
 
 static int tsc_before(const void *elem, const void *key)

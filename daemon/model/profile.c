@@ -565,16 +565,16 @@ int cpd_profile_add_offcpu(struct cpd_profile *p, uint64_t time, uint32_t tid, c
   return add_offcpu(p, time, tid, 0, stack_of(p, frames, n, nkernel, truncated));
 }
 
-int cpd_profile_add_offcpu_ns(struct cpd_profile *p, uint32_t tid, uint64_t ns,
+int cpd_profile_add_offcpu_ns(struct cpd_profile *p, uint64_t time, uint32_t tid, uint64_t ns,
                               const uint64_t *frames, uint32_t n, uint32_t nkernel, int truncated,
                               const char *empty)
 {
   uint32_t loc;
 
   if (n > 0 || !empty)
-    return add_offcpu(p, 0, tid, ns, stack_of(p, frames, n, nkernel, truncated));
+    return add_offcpu(p, time, tid, ns, stack_of(p, frames, n, nkernel, truncated));
   loc = named_location(p, empty);
-  return add_offcpu(p, 0, tid, ns, loc ? intern_stack(p, &loc, 1, truncated) : UINT32_MAX);
+  return add_offcpu(p, time, tid, ns, loc ? intern_stack(p, &loc, 1, truncated) : UINT32_MAX);
 }
 
 const char *cpd_profile_loc_name(const struct cpd_profile *p, uint32_t loc)

@@ -92,7 +92,7 @@ struct cpd_profile {
   struct cpd_sched sched;            /* thread states from context switches */
   struct cpd_rss rss;                /* resident memory over time (the target opens it) */
   struct cpd_psample *offcpu;        /* stacks at switch-out; period = time off the CPU
-                                      * (time 0: summed already, period final) */
+                                      * (0 until known from the thread states; set: final) */
   size_t noffcpu, offcpu_cap;
   uint64_t offcpu_dropped;           /* off-CPU samples not kept for want of memory */
   /* Hash tables: address -> location (cleared when mappings change), stack -> index. */
@@ -107,6 +107,7 @@ struct cpd_profile {
   uint64_t switches;                 /* context switches seen */
   uint64_t truncated;                /* samples whose stack was cut */
   uint64_t other_pid;                /* samples of another process (ignored) */
+  uint64_t before_exec;              /* samples before the exec awaited (ignored) */
   uint64_t first_time, last_time;    /* of the samples */
 };
 
@@ -137,9 +138,10 @@ int cpd_profile_add_sample(struct cpd_profile *p, uint64_t time, uint32_t tid, u
 /* A stack at a switch-out (sched:sched_switch): how long it stays off is filled in later. */
 int cpd_profile_add_offcpu(struct cpd_profile *p, uint64_t time, uint32_t tid, const uint64_t *frames,
                            uint32_t n, uint32_t nkernel, int truncated);
-/* Off-CPU time already summed (the BPF helper): time 0, period NS; in the next window. An
- * empty stack is shown as one frame named EMPTY (a string literal), when given. */
-int cpd_profile_add_offcpu_ns(struct cpd_profile *p, uint32_t tid, uint64_t ns,
+/* An off-CPU stack whose weight is known already (sampled by the BPF programs): it went off
+ * at TIME and stands for NS. An empty stack is shown as one frame named EMPTY (a string
+ * literal), when given. */
+int cpd_profile_add_offcpu_ns(struct cpd_profile *p, uint64_t time, uint32_t tid, uint64_t ns,
                               const uint64_t *frames, uint32_t n, uint32_t nkernel, int truncated,
                               const char *empty);
 /* The name to show for F: demangled when the symbol is mangled. */

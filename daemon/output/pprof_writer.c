@@ -332,9 +332,10 @@ static void add_comments(struct pb *b, const struct cpd_profile *p,
   char text[256];
 
   b->comments[n++] = str_index(&b->st, "ceoprof " PACKAGE_VERSION);
-  if (info->kind == CPD_PPROF_OFFCPU && info->summed_by_bpf)
-    snprintf(text, sizeof(text), "event: sched:sched_switch, the time off the CPU summed per "
-             "thread and stack at switch-out by the BPF helper (no task labels)");
+  if (info->kind == CPD_PPROF_OFFCPU && info->offcpu_sampled_ns)
+    snprintf(text, sizeof(text), "event: sched_switch (BPF), the stack when the thread is back "
+             "on the CPU, taken with probability min(1, off/P) and weighted max(off, P), "
+             "P = %.3f ms", (double)info->offcpu_sampled_ns / 1e6);
   else if (info->kind == CPD_PPROF_OFFCPU)
     snprintf(text, sizeof(text), "event: sched:sched_switch, the stack at each switch-out, "
              "weighted by the time until the thread ran again");
@@ -347,6 +348,10 @@ static void add_comments(struct pb *b, const struct cpd_profile *p,
   else
     snprintf(text, sizeof(text), "stacks: frame pointers");
   b->comments[n++] = str_index(&b->st, text);
+  if (info->mode && info->kind == CPD_PPROF_CPU) {
+    snprintf(text, sizeof(text), "mode: %s", info->mode);
+    b->comments[n++] = str_index(&b->st, text);
+  }
   if (info->kernel && info->kind == CPD_PPROF_CPU) {
     snprintf(text, sizeof(text), "kernel: %s", info->kernel);
     b->comments[n++] = str_index(&b->st, text);

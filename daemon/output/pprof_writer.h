@@ -18,7 +18,9 @@ struct cpd_pprof_info {
   const char *event;        /* "cpu-clock" or "cycles" */
   uint64_t time_nanos;      /* CLOCK_REALTIME of the start */
   uint64_t duration_nanos;
-  int summed_by_bpf;        /* off-CPU samples summed per thread and stack by the BPF helper */
+  uint64_t offcpu_sampled_ns; /* off-CPU stacks sampled by time at this period (BPF), 0:
+                             * one at every switch-out */
+  const char *mode;         /* which events sampled (a comment), or NULL */
   uint32_t dwarf_stack;     /* stacks unwound with DWARF CFI over this many bytes; 0: fp */
   const char *kernel;       /* how kernel time is counted (a comment), or NULL */
 };

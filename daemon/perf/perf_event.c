@@ -50,6 +50,11 @@ long cpd_tracepoint_id(const char *system, const char *name)
   return -ENOENT;
 }
 
+long cpd_perf_paranoid(void)
+{
+  return read_long("/proc/sys/kernel/perf_event_paranoid");
+}
+
 long cpd_perf_max_sample_rate(void)
 {
   return read_long("/proc/sys/kernel/perf_event_max_sample_rate");

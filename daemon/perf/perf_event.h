@@ -23,6 +23,9 @@ void cpd_perf_advice(int err, const char *what, pid_t pid, char *buf, size_t siz
  */
 long cpd_tracepoint_id(const char *system, const char *name);
 
+/* /proc/sys/kernel/perf_event_paranoid, or -1 when unreadable. */
+long cpd_perf_paranoid(void);
+
 /* /proc/sys/kernel/perf_event_max_sample_rate, or -1 when unreadable. */
 long cpd_perf_max_sample_rate(void);
 

@@ -11,6 +11,8 @@
 
 #include "hindex.h"
 #include "perf/sampler.h"
+#include <linux/types.h>
+#include "perf/bpf/sched_bpf.h"
 #include "util.h"
 
 static int owner_before(const void *elem, const void *key)
@@ -140,6 +142,10 @@ void cpd_sampler_record(struct cpd_sampler *s, const struct perf_event_header *h
       p->other_pid++;
       break;
     }
+    if (s->per_cpu && s->await_exec) {
+      p->before_exec++;  /* the command has not started yet: perf leaves it out too */
+      break;
+    }
     if (!family_counts(s, rp->id.tid, rp->id.event)) {
       s->duplicates++;
       break;
@@ -172,8 +178,10 @@ void cpd_sampler_record(struct cpd_sampler *s, const struct perf_event_header *h
   case PERF_RECORD_COMM:
     if (rp->id.pid == s->pid && rp->u.comm.comm)
       cpd_profile_set_comm(p, rp->id.tid, rp->u.comm.comm);
-    if ((rp->misc & PERF_RECORD_MISC_COMM_EXEC) && rp->id.pid == s->pid)
+    if ((rp->misc & PERF_RECORD_MISC_COMM_EXEC) && rp->id.pid == s->pid) {
       cpd_profile_exec(p);  /* a new program image: the old mappings are gone */
+      s->await_exec = 0;
+    }
     break;
   case PERF_RECORD_FORK:
     if (rp->u.task.pid == s->pid) {
@@ -214,6 +222,44 @@ void cpd_sampler_record(struct cpd_sampler *s, const struct perf_event_header *h
   }
 }
 
+void cpd_sampler_bpf_record(void *arg, const void *rec, size_t len)
+{
+  static uint64_t frames[CPD_BPF_KERNEL_DEPTH + CPD_BPF_USER_DEPTH];  /* the loop's thread */
+  struct cpd_sampler *s = arg;
+  struct cpd_profile *p = s->prof;
+  uint32_t kind;
+
+  s->bpf_records++;
+  if (len < sizeof(kind))
+    return;
+  memcpy(&kind, rec, sizeof(kind));
+  if (kind == CPD_BPF_SWITCH && len >= sizeof(struct cpd_bpf_switch)) {
+    const struct cpd_bpf_switch *sw = rec;
+
+    if (sw->pid != s->pid)
+      return;
+    p->switches++;
+    cpd_sched_add(&p->sched, sw->out, sw->tid,
+                  sw->state == CPD_BPF_RUNNABLE ? CPD_RUNNABLE : CPD_BLOCKED);
+    cpd_sched_add(&p->sched, sw->in, sw->tid, CPD_RUNNING);
+  } else if (kind == CPD_BPF_OFFCPU && len >= sizeof(struct cpd_bpf_offcpu)) {
+    const struct cpd_bpf_offcpu *o = rec;
+    uint32_t nk = o->nkernel < CPD_BPF_KERNEL_DEPTH ? o->nkernel : CPD_BPF_KERNEL_DEPTH;
+    uint32_t nu = o->nuser < CPD_BPF_USER_DEPTH ? o->nuser : CPD_BPF_USER_DEPTH;
+
+    if (o->pid != s->pid)
+      return;
+    /* As perf gives them: kernel frames first, the leaf first in each part. */
+    memcpy(frames, o->kernel, nk * sizeof(*frames));
+    memcpy(frames + nk, o->user, nu * sizeof(*frames));
+    cpd_profile_add_offcpu_ns(p, o->out, o->tid, o->weight, frames, nk + nu, nk,
+                              nu == CPD_BPF_USER_DEPTH /* as deep as kept: likely cut */,
+                              "[no user stack]");
+  } else {
+    p->bad_records++;
+  }
+}
+
 static void handle(void *arg, const struct perf_event_header *h, size_t len)
 {
   cpd_sampler_record(arg, h, len);
@@ -221,7 +267,13 @@ static void handle(void *arg, const struct perf_event_header *h, size_t len)
 
 int cpd_sampler_read(struct cpd_sampler *s)
 {
-  int n = cpd_reader_take(&s->reader, handle, s);
+  int n;
+
+#ifdef HAVE_LIBBPF
+  if (s->bpf)
+    cpd_bpf_sched_poll(s->bpf);
+#endif
+  n = cpd_reader_take(&s->reader, handle, s);
 
   if (n < 0)
     s->prof->bad_records++;

@@ -148,8 +148,11 @@ static void fill_attr(const struct cpd_sampler *s, struct perf_event_attr *a, in
   a->sample_freq = (uint64_t)s->hz;
   a->sample_type = s->sample_type;
   a->disabled = 1;
-  a->enable_on_exec = s->opts.enable_on_exec != 0;
-  a->inherit = 1;           /* threads created later are sampled too */
+  if (!s->per_cpu) {
+    a->enable_on_exec = s->opts.enable_on_exec != 0;
+    a->inherit = 1;         /* threads created later are sampled too */
+    a->context_switch = 1;  /* the threads' states */
+  }
   /* Time in the kernel is sampled either way, so the profile adds up to the CPU the
    * process used; its kernel frames only with --kernel (a [kernel] leaf otherwise). */
   a->exclude_kernel = !s->kernel_time;
@@ -160,11 +163,31 @@ static void fill_attr(const struct cpd_sampler *s, struct perf_event_attr *a, in
   a->comm = 1;
   a->comm_exec = 1;
   a->task = 1;
-  a->context_switch = 1;
   a->sample_id_all = 1;
   a->use_clockid = 1;
   a->clockid = CLOCK_MONOTONIC; /* the clock libceoprof stamps events with */
   dwarf_attr(s, a);
+  a->watermark = 1;
+  a->wakeup_watermark = (uint32_t)(s->opts.ring_pages * (size_t)sysconf(_SC_PAGESIZE) / 4);
+}
+
+/* Per-CPU mode without BPF, when waits are asked for: an event per thread that samples
+ * nothing and only records its thread's context switches (the per-CPU events carry the
+ * mappings and names). */
+static void fill_switch_attr(const struct cpd_sampler *s, struct perf_event_attr *a)
+{
+  memset(a, 0, sizeof(*a));
+  a->size = sizeof(*a);
+  a->type = PERF_TYPE_SOFTWARE;
+  a->config = PERF_COUNT_SW_DUMMY;
+  a->sample_type = s->sample_type;
+  a->disabled = 1;
+  a->enable_on_exec = s->opts.enable_on_exec != 0;
+  a->inherit = 1;
+  a->context_switch = 1;
+  a->sample_id_all = 1;
+  a->use_clockid = 1;
+  a->clockid = CLOCK_MONOTONIC;
   a->watermark = 1;
   a->wakeup_watermark = (uint32_t)(s->opts.ring_pages * (size_t)sysconf(_SC_PAGESIZE) / 4);
 }
@@ -202,15 +225,18 @@ static int map_ring(struct cpd_sampler *s, struct cpd_sampler_cpu *c, int fd, ch
  * event): the software clock where there is no hardware PMU (a VM), and user mode only where
  * perf_event_paranoid forbids kernel samples to this user. An fd or -errno.
  */
-static int open_sampling_event(struct cpd_sampler *s, uint32_t tid, int cpu)
+static int open_sampling_event(struct cpd_sampler *s, pid_t pid, int cpu)
 {
   struct perf_event_attr a;
 
   for (;;) {
     int fd;
 
-    fill_attr(s, &a, strcmp(s->event, "cycles") == 0);
-    fd = cpd_perf_open(&a, (pid_t)tid, cpu, -1, 0);
+    if (pid >= 0 && s->per_cpu)
+      fill_switch_attr(s, &a);
+    else
+      fill_attr(s, &a, strcmp(s->event, "cycles") == 0);
+    fd = cpd_perf_open(&a, pid, cpu, -1, 0);
     if ((fd == -ENOENT || fd == -ENODEV || fd == -EOPNOTSUPP) &&
         strcmp(s->event, "cycles") == 0 && s->nfds == 0) {
       s->event = "cpu-clock";
@@ -218,7 +244,8 @@ static int open_sampling_event(struct cpd_sampler *s, uint32_t tid, int cpu)
       snprintf(s->event_note, sizeof(s->event_note), "; hardware cycles are not supported here");
       continue;
     }
-    if ((fd == -EACCES || fd == -EPERM) && s->kernel_time && !s->opts.kernel && s->nfds == 0) {
+    if ((fd == -EACCES || fd == -EPERM) && s->kernel_time && !s->opts.kernel && s->nfds == 0 &&
+        pid >= 0) {
       s->kernel_time = 0;
       snprintf(s->kernel_note, sizeof(s->kernel_note), "kernel time not sampled "
                "(perf_event_paranoid forbids it to this user)");
@@ -237,7 +264,7 @@ static int open_thread(struct cpd_sampler *s, uint32_t tid, char *err, size_t er
     struct cpd_sampler_cpu *c = &s->cpus[cpu];
     int fd, rc;
 
-    fd = open_sampling_event(s, tid, cpu);
+    fd = open_sampling_event(s, (pid_t)tid, cpu);
     if (fd == -ESRCH)
       return -ESRCH;  /* the thread exited meanwhile: the caller goes on */
     if (fd < 0) {
@@ -312,46 +339,92 @@ static int scan_threads(struct cpd_sampler *s, char *err, size_t errlen)
   return added;
 }
 
-/* Off-CPU stacks from the BPF helper where it is built and loads (not with DWARF stacks: it
- * takes frame-pointer ones); the perf events otherwise, with the reason noted. */
-static void open_offcpu_bpf(struct cpd_sampler *s)
+/*
+ * One sampling event per CPU for every process (pid -1), as perf record -a: a thread's
+ * switches cost nothing more, and a thread is sampled whenever it runs when a CPU's timer
+ * fires, however short-lived. Not allowed to this user (perf_event_paranoid above 0
+ * without CAP_PERFMON): 0 with per_cpu cleared and why in mode_note, for per-thread events.
+ */
+static int open_cpu_events(struct cpd_sampler *s, char *err, size_t errlen)
 {
-#ifdef HAVE_LIBBPF
-  char why[256];
-  int rc;
+  int offline = 0;
 
-  if (s->opts.no_bpf) {
-    snprintf(s->offcpu_note, sizeof(s->offcpu_note), "off-CPU stacks from perf events (--no-bpf)");
-    return;
+  s->per_cpu = 1;
+  for (int cpu = 0; cpu < s->ncpus; cpu++) {
+    struct cpd_sampler_cpu *c = &s->cpus[cpu];
+    int fd = open_sampling_event(s, -1, cpu), rc;
+
+    if (fd == -ENODEV || fd == -ENXIO || fd == -EINVAL) {
+      offline++;  /* an offline CPU (or none at this index) */
+      continue;
+    }
+    if (fd < 0 && s->ncpu_events == 0 && (fd == -EACCES || fd == -EPERM)) {
+      s->per_cpu = 0;
+      snprintf(s->mode_note, sizeof(s->mode_note), "per-thread events (system-wide ones need "
+               "root or CAP_PERFMON, perf_event_paranoid is %ld); they tax every context switch "
+               "of the target", cpd_perf_paranoid());
+      return 0;
+    }
+    if (fd < 0) {
+      cpd_perf_advice(-fd, "open", -1, err, errlen);
+      return fd;
+    }
+    if ((rc = add_fd(s, fd)) < 0) {
+      close(fd);
+      return rc;
+    }
+    if ((rc = add_owner(s, fd, 0, 0)) < 0 || (rc = map_ring(s, c, fd, err, errlen)) < 0)
+      return rc;
+    ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);  /* others' samples are dropped, so at once */
+    s->ncpu_events++;
   }
-  if (s->opts.dwarf_stack) {
-    snprintf(s->offcpu_note, sizeof(s->offcpu_note),
-             "off-CPU stacks from perf events: the BPF helper takes no DWARF stacks");
-    return;
+  if (s->ncpu_events == 0) {
+    s->per_cpu = 0;
+    snprintf(s->mode_note, sizeof(s->mode_note), "per-thread events (no CPU took a "
+             "system-wide event)");
+    return 0;
   }
-  rc = cpd_bpf_offcpu_open(&s->offcpu_bpf, s->pid, s->opts.enable_on_exec, s->opts.kernel, why,
-                           sizeof(why));
-  if (rc == 0) {
-    s->offcpu_tp = -1;  /* no perf events for them */
-    snprintf(s->offcpu_note, sizeof(s->offcpu_note),
-             "off-CPU stacks from the BPF helper (sums at sched_switch in a kernel map)");
-  } else {
-    snprintf(s->offcpu_note, sizeof(s->offcpu_note), "off-CPU stacks from perf events: %s", why);
-  }
-#else
-  (void)s;
-#endif
+  snprintf(s->mode_note, sizeof(s->mode_note), "per-CPU sampling on %d CPUs%s", s->ncpu_events,
+           offline ? " (some offline)" : "");
+  return 0;
 }
 
-void cpd_sampler_drain_offcpu(struct cpd_sampler *s)
+/* Per-CPU mode: the BPF programs filter the samples in the kernel and take the threads'
+ * switches and off-CPU stacks; without them, why, in waits_note. */
+static void open_bpf(struct cpd_sampler *s)
 {
 #ifdef HAVE_LIBBPF
-  int rc;
+  struct cpd_bpf_sched_opts o = { .pid = s->pid, .await_exec = s->opts.enable_on_exec,
+                                  .kernel = s->opts.kernel, .offcpu = !s->opts.dwarf_stack,
+                                  .period_ns = 1000000000ull / (uint64_t)s->hz };
+  char why[192];
+  int filtered = 0;
 
-  if (s->offcpu_bpf && (rc = cpd_bpf_offcpu_drain(s->offcpu_bpf, s->prof)) < 0)
-    cpd_log("pid %" PRIu32 ": reading the BPF helper's sums: %s", s->pid, strerror(-rc));
+  if (s->opts.no_bpf) {
+    snprintf(s->waits_note, sizeof(s->waits_note), "waits and off-CPU stacks from per-thread "
+             "perf events (--no-bpf)");
+    return;
+  }
+  if (cpd_bpf_sched_open(&s->bpf, &o, cpd_sampler_bpf_record, s, why, sizeof(why)) < 0) {
+    snprintf(s->waits_note, sizeof(s->waits_note), "BPF could not be used: %s", why);
+    return;
+  }
+  for (int i = 0; i < s->ncpus; i++)
+    if (s->cpus[i].fd >= 0 &&
+        ioctl(s->cpus[i].fd, PERF_EVENT_IOC_SET_BPF, cpd_bpf_sched_filter_fd(s->bpf)) == 0)
+      filtered++;
+  s->bpf_filter = filtered == s->ncpu_events;
+  s->offcpu_period_ns = o.offcpu ? o.period_ns : 0;
+  snprintf(s->waits_note, sizeof(s->waits_note), "waits from BPF switch records; %s",
+           o.offcpu ? "off-CPU stacks sampled by time at switch-in (BPF)"
+                    : "no off-CPU stacks (the BPF programs take no DWARF stacks)");
 #else
-  (void)s;
+  if (s->opts.no_bpf)
+    snprintf(s->waits_note, sizeof(s->waits_note), "waits and off-CPU stacks from per-thread "
+             "perf events (--no-bpf)");
+  else
+    snprintf(s->waits_note, sizeof(s->waits_note), "BPF could not be used: ceoprofd was built "
+             "without libbpf");
 #endif
 }
 
@@ -390,12 +463,6 @@ int cpd_sampler_open(struct cpd_sampler *s, uint32_t pid, const struct cpd_sampl
   s->kernel_time = 1;
   snprintf(s->kernel_note, sizeof(s->kernel_note), o->kernel ? "kernel time with its frames"
            : "kernel time as a [kernel] leaf under the user frames");
-  s->offcpu_tp = o->offcpu ? cpd_tracepoint_id("sched", "sched_switch") : -1;
-  if (o->offcpu && s->offcpu_tp < 0)
-    snprintf(s->offcpu_warning, sizeof(s->offcpu_warning),
-             "off-CPU stacks are not sampled: no sched:sched_switch tracepoint in tracefs");
-  if (s->offcpu_tp >= 0)
-    open_offcpu_bpf(s);
   s->sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_ID |
                    PERF_SAMPLE_CPU | PERF_SAMPLE_PERIOD | PERF_SAMPLE_CALLCHAIN;
   if (o->dwarf_stack) {
@@ -421,12 +488,45 @@ int cpd_sampler_open(struct cpd_sampler *s, uint32_t pid, const struct cpd_sampl
    * mappings are loaded: the reader queues what comes meanwhile. */
   if ((rc = s->rec ? start_reader(s, err, errlen) : -ENOMEM) < 0)
     goto fail;
-  /* Until no new thread shows up: threads started while we opened are covered too. */
-  do {
-    rc = scan_threads(s, err, errlen);
-  } while (rc > 0);
-  if (rc < 0)
+  s->await_exec = o->enable_on_exec;
+  if (!o->per_thread && (rc = open_cpu_events(s, err, errlen)) < 0)
     goto fail;
+  if (o->per_thread)
+    snprintf(s->mode_note, sizeof(s->mode_note), "per-thread events (--per-thread)");
+  if (s->per_cpu)
+    open_bpf(s);
+  /* Per-thread events: the sampling ones, or (per-CPU mode without BPF, when asked) the
+   * switch ones; off-CPU stacks at every switch go with them. */
+  s->thread_events = !s->per_cpu || (!s->bpf && (o->waits || o->no_bpf));
+  s->offcpu_tp = s->thread_events && o->offcpu ? cpd_tracepoint_id("sched", "sched_switch") : -1;
+  if (s->thread_events && o->offcpu && s->offcpu_tp < 0)
+    snprintf(s->offcpu_warning, sizeof(s->offcpu_warning),
+             "off-CPU stacks are not sampled: no sched:sched_switch tracepoint in tracefs");
+  if (s->per_cpu && !s->bpf && !s->thread_events)
+    snprintf(s->waits_note + strlen(s->waits_note), sizeof(s->waits_note) - strlen(s->waits_note),
+             "; waits and off-CPU stacks left out (--waits takes them from per-thread events, "
+             "at a cost to the target)");
+  else if (s->per_cpu && !s->bpf)
+    snprintf(s->waits_note + strlen(s->waits_note), sizeof(s->waits_note) - strlen(s->waits_note),
+             "%s", o->no_bpf ? "" : "; waits and off-CPU stacks from per-thread perf events (--waits)");
+  if (s->per_cpu)
+    snprintf(s->mode_note + strlen(s->mode_note), sizeof(s->mode_note) - strlen(s->mode_note),
+             ", other processes' samples dropped %s", s->bpf_filter ? "in the kernel (BPF)"
+                                                                    : "by ceoprofd");
+  if (s->thread_events) {
+    /* Until no new thread shows up: threads started while we opened are covered too. */
+    do {
+      rc = scan_threads(s, err, errlen);
+    } while (rc > 0);
+    if (rc < 0)
+      goto fail;
+  } else {
+    char path[64];
+
+    snprintf(path, sizeof(path), "/proc/%" PRIu32 "/task", pid);
+    if (access(path, F_OK) == 0)
+      s->ntids = 1;  /* it exists: its threads are sampled by the CPUs' events */
+  }
   if (s->ntids == 0) {
     cpd_perf_advice(ESRCH, "open", (pid_t)pid, err, errlen);
     rc = -ESRCH;
@@ -471,16 +571,16 @@ void cpd_sampler_close(struct cpd_sampler *s)
               "event and had one opened for them, dropped", s->pid, s->duplicates);
   s->duplicates = 0;
 #ifdef HAVE_LIBBPF
-  if (s->offcpu_bpf) {
-    uint64_t lost = cpd_bpf_offcpu_lost(s->offcpu_bpf);
+  if (s->bpf) {
+    uint64_t lost = cpd_bpf_sched_lost(s->bpf);
 
+    cpd_bpf_sched_poll(s->bpf);
     if (lost)
-      cpd_log("pid %" PRIu32 ": BPF off-CPU helper: %" PRIu64 " off-CPU periods lost (its maps "
-              "were full)", s->pid, lost);
-    cpd_debug("pid %" PRIu32 ": BPF off-CPU helper: %" PRIu64 " periods begun before the "
-              "command's exec left out", s->pid, cpd_bpf_offcpu_before_exec(s->offcpu_bpf));
-    cpd_bpf_offcpu_close(s->offcpu_bpf);
-    s->offcpu_bpf = NULL;
+      s->prof->lost_records += lost;
+    cpd_debug("pid %" PRIu32 ": %" PRIu64 " BPF records read, %" PRIu64 " lost", s->pid,
+              s->bpf_records, lost);
+    cpd_bpf_sched_close(s->bpf);
+    s->bpf = NULL;
   }
 #endif
   cpd_unwind_free(&s->unwind);

@@ -1,7 +1,10 @@
 /*
- * sampler.h: sampling one process with perf_event_open: one event per CPU and thread
- * (inherit, so threads created later are followed), one ring buffer per CPU, and the
- * records read from them into a cpd_profile.
+ * sampler.h: sampling one process with perf_event_open. Where the daemon may open
+ * system-wide events, one sampling event per CPU whose samples of other processes are
+ * dropped (in the kernel by a BPF filter, else here), the threads' switches and off-CPU
+ * stacks from BPF: nothing is added to the target's context switches. Else (an unprivileged
+ * user) one event per CPU and thread, inherited by threads created later. One ring buffer
+ * per CPU; the records read from them into a cpd_profile.
  */
 #ifndef CPD_SAMPLER_H
 #define CPD_SAMPLER_H
@@ -9,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "perf/bpf_offcpu.h"
+#include "perf/bpf_sched.h"
 #include "perf/perf_record.h"
 #include "model/profile.h"
 #include "hindex.h"
@@ -22,7 +25,9 @@ struct cpd_sampler_opts {
   size_t ring_pages;  /* data pages per CPU ring (a power of two) */
   int enable_on_exec; /* the kernel enables the events when the target execs */
   int offcpu;         /* also sample the stack at every switch-out (sched:sched_switch) */
-  int no_bpf;         /* off-CPU stacks from perf events even where the BPF helper loads */
+  int no_bpf;         /* no BPF: waits and off-CPU stacks from per-thread perf events */
+  int per_thread;     /* per-thread events even where per-CPU ones may be opened */
+  int waits;          /* without BPF, per-thread switch events for waits and off-CPU stacks */
   uint32_t dwarf_stack; /* 0: frame-pointer stacks; else DWARF unwinding over this many
                          * bytes of user stack copied per sample */
 };
@@ -39,6 +44,13 @@ struct cpd_sampler {
   struct cpd_sampler_opts opts;
   int hz;                      /* the rate in force (clamped to the kernel's maximum) */
   const char *event;           /* "cycles" or "cpu-clock" */
+  int per_cpu;                 /* one sampling event per CPU (pid -1), else per thread */
+  int ncpu_events;             /* per-CPU sampling events open (CPUs online) */
+  int thread_events;           /* per-thread events opened: sampling ones, or switch ones */
+  int bpf_filter;              /* the per-CPU events' samples are filtered in the kernel */
+  int await_exec;              /* per-CPU: the target's samples count from its next exec */
+  char mode_note[256];         /* which events sample and why, for the summary and pprof */
+  char waits_note[256];        /* where waits and off-CPU stacks come from, or why not */
   int period_is_ns;            /* cpu-clock periods are nanoseconds */
   uint64_t sample_type;
   int ncpus;
@@ -73,9 +85,10 @@ struct cpd_sampler {
    * (the stack of the thread being switched out) into the same rings. */
   long offcpu_tp;              /* the tracepoint's id, -1 when not sampled */
   char offcpu_warning[256];    /* why off-CPU stacks are not sampled */
-  /* Or the BPF helper (--with-libbpf) sums them in the kernel instead: */
-  struct cpd_bpf_offcpu *offcpu_bpf;
-  char offcpu_note[320];       /* which of the two, and why not BPF */
+  /* Or the BPF programs take switches and off-CPU stacks (sampled by time): */
+  struct cpd_bpf_sched *bpf;
+  uint64_t offcpu_period_ns;   /* BPF: off-CPU stacks sampled at about this period, else 0 */
+  uint64_t bpf_records;        /* records read from the BPF ring buffer */
   struct cpd_reader reader;    /* the thread that copies the rings' records, in time order */
   struct cpd_perf_rec *rec;    /* the record being handled (large: frames, stack) */
   char warning[256];           /* set when the rate was clamped */
@@ -95,10 +108,8 @@ int cpd_sampler_enable(struct cpd_sampler *s);
 /* Whether off-CPU stacks are taken (perf events or BPF). */
 static inline int cpd_sampler_has_offcpu(const struct cpd_sampler *s)
 {
-  return s->offcpu_tp >= 0 || s->offcpu_bpf != NULL;
+  return s->offcpu_tp >= 0 || s->offcpu_period_ns != 0;
 }
-/* Brings the BPF helper's sums into the profile (before a window is written); no-op else. */
-void cpd_sampler_drain_offcpu(struct cpd_sampler *s);
 void cpd_sampler_disable(struct cpd_sampler *s);
 /* Handles every record the reader queued, and what the rings hold now, in time order:
  * unwinding and symbolization happen here, on the caller's thread. Returns the records
@@ -111,5 +122,7 @@ void cpd_sampler_close(struct cpd_sampler *s);
 
 /* Hands one ring record to the profile (exposed for tests). */
 void cpd_sampler_record(struct cpd_sampler *s, const struct perf_event_header *h, size_t len);
+/* Hands one record of the BPF ring buffer (sched_bpf.h) to the profile. */
+void cpd_sampler_bpf_record(void *arg, const void *rec, size_t len);
 
 #endif

@@ -41,6 +41,10 @@ void cpd_summary_write(FILE *out, const struct cpd_target *t, const struct cpd_t
   fprintf(out, "  samples %zu, lost %" PRIu64 " (+%" PRIu64 " records), threads %zu, workers %zu, "
          "tasks %zu\n", p->nsamples, p->lost_samples, p->lost_records, p->nthreads, workers,
          tl->nspans);
+  if (t->sampler.mode_note[0])
+    fprintf(out, "  %s\n", t->sampler.mode_note);
+  if (t->sampler.waits_note[0])
+    fprintf(out, "  %s\n", t->sampler.waits_note);
   if (t->sampler.kernel_note[0])
     fprintf(out, "  %s\n", t->sampler.kernel_note);
   if (self && p->nsamples) {

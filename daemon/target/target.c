@@ -54,7 +54,8 @@ static int open_sampler(struct cpd_target *t, char *err, size_t errlen)
                                 .ring_pages = t->opts.dwarf_stack && geteuid() == 0 ?
                                               4 * RING_PAGES : RING_PAGES,
                                 .enable_on_exec = t->opts.enable_on_exec, .offcpu = 1,
-                                .no_bpf = t->opts.no_bpf,
+                                .no_bpf = t->opts.no_bpf, .per_thread = t->opts.per_thread,
+                                .waits = t->opts.waits,
                                 .dwarf_stack = t->opts.dwarf_stack };
   int rc;
 
@@ -68,8 +69,9 @@ static int open_sampler(struct cpd_target *t, char *err, size_t errlen)
     cpd_log("%s", t->sampler.warning);
   if (t->sampler.offcpu_warning[0])
     cpd_log("%s", t->sampler.offcpu_warning);
-  else if (t->sampler.offcpu_note[0])
-    cpd_log("pid %" PRIu32 ": %s", t->pid, t->sampler.offcpu_note);
+  cpd_log("pid %" PRIu32 ": %s", t->pid, t->sampler.mode_note);
+  if (t->sampler.waits_note[0])
+    cpd_log("pid %" PRIu32 ": %s", t->pid, t->sampler.waits_note);
   t->ring_watch.cb = on_ring_ready;
   {
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &t->ring_watch };

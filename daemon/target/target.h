@@ -32,7 +32,9 @@ struct cpd_target_opts {
   int kernel;                  /* kernel stacks too */
   uint32_t dwarf_stack;        /* 0: frame pointers; else DWARF unwinding over this much stack */
   int no_sampling;             /* task events only */
-  int no_bpf;                  /* off-CPU stacks from perf events, not the BPF helper */
+  int no_bpf;                  /* no BPF: waits and off-CPU stacks from per-thread events */
+  int per_thread;              /* per-thread events even where per-CPU ones may be opened */
+  int waits;                   /* without BPF, waits from per-thread events all the same */
   int enable_on_exec;          /* start counting at the target's next exec (ceoprof record) */
   double duration_s;           /* 0: no limit */
   const char *prefix;          /* output prefix; NULL: --output-dir/SERVICE-PID */

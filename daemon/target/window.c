@@ -102,7 +102,7 @@ static size_t offcpu_window(const struct cpd_profile *p, uint64_t cut_ns, int fi
 
     if (!final && smp.time >= cut_ns)
       continue;
-    if (smp.time)  /* else summed by the BPF helper */
+    if (!smp.period)  /* else weighted already (BPF) */
       smp.period = cpd_sched_off(&p->sched, smp.tid, smp.time, cut_ns, &still_off);
     (*out)[k++] = smp;
   }
@@ -119,8 +119,11 @@ static void offcpu_advance(struct cpd_profile *p, uint64_t cut_ns, int final)
     struct cpd_psample smp = p->offcpu[i];
     int still_off = 1;
 
-    if (!smp.time)
-      continue;  /* summed: all of it was in this window */
+    if (smp.period) {  /* weighted already: in the window of its time */
+      if (smp.time >= cut_ns)
+        p->offcpu[k++] = smp;
+      continue;
+    }
     if (smp.time < cut_ns) {
       cpd_sched_off(&p->sched, smp.tid, smp.time, cut_ns, &still_off);
       smp.time = cut_ns;
@@ -153,7 +156,6 @@ static size_t samples_window(struct cpd_target *t, uint64_t cut_ns, int final,
   struct cpd_profile *p = &t->profile;
   size_t k;
 
-  cpd_sampler_drain_offcpu(&t->sampler);
   k = final ? p->nsamples : partition_samples(p, cut_ns);
   /* Every sampled thread gets a lane, named as the kernel last named it. */
   for (size_t i = 0; i < p->nthreads; i++) {
@@ -216,7 +218,7 @@ static void write_files(struct cpd_target *t, const struct cpd_timeline *tl, uin
     size_t n = offcpu_window(p, cut_ns, !cut, &off);  /* no memory: an empty profile */
 
     oinfo.kind = CPD_PPROF_OFFCPU;
-    oinfo.summed_by_bpf = t->sampler.offcpu_bpf != NULL;
+    oinfo.offcpu_sampled_ns = t->sampler.offcpu_period_ns;
     if ((f->orc = out_path(t, real, ".offcpu.pb.gz", f->opath)) == 0)
       f->orc = write_pprof(f->opath, t, tl, off, n, &oinfo);
     free(off);
@@ -331,6 +333,7 @@ int cpd_window_write(struct cpd_target *t, uint64_t cut_ns, int final)
     .duration_nanos = cut_ns - t->window_start_ns,
     .dwarf_stack = t->opts.dwarf_stack,
     .kernel = t->sampler.kernel_note[0] ? t->sampler.kernel_note : NULL,
+    .mode = t->sampler.mode_note[0] ? t->sampler.mode_note : NULL,
   };
   size_t total = t->sampling ? p->nsamples : 0, k = 0, written_before = t->nfiles;
   /* A session whose client stays connected to a service goes on: it is cut like a window.
