@@ -11,11 +11,16 @@ Six sections, each printed as a Markdown table on stdout (progress goes to stder
   offcpu    a switch-heavy target bare, under ceoprofd with the perf tracepoint and with the
             BPF helper (when built --with-libbpf), and under perf record -e sched:sched_switch
   output    file sizes against perf.data for one capture, and time from stop to files written
+  runtime   task runtimes (bench/pool): a queue-fed pool of 8 workers with ~15 us tasks and a
+            lock-heavy case, bare / ceoprofd (defaults) / perf record -g -p / perf record -g -a,
+            alternating in each run; the profile's CPU against the process's user+sys; and
+            short-lived threads (churn) under ceoprof record, perf record and perf record -a
 
 Every figure is the median of REPS runs; every comparison (slowdown, ratio) is computed within
 one run and then the median is taken. Run from the build directory, as root (perf_event_open
 on another process, perf record, lttng-sessiond).
-Usage: bench/bench.py [--reps N] [--sections client,slowdown,daemon,dwarf,offcpu,output] [--quick]
+Usage: bench/bench.py [--reps N] [--sections client,slowdown,daemon,dwarf,offcpu,output,runtime]
+                      [--quick]
 """
 import argparse
 import os
@@ -598,6 +603,138 @@ class Bench:
               f"files are symbolized and aggregated (the trace holds every sample's time).")
         print()
 
+    # ---- task runtimes ----
+    def pprof_cpu_ms(self, path):
+        """The CPU nanoseconds a pprof holds, in ms (tests/check_pprof.py reads it)."""
+        check = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "check_pprof.py")
+        r = subprocess.run([sys.executable, check, path], stdout=subprocess.PIPE, text=True)
+        m = re.search(r"totals \[\d+, (\d+)\]", r.stdout)
+        return int(m.group(1)) / 1e6 if m else None
+
+    def run_pool(self, argv, profiler, hz=99):
+        """Runs bench/pool ARGV under PROFILER (None, "ceoprofd", "perf-p", "perf-a"): the
+        workload's figures and the profiler's CPU and, for ceoprofd, the profile's CPU."""
+        out = self.path("pool.out")
+        sock = self.path("s.sock")
+        env = dict(os.environ, CEOPROF_SOCKET=sock)
+        with open(out, "w") as f:
+            p = subprocess.Popen(["./bench/pool"] + argv, stdout=f, env=env)
+        time.sleep(0.05)
+        prof = None
+        if profiler == "ceoprofd":
+            prefix = self.path("rt")
+            prof = Child(["./ceoprofd", "--pid", str(p.pid), "-F", str(hz), "-o", prefix,
+                          "--socket", sock], self.path("ceoprofd.out"))
+            prof.prefix = prefix
+        elif profiler in ("perf-p", "perf-a"):
+            data = self.path("perf.data")
+            target = ["-p", str(p.pid)] if profiler == "perf-p" else ["-a"]
+            prof = Child(["perf", "record", "-q", "-g", "-F", str(hz), "-o", data] + target,
+                         self.path("perf.out"))
+        p.wait()
+        res = {}
+        if prof:
+            prof.interrupt()
+            prof.wait()
+            res["prof_cpu"] = prof.cpu
+            if profiler == "ceoprofd":
+                res["profile_ms"] = self.pprof_cpu_ms(prof.prefix + ".pb.gz")
+                res["summary"] = prof.text
+        with open(out) as f:
+            for line in f:
+                k, v = line.split()
+                res[k] = float(v)
+        return res
+
+    def section_runtime(self):
+        reps, secs = self.args.reps, (2 if self.args.quick else 5)
+        loads = [("pool: 8 workers, ~15 µs tasks, a 16-slot mutex+condvar queue",
+                  ["pool", str(secs), "8", "15"], "tasks/s"),
+                 ("lock-heavy: 16 threads, 8 mutexes, lock/yield/unlock",
+                  ["lock", str(secs), "16"], "rounds/s")]
+        configs = [("bare", None), ("ceoprofd (defaults)", "ceoprofd"),
+                   ("perf record -g -p", "perf-p"), ("perf record -g -a", "perf-a")]
+        print(f"### Task runtimes: `bench/pool` at 99 Hz ({NCPU} CPUs, {secs} s measured after "
+              f"0.5 s warm-up, median of {reps} runs, profilers alternating within each run)")
+        print()
+        print("| workload | profiler | throughput | of bare | switches/s | profiler CPU | "
+              "profile CPU / process user+sys |")
+        print("|---|---|---|---|---|---|---|")
+        targets, mode = [], []
+        for title, argv, unit in loads:
+            runs = {name: [] for name, _ in configs}
+            for rep in range(reps):
+                log(f"runtime: {argv[0]}, run {rep + 1}/{reps}")
+                bare = None
+                for name, kind in configs:
+                    r = self.run_pool(argv, kind)
+                    if kind is None:
+                        bare = r.get("ops_per_sec")
+                    r["of_bare"] = 100 * r["ops_per_sec"] / bare if bare else None
+                    if r.get("profile_ms") is not None and r.get("cpu_s"):
+                        r["coverage"] = 100 * r["profile_ms"] / (1000 * r["cpu_s"])
+                    runs[name].append(r)
+            for name, kind in configs:
+                rs = runs[name]
+                med = lambda k: median([x.get(k) for x in rs])
+                sw = median([x["switches"] / (secs + 0.5) for x in rs])
+                print(f"| {argv[0]} | {name} | {fmt(med('ops_per_sec'), '{:.0f}')} {unit} | "
+                      f"{fmt(med('of_bare'), '{:.1f}%') if kind else '-'} | {sw:.0f} | "
+                      f"{fmt(med('prof_cpu'), '{:.3f} s')} | {fmt(med('coverage'), '{:.1f}%')} |")
+                if kind == "ceoprofd":
+                    targets.append((argv[0], med("of_bare"), med("coverage")))
+                    mode = re.findall(r"^  (per-CPU sampling.*|per-thread events.*|waits .*|BPF .*)$",
+                                      rs[-1].get("summary", ""), re.M)
+            print(f"| | *{title}* | | | | | |")
+        print()
+        if mode:
+            print("ceoprofd ran in this mode: " + "; ".join(mode) + ".")
+            print()
+        # Short-lived threads: 300 threads of 3 ms, their CPU in the profile against the truth.
+        print("| short threads (300 × 3 ms of CPU, 99 Hz) | in the profile | measured | share |")
+        print("|---|---|---|---|")
+        churn = {"ceoprof record": [], "perf record (per-thread, inherited)": [],
+                 "perf record -a": []}
+        for rep in range(reps):
+            log(f"runtime: churn, run {rep + 1}/{reps}")
+            for name in churn:
+                out, prefix = self.path("churn.out"), self.path("churn")
+                if name == "ceoprof record":
+                    argv = ["./ceoprof", "record", "-F", "99", "-o", prefix, "--"]
+                else:
+                    argv = ["perf", "record", "-q", "-F", "99", "-o", prefix + ".data"] + \
+                           (["-a"] if name.endswith("-a") else []) + ["--"]
+                with open(out, "w") as f:
+                    subprocess.run(argv + ["./bench/pool", "churn", "300", "3"], stdout=f,
+                                   stderr=subprocess.DEVNULL, env=dict(os.environ, CEOPROF_SOCKET=""))
+                truth = float(re.search(r"churn_cpu_ms ([\d.]+)", open(out).read()).group(1))
+                if name == "ceoprof record":
+                    r = subprocess.run(["go", "tool", "pprof", "-top", "-nodefraction=0",
+                                        "-tagfocus=thread_name=^churn-", prefix + ".pb.gz"],
+                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                    m = re.search(r"accounting for ([\d.]+)(ns|us|ms|s)\b", r.stdout)
+                    got = float(m.group(1)) * {"ns": 1e-6, "us": 1e-3, "ms": 1, "s": 1e3}[m.group(2)] if m else 0.0
+                else:
+                    r = subprocess.run(["perf", "script", "-F", "comm,period", "-i", prefix + ".data"],
+                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                    got = sum(int(l.split()[-1]) for l in r.stdout.splitlines()
+                              if l.strip().startswith("churn-")) / 1e6
+                churn[name].append((got, truth))
+        for name, v in churn.items():
+            got, truth = median([x[0] for x in v]), median([x[1] for x in v])
+            print(f"| {name} | {got:.1f} ms | {truth:.1f} ms | {100 * got / truth:.0f}% |")
+            if name == "ceoprof record":
+                churn_share = 100 * got / truth
+        print()
+        pool = next(t for t in targets if t[0] == "pool")
+        lock = next(t for t in targets if t[0] == "lock")
+        print(f"Targets: pool at least 98% of bare: {'met' if pool[1] >= 98 else 'NOT met'} "
+              f"({pool[1]:.1f}%); lock-heavy at least 95%: {'met' if lock[1] >= 95 else 'NOT met'} "
+              f"({lock[1]:.1f}%); profile CPU within 10% of user+sys: pool {pool[2]:.1f}%, "
+              f"lock {lock[2]:.1f}%; short threads within 15% of the truth: "
+              f"{'met' if abs(churn_share - 100) <= 15 else 'NOT met'} ({churn_share:.0f}%).")
+        print()
+
     def run(self):
         try:
             print(f"## ceoprof benchmarks ({time.strftime('%Y-%m-%d')}, {os.uname().release}, "
@@ -613,7 +750,7 @@ class Bench:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--sections", default="client,slowdown,daemon,dwarf,offcpu,output")
+    ap.add_argument("--sections", default="client,slowdown,daemon,dwarf,offcpu,output,runtime")
     ap.add_argument("--quick", action="store_true", help="shorter runs, for a smoke test")
     args = ap.parse_args()
     for s in args.sections.split(","):
@@ -621,7 +758,7 @@ def main():
             ap.error(f"unknown section {s!r}")
     if os.geteuid() != 0:
         sys.exit("bench: run as root: it profiles other processes and starts lttng-sessiond")
-    for prog in ("./ceoprofd", "./bench_client", "./bench/throughput"):
+    for prog in ("./ceoprofd", "./ceoprof", "./bench_client", "./bench/throughput", "./bench/pool"):
         if not os.access(prog, os.X_OK):
             sys.exit(f"bench: {prog} not found: run from the build directory after make "
                      f"(make bench does both)")

@@ -77,7 +77,7 @@ START_TEST(test_pprof_writer_round_trip)
 
   ck_assert_int_eq(cpd_profile_init(&prof, (uint32_t)getpid()), 0);
   ck_assert_int_eq(cpd_profile_load_proc(&prof), 0);
-  cpd_profile_set_comm(&prof, T1, "thr");
+  cpd_profile_set_comm(&prof, prof.pid, T1, "thr");
   /* Three samples inside the task (two identical: aggregated), one outside it. */
   ck_assert_int_eq(cpd_profile_add_sample(&prof, 2000, T1, 10000000, frames, 2, 0, 0), 0);
   ck_assert_int_eq(cpd_profile_add_sample(&prof, 3000, T1, 10000000, frames, 2, 0, 0), 0);
@@ -108,7 +108,7 @@ START_TEST(test_pprof_writer_round_trip)
   ck_assert_uint_eq(p->n_sample, 3);  /* (stack A, task), (stack B, task), (stack A, none) */
   ck_assert_uint_gt(p->n_mapping, 0);
   /* The main binary first. */
-  ck_assert_str_eq(str(p, p->mapping[0]->filename), prof.exe);
+  ck_assert_str_eq(str(p, p->mapping[0]->filename), cpd_profile_exe(&prof, prof.pid));
   ck_assert_uint_eq(p->mapping[0]->id, 1);
   for (size_t i = 0; i < p->n_sample; i++) {
     const Perftools__Profiles__Sample *smp = p->sample[i];

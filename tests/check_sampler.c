@@ -53,9 +53,11 @@ static const struct perf_event_header *finish(struct rb *r)
 }
 
 /* The trailer of non-sample records for ST: pid, tid, time, id, cpu. */
+static uint32_t rec_pid = PID;  /* the process the records built are of */
+
 static void trailer(struct rb *r, uint32_t tid, uint64_t time, uint64_t id)
 {
-  put32(r, PID);
+  put32(r, rec_pid);
   put32(r, tid);
   put64(r, time);
   put64(r, id);
@@ -73,7 +75,7 @@ static void put_sample(struct cpd_sampler *s, uint32_t tid, uint64_t time, uint6
   header(&r, PERF_RECORD_SAMPLE);
   memcpy(r.b + 4, &misc, 2);
   put64(&r, ip);
-  put32(&r, PID);
+  put32(&r, rec_pid);
   put32(&r, tid);
   put64(&r, time);
   put64(&r, id);
@@ -114,6 +116,24 @@ static void task(struct cpd_sampler *s, uint32_t type, uint32_t tid, uint32_t pt
   put32(&r, ptid);
   put64(&r, time);
   trailer(&r, tid, time, id);
+  cpd_sampler_record(s, finish(&r), r.n);
+}
+
+/* A FORK or EXIT record of a process: PID's main thread, created by PPID's thread PPID. */
+static void process_task(struct cpd_sampler *s, uint32_t type, uint32_t pid, uint32_t ppid,
+                         uint64_t time)
+{
+  struct rb r;
+
+  header(&r, type);
+  put32(&r, pid);
+  put32(&r, ppid);
+  put32(&r, pid);
+  put32(&r, ppid);
+  put64(&r, time);
+  rec_pid = pid;
+  trailer(&r, pid, time, 0);
+  rec_pid = PID;
   cpd_sampler_record(s, finish(&r), r.n);
 }
 
@@ -249,7 +269,7 @@ END_TEST
 START_TEST(test_sampler_new_thread_takes_its_creators_name)
 {
   /* The name is copied from the thread table, which grows as threads are added. */
-  cpd_profile_set_comm(&prof, 101, "creator-thread");
+  cpd_profile_set_comm(&prof, prof.pid, 101, "creator-thread");
   for (uint32_t t = 200; t < 1200; t++) {
     task(&smp, PERF_RECORD_FORK, t, 101, t, 11);
     ck_assert_ptr_nonnull(cpd_profile_comm(&prof, t));
@@ -324,6 +344,48 @@ START_TEST(test_sampler_rings_survive_a_stalled_reader)
 }
 END_TEST
 
+/* A process the target forks is followed from its FORK record to its EXIT, when asked. */
+START_TEST(test_sampler_follows_children)
+{
+  const uint32_t child = 4100, other = 4200;
+
+  smp.opts.follow_children = 1;
+  process_task(&smp, PERF_RECORD_FORK, child, PID, 100);
+  process_task(&smp, PERF_RECORD_FORK, other, 1, 110);  /* not of the target's tree */
+  ck_assert(cpd_sampler_follows(&smp, child));
+  ck_assert(!cpd_sampler_follows(&smp, other));
+  rec_pid = child;
+  sample(&smp, child, 200, 0);
+  rec_pid = other;
+  sample(&smp, other, 210, 0);
+  rec_pid = PID;
+  ck_assert_uint_eq(prof.nsamples, 1);
+  ck_assert_uint_eq(prof.samples[0].tid, child);
+  ck_assert_uint_eq(prof.other_pid, 1);
+  ck_assert_uint_eq(smp.children_seen, 1);
+  /* A grandchild is followed too; the child's exit ends following it. */
+  process_task(&smp, PERF_RECORD_FORK, child + 1, child, 250);
+  ck_assert(cpd_sampler_follows(&smp, child + 1));
+  process_task(&smp, PERF_RECORD_EXIT, child, PID, 300);
+  ck_assert(!cpd_sampler_follows(&smp, child));
+  rec_pid = child;
+  sample(&smp, child, 400, 0);
+  rec_pid = PID;
+  ck_assert_uint_eq(prof.nsamples, 1);
+}
+END_TEST
+
+START_TEST(test_sampler_children_not_followed_unless_asked)
+{
+  process_task(&smp, PERF_RECORD_FORK, 4100, PID, 100);
+  ck_assert(!cpd_sampler_follows(&smp, 4100));
+  rec_pid = 4100;
+  sample(&smp, 4100, 200, 0);
+  rec_pid = PID;
+  ck_assert_uint_eq(prof.nsamples, 0);
+}
+END_TEST
+
 static Suite *sampler_suite(void)
 {
   Suite *s = suite_create("sampler");
@@ -336,6 +398,8 @@ static Suite *sampler_suite(void)
   tcase_add_test(c, test_sampler_exit_forgets_the_family);
   tcase_add_test(c, test_sampler_many_families);
   tcase_add_test(c, test_sampler_new_thread_takes_its_creators_name);
+  tcase_add_test(c, test_sampler_follows_children);
+  tcase_add_test(c, test_sampler_children_not_followed_unless_asked);
   suite_add_tcase(s, c);
   if (geteuid() == 0) {
     TCase *real = tcase_create("real rings");

@@ -18,18 +18,43 @@
 
 #define KERNEL_START 0xffff800000000000ull
 
-static void read_exe(struct cpd_profile *p)
+/* The space of the process the records being handled are of. */
+#define SP(p) (&(p)->spaces[(p)->cur])
+
+static void read_exe(struct cpd_pspace *sp)
 {
   char path[64], exe[4096];
   ssize_t n;
 
-  snprintf(path, sizeof(path), "/proc/%" PRIu32 "/exe", p->pid);
+  snprintf(path, sizeof(path), "/proc/%" PRIu32 "/exe", sp->pid);
   n = readlink(path, exe, sizeof(exe) - 1);
   if (n > 0) {
     exe[n] = '\0';
-    free(p->exe);
-    p->exe = strdup(exe);
+    free(sp->exe);
+    sp->exe = strdup(exe);
   }
+}
+
+/* A new space for PID, empty: its index, or -ENOMEM. */
+static int new_space(struct cpd_profile *p, uint32_t pid)
+{
+  struct cpd_pspace *sp;
+
+  if (cpd_grow(&p->spaces, &p->spaces_cap, p->nspaces, sizeof(*sp)) < 0)
+    return -ENOMEM;
+  sp = &p->spaces[p->nspaces];
+  memset(sp, 0, sizeof(*sp));
+  sp->pid = pid;
+  sp->perfmap.size = -1;
+  return (int)p->nspaces++;
+}
+
+static void free_space(struct cpd_pspace *sp)
+{
+  free(sp->live);
+  cp_hindex_free(&sp->loc_index);
+  free(sp->exe);
+  cpd_perfmap_free(&sp->perfmap);
 }
 
 int cpd_profile_init(struct cpd_profile *p, uint32_t pid)
@@ -38,8 +63,69 @@ int cpd_profile_init(struct cpd_profile *p, uint32_t pid)
   p->pid = pid;
   p->rss.fd = -1;
   cpd_symbols_init(&p->syms);
-  read_exe(p);
+  if (new_space(p, pid) < 0)
+    return -ENOMEM;
+  read_exe(SP(p));
   return 0;
+}
+
+static int space_of(const struct cpd_profile *p, uint32_t pid)
+{
+  for (size_t i = 0; i < p->nspaces; i++)
+    if (p->spaces[i].pid == pid)
+      return (int)i;
+  return -1;
+}
+
+int cpd_profile_select(struct cpd_profile *p, uint32_t pid)
+{
+  int i = space_of(p, pid);
+
+  if (i < 0)
+    return -ENOENT;
+  if ((size_t)i != p->cur) {
+    p->cur = (size_t)i;
+    p->map_gen++;  /* the unwinder's view of the mappings changes with the process */
+  }
+  return 0;
+}
+
+int cpd_profile_fork(struct cpd_profile *p, uint32_t ppid, uint32_t pid)
+{
+  int parent = space_of(p, ppid), i;
+  struct cpd_pspace *sp;
+
+  if (space_of(p, pid) >= 0)
+    return 0;
+  if ((i = new_space(p, pid)) < 0)
+    return i;
+  sp = &p->spaces[i];
+  if (parent >= 0) {  /* the child's memory is a copy of its parent's */
+    const struct cpd_pspace *pp = &p->spaces[parent];
+
+    if (pp->nlive && !(sp->live = malloc(pp->nlive * sizeof(*sp->live))))
+      return -ENOMEM;
+    if (pp->nlive)
+      memcpy(sp->live, pp->live, pp->nlive * sizeof(*sp->live));
+    sp->nlive = sp->live_cap = pp->nlive;
+    sp->exe = pp->exe ? strdup(pp->exe) : NULL;
+  }
+  return 0;
+}
+
+const char *cpd_profile_exe(const struct cpd_profile *p, uint32_t pid)
+{
+  int i = space_of(p, pid);
+
+  return i >= 0 ? p->spaces[i].exe : NULL;
+}
+
+uint32_t cpd_profile_pid_of(const struct cpd_profile *p, uint32_t tid)
+{
+  for (size_t i = 0; i < p->nthreads; i++)
+    if (p->threads[i].tid == tid)
+      return p->threads[i].pid ? p->threads[i].pid : p->pid;
+  return p->pid;
 }
 
 
@@ -48,7 +134,9 @@ void cpd_profile_free(struct cpd_profile *p)
   for (size_t i = 0; i < p->nmappings; i++)
     free(p->mappings[i].path);
   free(p->mappings);
-  free(p->live);
+  for (size_t i = 0; i < p->nspaces; i++)
+    free_space(&p->spaces[i]);
+  free(p->spaces);
   free(p->locs);
   for (size_t i = 0; i < p->nfuncs; i++)
     free(p->funcs[i].display);
@@ -61,16 +149,13 @@ void cpd_profile_free(struct cpd_profile *p)
   cpd_sched_free(&p->sched);
   cpd_rss_close(&p->rss);
   free(p->threads);
-  cp_hindex_free(&p->loc_index);
   cp_hindex_free(&p->stack_index);
   cp_hindex_free(&p->func_index);
-  free(p->exe);
   cpd_symbols_free(&p->syms);
-  cpd_perfmap_free(&p->perfmap);
   memset(p, 0, sizeof(*p));
 }
 
-void cpd_profile_set_comm(struct cpd_profile *p, uint32_t tid, const char *comm)
+void cpd_profile_set_comm(struct cpd_profile *p, uint32_t pid, uint32_t tid, const char *comm)
 {
   size_t i;
 
@@ -83,6 +168,7 @@ void cpd_profile_set_comm(struct cpd_profile *p, uint32_t tid, const char *comm)
     p->nthreads++;
   }
   p->threads[i].tid = tid;
+  p->threads[i].pid = pid;
   snprintf(p->threads[i].comm, sizeof(p->threads[i].comm), "%s", comm);
 }
 
@@ -96,29 +182,32 @@ const char *cpd_profile_comm(const struct cpd_profile *p, uint32_t tid)
 
 static void loc_cache_clear(struct cpd_profile *p)
 {
-  cp_hindex_clear(&p->loc_index);
+  cp_hindex_clear(&SP(p)->loc_index);
   p->map_gen++;
 }
 
 void cpd_profile_exec(struct cpd_profile *p)
 {
-  p->nlive = 0;
+  struct cpd_pspace *sp = SP(p);
+
+  sp->nlive = 0;
   loc_cache_clear(p);
-  read_exe(p);
-  p->perfmap.nsyms = 0;      /* the new program's JIT, if any, writes the map anew */
-  p->perfmap.size = -1;
-  p->perfmap.checked_ms = 0;
+  read_exe(sp);
+  sp->perfmap.nsyms = 0;      /* the new program's JIT, if any, writes the map anew */
+  sp->perfmap.size = -1;
+  sp->perfmap.checked_ms = 0;
 }
 
 int cpd_profile_add_mapping(struct cpd_profile *p, uint64_t start, uint64_t len, uint64_t pgoff,
                             const char *path)
 {
+  struct cpd_pspace *sp = SP(p);
   struct cpd_mapping *m;
   uint64_t end = start + len;
   size_t i, out = 0;
 
   if (len == 0 || cpd_grow(&p->mappings, &p->mappings_cap, p->nmappings, sizeof(*m)) < 0 ||
-      cpd_grow(&p->live, &p->live_cap, p->nlive + 1, sizeof(*p->live)) < 0)
+      cpd_grow(&sp->live, &sp->live_cap, sp->nlive + 1, sizeof(*sp->live)) < 0)
     return -ENOMEM;
   m = &p->mappings[p->nmappings];
   memset(m, 0, sizeof(*m));
@@ -128,19 +217,20 @@ int cpd_profile_add_mapping(struct cpd_profile *p, uint64_t start, uint64_t len,
   m->path = strdup(path && *path ? path : "[anon]");
   if (!m->path)
     return -ENOMEM;
-  m->dso = cpd_symbols_dso(&p->syms, m->path, p->pid);
+  m->pid = sp->pid;
+  m->dso = cpd_symbols_dso(&p->syms, m->path, sp->pid);
   /* Drop overlapped mappings from the current set, then insert in order. */
-  for (i = 0; i < p->nlive; i++) {
-    const struct cpd_mapping *o = &p->mappings[p->live[i]];
+  for (i = 0; i < sp->nlive; i++) {
+    const struct cpd_mapping *o = &p->mappings[sp->live[i]];
 
     if (o->end <= start || o->start >= end)
-      p->live[out++] = p->live[i];
+      sp->live[out++] = sp->live[i];
   }
-  p->nlive = out;
-  for (i = p->nlive; i > 0 && p->mappings[p->live[i - 1]].start > start; i--)
-    p->live[i] = p->live[i - 1];
-  p->live[i] = (uint32_t)p->nmappings;
-  p->nlive++;
+  sp->nlive = out;
+  for (i = sp->nlive; i > 0 && p->mappings[sp->live[i - 1]].start > start; i--)
+    sp->live[i] = sp->live[i - 1];
+  sp->live[i] = (uint32_t)p->nmappings;
+  sp->nlive++;
   p->nmappings++;
   /* Addresses may now mean something else. */
   loc_cache_clear(p);
@@ -153,7 +243,7 @@ static void load_comms(struct cpd_profile *p)
   struct dirent *de;
   DIR *dir;
 
-  snprintf(path, sizeof(path), "/proc/%" PRIu32 "/task", p->pid);
+  snprintf(path, sizeof(path), "/proc/%" PRIu32 "/task", SP(p)->pid);
   dir = opendir(path);
   if (!dir)
     return;
@@ -174,7 +264,7 @@ static void load_comms(struct cpd_profile *p)
       continue;
     comm[n] = '\0';
     comm[strcspn(comm, "\n")] = '\0';
-    cpd_profile_set_comm(p, (uint32_t)strtoul(de->d_name, NULL, 10), comm);
+    cpd_profile_set_comm(p, SP(p)->pid, (uint32_t)strtoul(de->d_name, NULL, 10), comm);
   }
   closedir(dir);
 }
@@ -184,7 +274,7 @@ int cpd_profile_load_proc(struct cpd_profile *p)
   char path[64], line[4352];
   FILE *f;
 
-  snprintf(path, sizeof(path), "/proc/%" PRIu32 "/maps", p->pid);
+  snprintf(path, sizeof(path), "/proc/%" PRIu32 "/maps", SP(p)->pid);
   f = fopen(path, "r");
   if (!f)
     return -errno;
@@ -226,12 +316,14 @@ static int live_starts_at_or_before(const void *elem, const void *key)
 static const struct cpd_mapping *find_mapping(const struct cpd_profile *p, uint64_t addr,
                                               uint32_t *index)
 {
+  const struct cpd_pspace *sp = SP(p);
   struct live_key k = { p, addr };
-  size_t lo = cp_lower_bound(p->live, p->nlive, sizeof(*p->live), &k, live_starts_at_or_before);
+  size_t lo = cp_lower_bound(sp->live, sp->nlive, sizeof(*sp->live), &k,
+                             live_starts_at_or_before);
 
-  if (lo == 0 || addr >= p->mappings[p->live[lo - 1]].end)
+  if (lo == 0 || addr >= p->mappings[sp->live[lo - 1]].end)
     return NULL;
-  *index = p->live[lo - 1];
+  *index = sp->live[lo - 1];
   return &p->mappings[*index];
 }
 
@@ -371,7 +463,7 @@ static uint32_t resolve(struct cpd_profile *p, uint64_t addr, int kernel)
     }
     /* Code outside any ELF file (anonymous memory, or mapped before we saw it): a JIT's. */
     if (!m || !m->dso || !m->dso->readable)
-      sym = cpd_perfmap_lookup(&p->perfmap, p->pid, addr);
+      sym = cpd_perfmap_lookup(&SP(p)->perfmap, SP(p)->pid, addr);
   }
   if (cpd_grow(&p->locs, &p->locs_cap, p->nlocs, sizeof(*l)) < 0)
     return 0;
@@ -408,13 +500,13 @@ static int loc_eq(const void *ctx, uint32_t idx, const void *key)
 static uint32_t location_of(struct cpd_profile *p, uint64_t addr, int kernel)
 {
   uint64_t h = cp_hash_u64(addr);
-  int64_t at = cp_hindex_find(&p->loc_index, h, loc_eq, p, &addr);
+  int64_t at = cp_hindex_find(&SP(p)->loc_index, h, loc_eq, p, &addr);
   uint32_t v;
 
   if (at >= 0)
     return (uint32_t)at + 1;
   v = resolve(p, addr, kernel);
-  if (v && cp_hindex_insert(&p->loc_index, h, v - 1, loc_hash, p) < 0)
+  if (v && cp_hindex_insert(&SP(p)->loc_index, h, v - 1, loc_hash, p) < 0)
     return 0;
   return v;
 }

@@ -19,6 +19,7 @@
 
 struct cpd_mapping {
   uint64_t start, end, pgoff;
+  uint32_t pid;              /* the process it was mapped in */
   char *path;
   struct cpd_dso *dso;       /* NULL for the kernel */
   int kernel;
@@ -62,18 +63,28 @@ struct cpd_psample {
 
 struct cpd_pthread {
   uint32_t tid;
+  uint32_t pid;              /* its process (the profile's, or a child followed) */
   char comm[17];
 };
 
-struct cpd_profile {
+/* One process's address space: the profile's own, or a child's it follows. */
+struct cpd_pspace {
   uint32_t pid;
-  char *exe;                         /* /proc/PID/exe at start: the main binary */
-  struct cpd_symbols syms;
+  char *exe;                         /* /proc/PID/exe: its main binary */
   struct cpd_perfmap perfmap;        /* JIT symbols from /tmp/perf-PID.map */
-  struct cpd_mapping *mappings;      /* every mapping ever seen; never removed */
-  size_t nmappings, mappings_cap;
   uint32_t *live;                    /* indices of current mappings, sorted by start */
   size_t nlive, live_cap;
+  struct cp_hindex loc_index;        /* locations by address, while the mappings last */
+};
+
+struct cpd_profile {
+  uint32_t pid;                      /* the process profiled (its children may be too) */
+  struct cpd_symbols syms;
+  struct cpd_pspace *spaces;         /* spaces[0]: PID's */
+  size_t nspaces, spaces_cap;
+  size_t cur;                        /* the space records are resolved in (select) */
+  struct cpd_mapping *mappings;      /* every mapping ever seen, of every process; kept */
+  size_t nmappings, mappings_cap;
   struct cpd_location *locs;
   size_t nlocs, locs_cap;
   struct cpd_function *funcs;
@@ -95,8 +106,7 @@ struct cpd_profile {
                                       * (0 until known from the thread states; set: final) */
   size_t noffcpu, offcpu_cap;
   uint64_t offcpu_dropped;           /* off-CPU samples not kept for want of memory */
-  /* Hash tables: address -> location (cleared when mappings change), stack -> index. */
-  struct cp_hindex loc_index;         /* locations by address, while the mappings last */
+  /* Hash tables: stack -> index, function -> index. */
   struct cp_hindex stack_index;       /* stacks by their frames */
   struct cp_hindex func_index;        /* functions by (symbol name, mapping) */
   uint32_t kernel_leaf;               /* the [kernel] leaf's location index + 1, 0 until used */
@@ -112,8 +122,17 @@ struct cpd_profile {
 };
 
 int cpd_profile_init(struct cpd_profile *p, uint32_t pid);
+/* Records that follow are of process PID (a space made by init or fork): 0, or -ENOENT. */
+int cpd_profile_select(struct cpd_profile *p, uint32_t pid);
+/* PPID forked PID, a process followed: its space starts as a copy of its parent's. 0 or
+ * -ENOMEM. */
+int cpd_profile_fork(struct cpd_profile *p, uint32_t ppid, uint32_t pid);
+/* PID's main binary (NULL when unknown), and the process thread TID is of. */
+const char *cpd_profile_exe(const struct cpd_profile *p, uint32_t pid);
+uint32_t cpd_profile_pid_of(const struct cpd_profile *p, uint32_t tid);
 void cpd_profile_free(struct cpd_profile *p);
-/* Reads /proc/PID/maps (executable mappings) and thread names. 0 or -errno. */
+/* Reads /proc/PID/maps (executable mappings) and thread names of the selected process. 0
+ * or -errno. */
 int cpd_profile_load_proc(struct cpd_profile *p);
 /* A new executable mapping (MMAP2). Overlapped mappings stop being current. */
 int cpd_profile_add_mapping(struct cpd_profile *p, uint64_t start, uint64_t len, uint64_t pgoff,
@@ -122,8 +141,8 @@ int cpd_profile_add_mapping(struct cpd_profile *p, uint64_t start, uint64_t len,
 void cpd_profile_exec(struct cpd_profile *p);
 /* The current mapping that holds ADDR, or NULL. */
 const struct cpd_mapping *cpd_profile_mapping(const struct cpd_profile *p, uint64_t addr);
-/* A thread's name (COMM records, /proc). */
-void cpd_profile_set_comm(struct cpd_profile *p, uint32_t tid, const char *comm);
+/* A thread's process and name (COMM records, /proc). */
+void cpd_profile_set_comm(struct cpd_profile *p, uint32_t pid, uint32_t tid, const char *comm);
 const char *cpd_profile_comm(const struct cpd_profile *p, uint32_t tid);
 /* A frame that stands for time spent in the kernel whose frames were not taken: the
  * function "[kernel]" (no real kernel address is this high). */

@@ -148,6 +148,7 @@ struct cpd_thread *cpd_session_thread(struct cpd_session *s, uint32_t tid)
     return NULL;
   t = &s->threads[s->nthreads++];
   t->tid = tid;
+  t->pid = 0;
   t->worker_id = -1;
   t->worker_name = NULL;
   read_comm(s->pid, tid, t->comm);

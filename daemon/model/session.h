@@ -32,6 +32,7 @@ struct cpd_event {
 
 struct cpd_thread {
   uint32_t tid;
+  uint32_t pid;        /* 0: the session's process; else a child followed */
   int64_t worker_id;   /* -1 when the thread registered no worker */
   char *worker_name;
   char comm[17];       /* /proc/PID/task/TID/comm when first seen */

@@ -17,8 +17,8 @@
 
 typedef Perftools__Profiles__Profile pb_profile;
 
-#define MAX_LABELS 9  /* per sample: pid, thread_id, thread_name, worker, worker_id, task,
-                       * task_id, span_id, span_name */
+#define MAX_LABELS 10 /* per sample: pid, process, thread_id, thread_name, worker, worker_id,
+                       * task, task_id, span_id, span_name */
 
 /* The string table: index 0 is "", every other string once. */
 struct strtab {
@@ -155,7 +155,8 @@ static int add_mappings(struct pb *b, const struct cpd_profile *p)
   for (int pass = 0; pass < 2; pass++) {
     for (size_t i = 0; i < p->nmappings; i++) {
       const struct cpd_mapping *m = &p->mappings[i];
-      int main_bin = p->exe && strcmp(m->path, p->exe) == 0;
+      const char *exe = cpd_profile_exe(p, m->pid);
+      int main_bin = exe && m->pid == p->pid && strcmp(m->path, exe) == 0;
       Perftools__Profiles__Mapping *pm = &b->maps[n];
 
       if (b->map_id[i] || (pass == 0 && !main_bin))
@@ -257,7 +258,12 @@ static size_t sample_labels(struct strtab *st, const struct cpd_profile *p,
 {
   size_t n = 0;
 
-  num_label(&l[n++], st, "pid", p->pid);
+  uint32_t pid = cpd_profile_pid_of(p, c->tid);
+  const char *process = cpd_profile_comm(p, pid);
+
+  num_label(&l[n++], st, "pid", pid);
+  if (pid != p->pid && process)  /* a child followed: its name, so a tree stays readable */
+    str_label(&l[n++], st, "process", process);
   num_label(&l[n++], st, "thread_id", c->tid);
   str_label(&l[n++], st, "thread_name", c->thread_name);
   if (c->worker) {

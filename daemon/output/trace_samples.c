@@ -181,12 +181,12 @@ static void write_thread(FILE *f, const struct cpd_profile *p, const uint32_t *o
   free(memo);
   fprintf(f, ",\n{\"ph\":\"P\",\"cat\":\"disabled-by-default-v8.cpu_profiler\",\"name\":\"Profile\","
              "\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"id\":\"0x%x\",\"ts\":",
-          p->pid, first->tid, profile_id);
+          cpd_profile_pid_of(p, first->tid), first->tid, profile_id);
   cpd_json_us(f, first->time);
   fprintf(f, ",\"args\":{\"data\":{\"startTime\":%" PRIu64 "}}}", first->time / 1000);
   fprintf(f, ",\n{\"ph\":\"P\",\"cat\":\"disabled-by-default-v8.cpu_profiler\",\"name\":\"ProfileChunk\","
              "\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"id\":\"0x%x\",\"ts\":",
-          p->pid, first->tid, profile_id);
+          cpd_profile_pid_of(p, first->tid), first->tid, profile_id);
   cpd_json_us(f, p->samples[order[to - 1]].time);
   fputs(",\"args\":{\"data\":{\"cpuProfile\":{\"nodes\":[", f);
   for (size_t i = 0; i < t.n; i++) {

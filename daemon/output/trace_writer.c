@@ -75,32 +75,46 @@ static int cmp_threads(const void *a, const void *b)
   return (*x)->tid < (*y)->tid ? -1 : (*x)->tid > (*y)->tid;
 }
 
+static void process_name(FILE *f, uint32_t pid, const char *name)
+{
+  head(f, "M", pid, pid);
+  fputs(",\"name\":\"process_name\",\"args\":{\"name\":", f);
+  cpd_json_str(f, name);
+  fputs("}}", f);
+}
+
+/* The process group of T: the session's, or the child's it belongs to. */
+static uint32_t lane_pid(const struct cpd_session *s, const struct cpd_thread *t)
+{
+  return t->pid ? t->pid : s->pid;
+}
+
 static void write_lanes(FILE *f, const struct cpd_session *s, const struct cpd_thread **th,
                         const struct cpd_trace_extra *extra)
 {
   char name[320];
 
   /* Names alone: viewers show the pid and tid beside them themselves. */
-  snprintf(name, sizeof(name), "%s", s->service);
-  head(f, "M", s->pid, s->pid);
-  fputs(",\"name\":\"process_name\",\"args\":{\"name\":", f);
-  cpd_json_str(f, name);
-  fputs("}}", f);
+  process_name(f, s->pid, s->service);
+  /* A child followed is a process group of its own, named after its main thread. */
+  for (size_t i = 0; i < s->nthreads; i++)
+    if (th[i]->pid && th[i]->pid == th[i]->tid)
+      process_name(f, th[i]->pid, th[i]->comm);
   for (size_t i = 0; i < s->nthreads; i++) {
     const struct cpd_thread *t = th[i];
     /* Workers in worker-id order first, then the other threads by tid. */
     int64_t sort_index = t->worker_id >= 0 ? t->worker_id : (int64_t)1000000 + t->tid;
 
     snprintf(name, sizeof(name), "%s", t->worker_name ? t->worker_name : t->comm);
-    head(f, "M", s->pid, t->tid);
+    head(f, "M", lane_pid(s, t), t->tid);
     fputs(",\"name\":\"thread_name\",\"args\":{\"name\":", f);
     cpd_json_str(f, name);
     fputs("}}", f);
-    head(f, "M", s->pid, t->tid);
+    head(f, "M", lane_pid(s, t), t->tid);
     fprintf(f, ",\"name\":\"thread_sort_index\",\"args\":{\"sort_index\":%" PRId64 "}}",
             sort_index);
     if (extra && extra->lane)
-      extra->lane(f, extra->arg, s->pid, t->tid, name, sort_index);
+      extra->lane(f, extra->arg, lane_pid(s, t), t->tid, name, sort_index);
   }
 }
 

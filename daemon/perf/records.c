@@ -124,6 +124,42 @@ static void kernel_leaf(struct cpd_perf_rec *r)
   r->u.sample.nkernel = 1;
 }
 
+int cpd_sampler_follows(const struct cpd_sampler *s, uint32_t pid)
+{
+  if (pid == s->pid)
+    return 1;
+  for (size_t i = 0; i < s->nchildren; i++)
+    if (s->children[i] == pid)
+      return 1;
+  return 0;
+}
+
+/* PPID forked PID: a new process followed (when children are), its space a copy of its
+ * parent's. */
+static void follow_fork(struct cpd_sampler *s, uint32_t ppid, uint32_t pid)
+{
+  if (!s->opts.follow_children || cpd_sampler_follows(s, pid))
+    return;
+  if (s->nchildren >= CPD_MAX_CHILDREN ||
+      cpd_grow(&s->children, &s->children_cap, s->nchildren, sizeof(*s->children)) < 0 ||
+      cpd_profile_fork(s->prof, ppid, pid) < 0) {
+    s->children_dropped++;
+    return;
+  }
+  s->children[s->nchildren++] = pid;
+  s->children_seen++;
+}
+
+/* A followed process ended: its pid may come back as another's. */
+static void unfollow(struct cpd_sampler *s, uint32_t pid)
+{
+  for (size_t i = 0; i < s->nchildren; i++)
+    if (s->children[i] == pid) {
+      s->children[i] = s->children[--s->nchildren];
+      return;
+    }
+}
+
 void cpd_sampler_record(struct cpd_sampler *s, const struct perf_event_header *h, size_t len)
 {
   struct cpd_perf_rec *rp = s->rec;  /* large (frames): the sampler's, not on the stack */
@@ -138,7 +174,7 @@ void cpd_sampler_record(struct cpd_sampler *s, const struct perf_event_header *h
   }
   switch (rp->type) {
   case PERF_RECORD_SAMPLE:
-    if (rp->id.pid != s->pid) {
+    if (!cpd_sampler_follows(s, rp->id.pid)) {
       p->other_pid++;
       break;
     }
@@ -150,6 +186,7 @@ void cpd_sampler_record(struct cpd_sampler *s, const struct perf_event_header *h
       s->duplicates++;
       break;
     }
+    cpd_profile_select(p, rp->id.pid);  /* its addresses are of its process */
     {
       const struct cpd_event_owner *o = owner_of(s, rp->id.event);
 
@@ -172,19 +209,27 @@ void cpd_sampler_record(struct cpd_sampler *s, const struct perf_event_header *h
     break;
   case PERF_RECORD_MMAP2:
   case PERF_RECORD_MMAP:
-    if (rp->id.pid == s->pid && (rp->type == PERF_RECORD_MMAP || (rp->u.mmap.prot & 4 /* PROT_EXEC */)))
+    if (cpd_sampler_follows(s, rp->id.pid) &&
+        (rp->type == PERF_RECORD_MMAP || (rp->u.mmap.prot & 4 /* PROT_EXEC */)) &&
+        cpd_profile_select(p, rp->id.pid) == 0)
       cpd_profile_add_mapping(p, rp->u.mmap.addr, rp->u.mmap.len, rp->u.mmap.pgoff, rp->u.mmap.filename);
     break;
   case PERF_RECORD_COMM:
-    if (rp->id.pid == s->pid && rp->u.comm.comm)
-      cpd_profile_set_comm(p, rp->id.tid, rp->u.comm.comm);
-    if ((rp->misc & PERF_RECORD_MISC_COMM_EXEC) && rp->id.pid == s->pid) {
+    if (!cpd_sampler_follows(s, rp->id.pid))
+      break;
+    if (rp->u.comm.comm)
+      cpd_profile_set_comm(p, rp->id.pid, rp->id.tid, rp->u.comm.comm);
+    if ((rp->misc & PERF_RECORD_MISC_COMM_EXEC) && cpd_profile_select(p, rp->id.pid) == 0) {
       cpd_profile_exec(p);  /* a new program image: the old mappings are gone */
-      s->await_exec = 0;
+      if (rp->id.pid == s->pid)
+        s->await_exec = 0;
     }
     break;
   case PERF_RECORD_FORK:
-    if (rp->u.task.pid == s->pid) {
+    if (rp->u.task.pid != rp->u.task.ppid && rp->u.task.pid == rp->u.task.tid &&
+        cpd_sampler_follows(s, rp->u.task.ppid))
+      follow_fork(s, rp->u.task.ppid, rp->u.task.pid);  /* a new process */
+    if (cpd_sampler_follows(s, rp->u.task.pid)) {
       const char *parent = cpd_profile_comm(p, rp->u.task.ptid);
 
       /* A new thread starts with its creator's name, unless it was renamed already. The
@@ -193,13 +238,15 @@ void cpd_sampler_record(struct cpd_sampler *s, const struct perf_event_header *h
         char comm[sizeof(p->threads[0].comm)];
 
         snprintf(comm, sizeof(comm), "%s", parent);
-        cpd_profile_set_comm(p, rp->u.task.tid, comm);
+        cpd_profile_set_comm(p, rp->u.task.pid, rp->u.task.tid, comm);
       }
     }
     break;
   case PERF_RECORD_EXIT:
-    if (rp->u.task.pid == s->pid)
+    if (cpd_sampler_follows(s, rp->u.task.pid))
       family_forget(s, rp->u.task.tid);
+    if (rp->u.task.pid == rp->u.task.tid && rp->u.task.pid != s->pid)
+      unfollow(s, rp->u.task.pid);
     break;
   case PERF_RECORD_LOST:
     p->lost_records += rp->u.lost.lost;
@@ -208,7 +255,7 @@ void cpd_sampler_record(struct cpd_sampler *s, const struct perf_event_header *h
     p->lost_samples += rp->u.lost.lost;
     break;
   case PERF_RECORD_SWITCH:
-    if (rp->id.pid == s->pid && family_counts(s, rp->id.tid, rp->id.event)) {
+    if (cpd_sampler_follows(s, rp->id.pid) && family_counts(s, rp->id.tid, rp->id.event)) {
       p->switches++;
       if (!(rp->misc & PERF_RECORD_MISC_SWITCH_OUT))
         cpd_sched_add(&p->sched, rp->id.time, rp->id.tid, CPD_RUNNING);
@@ -236,7 +283,7 @@ void cpd_sampler_bpf_record(void *arg, const void *rec, size_t len)
   if (kind == CPD_BPF_SWITCH && len >= sizeof(struct cpd_bpf_switch)) {
     const struct cpd_bpf_switch *sw = rec;
 
-    if (sw->pid != s->pid)
+    if (!cpd_sampler_follows(s, sw->pid))
       return;
     p->switches++;
     cpd_sched_add(&p->sched, sw->out, sw->tid,
@@ -247,7 +294,7 @@ void cpd_sampler_bpf_record(void *arg, const void *rec, size_t len)
     uint32_t nk = o->nkernel < CPD_BPF_KERNEL_DEPTH ? o->nkernel : CPD_BPF_KERNEL_DEPTH;
     uint32_t nu = o->nuser < CPD_BPF_USER_DEPTH ? o->nuser : CPD_BPF_USER_DEPTH;
 
-    if (o->pid != s->pid)
+    if (!cpd_sampler_follows(s, o->pid) || cpd_profile_select(p, o->pid) < 0)
       return;
     /* As perf gives them: kernel frames first, the leaf first in each part. */
     memcpy(frames, o->kernel, nk * sizeof(*frames));
@@ -255,8 +302,8 @@ void cpd_sampler_bpf_record(void *arg, const void *rec, size_t len)
     cpd_profile_add_offcpu_ns(p, o->out, o->tid, o->weight, frames, nk + nu, nk,
                               nu == CPD_BPF_USER_DEPTH /* as deep as kept: likely cut */,
                               "[no user stack]");
-  } else {
-    p->bad_records++;
+  } else if (kind != CPD_BPF_FORK && kind != CPD_BPF_EXIT) {
+    p->bad_records++;  /* forks and exits come from the perf rings' records too */
   }
 }
 

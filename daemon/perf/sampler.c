@@ -396,6 +396,7 @@ static void open_bpf(struct cpd_sampler *s)
 #ifdef HAVE_LIBBPF
   struct cpd_bpf_sched_opts o = { .pid = s->pid, .await_exec = s->opts.enable_on_exec,
                                   .kernel = s->opts.kernel, .offcpu = !s->opts.dwarf_stack,
+                                  .follow_children = s->opts.follow_children,
                                   .period_ns = 1000000000ull / (uint64_t)s->hz };
   char why[192];
   int filtered = 0;
@@ -602,6 +603,9 @@ void cpd_sampler_close(struct cpd_sampler *s)
     close(s->fds[i]);
   free(s->fds);
   free(s->tids);
+  free(s->children);
+  s->children = NULL;
+  s->nchildren = s->children_cap = 0;
   free(s->rec);
   s->rec = NULL;
   free(s->cpus);

@@ -28,6 +28,7 @@ struct cpd_sampler_opts {
   int no_bpf;         /* no BPF: waits and off-CPU stacks from per-thread perf events */
   int per_thread;     /* per-thread events even where per-CPU ones may be opened */
   int waits;          /* without BPF, per-thread switch events for waits and off-CPU stacks */
+  int follow_children; /* processes the target forks are profiled too */
   uint32_t dwarf_stack; /* 0: frame-pointer stacks; else DWARF unwinding over this many
                          * bytes of user stack copied per sample */
 };
@@ -57,6 +58,10 @@ struct cpd_sampler {
   struct cpd_sampler_cpu *cpus;
   int *fds;                    /* every event fd */
   size_t nfds, fds_cap;
+  uint32_t *children;          /* processes followed besides pid (forked since the start) */
+  size_t nchildren, children_cap;
+  uint64_t children_seen;      /* processes followed in all */
+  uint64_t children_dropped;   /* new processes not followed: past CPD_MAX_CHILDREN */
   uint32_t *tids;              /* threads an event was opened for */
   size_t ntids, tids_cap;
   struct cpd_profile *prof;
@@ -119,6 +124,11 @@ int cpd_sampler_read(struct cpd_sampler *s);
  * for the event loop to watch (-1: none). */
 int cpd_sampler_wake_fd(const struct cpd_sampler *s);
 void cpd_sampler_close(struct cpd_sampler *s);
+
+#define CPD_MAX_CHILDREN 1024  /* processes followed at once besides the target */
+
+/* Whether PID is the target or a child followed. */
+int cpd_sampler_follows(const struct cpd_sampler *s, uint32_t pid);
 
 /* Hands one ring record to the profile (exposed for tests). */
 void cpd_sampler_record(struct cpd_sampler *s, const struct perf_event_header *h, size_t len);

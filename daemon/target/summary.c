@@ -28,6 +28,8 @@ void cpd_summary_write(FILE *out, const struct cpd_target *t, const struct cpd_t
    * mapping): named as go tool pprof names them, "[libfoo.so.1]". */
   size_t nkeys = p->nfuncs + 1 + p->nmappings + 1;
   uint64_t (*self)[2] = calloc(nkeys, sizeof(*self));
+  struct top_fn { char name[128]; uint64_t n; } top[9];
+  size_t ntop = 0;
   size_t workers = 0;
   double secs = (double)(t->stop_ns - t->start_ns) / 1e9;
   struct rusage ru;
@@ -58,17 +60,33 @@ void cpd_summary_write(FILE *out, const struct cpd_target *t, const struct cpd_t
     }
     cpd_qsort(self, nkeys, sizeof(*self), cmp_count_desc);
     fprintf(out, "  top functions (self):\n");
-    for (size_t i = 0; i < nkeys && i < 8 && self[i][0]; i++) {
-      size_t k = self[i][1], m = k > p->nfuncs ? k - p->nfuncs - 1 : 0;
+    /* The same function in two processes (a child followed) is two entries: one line. */
+    for (size_t i = 0; i < nkeys && self[i][0]; i++) {
+      size_t k = self[i][1], m = k > p->nfuncs ? k - p->nfuncs - 1 : 0, j;
       const char *path = m ? p->mappings[m - 1].path : "[unknown]", *base = strrchr(path, '/');
 
       if (k && k <= p->nfuncs)
-        fprintf(out, "    %5.1f%%  %s\n", 100.0 * (double)self[i][0] / (double)p->nsamples,
-                cpd_function_name(&p->funcs[k - 1]));
+        snprintf(top[ntop].name, sizeof(top[0].name), "%s", cpd_function_name(&p->funcs[k - 1]));
       else
-        fprintf(out, "    %5.1f%%  %s%s%s\n", 100.0 * (double)self[i][0] / (double)p->nsamples,
-                path[0] == '[' ? "" : "[", base ? base + 1 : path, path[0] == '[' ? "" : "]");
+        snprintf(top[ntop].name, sizeof(top[0].name), "%s%s%s", path[0] == '[' ? "" : "[",
+                 base ? base + 1 : path, path[0] == '[' ? "" : "]");
+      for (j = 0; j < ntop && strcmp(top[j].name, top[ntop].name) != 0; j++)
+        ;
+      if (j < ntop)
+        top[j].n += self[i][0];
+      else if (ntop < 8)
+        top[ntop++].n = self[i][0];
     }
+    for (size_t i = 0; i < ntop; i++)  /* merged entries may have moved up */
+      for (size_t j = i; j > 0 && top[j].n > top[j - 1].n; j--) {
+        struct top_fn x = top[j];
+
+        top[j] = top[j - 1];
+        top[j - 1] = x;
+      }
+    for (size_t i = 0; i < ntop; i++)
+      fprintf(out, "    %5.1f%%  %s\n", 100.0 * (double)top[i].n / (double)p->nsamples,
+              top[i].name);
   }
   free(self);
   if (!own_cost)

@@ -55,7 +55,7 @@ static int open_sampler(struct cpd_target *t, char *err, size_t errlen)
                                               4 * RING_PAGES : RING_PAGES,
                                 .enable_on_exec = t->opts.enable_on_exec, .offcpu = 1,
                                 .no_bpf = t->opts.no_bpf, .per_thread = t->opts.per_thread,
-                                .waits = t->opts.waits,
+                                .waits = t->opts.waits, .follow_children = 1,
                                 .dwarf_stack = t->opts.dwarf_stack };
   int rc;
 

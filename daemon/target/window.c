@@ -161,8 +161,10 @@ static size_t samples_window(struct cpd_target *t, uint64_t cut_ns, int final,
   for (size_t i = 0; i < p->nthreads; i++) {
     struct cpd_thread *th = cpd_session_thread(t->session, p->threads[i].tid);
 
-    if (th)
+    if (th) {
       snprintf(th->comm, sizeof(th->comm), "%s", p->threads[i].comm);
+      th->pid = p->threads[i].pid != t->pid ? p->threads[i].pid : 0;
+    }
   }
   name_service(t);
   cpd_sched_index(&p->sched);
