@@ -1,8 +1,11 @@
 /*
  * pool.c: the workloads task runtimes are made of, for measuring what profiling costs them.
- *   pool SECONDS WORKERS TASK_US   a producer feeds WORKERS threads through a small
+ *   pool SECONDS WORKERS TASK_US [NAMES]
+ *                                  a producer feeds WORKERS threads through a small
  *                                  mutex+condvar queue; each task spins TASK_US of CPU and
- *                                  makes one system call; libceoprof reports every task.
+ *                                  makes one system call; libceoprof reports every task
+ *                                  (named "parse" or "handle", or with NAMES, one of NAMES
+ *                                  names "request-N", as a runtime naming tasks by request).
  *   lock SECONDS THREADS           THREADS threads take one of 8 mutexes, yield, release
  *                                  (sysbench's "threads" test): switches and wake-ups only.
  *   churn THREADS MS               THREADS short threads ("churn-N"), two at a time, each
@@ -30,6 +33,7 @@
 static _Atomic int phase;          /* 0 warm-up, 1 measuring, 2 done */
 static _Atomic uint64_t done_ops;  /* while measuring */
 static int task_us;
+static unsigned task_names;  /* 0: "parse" and "handle"; else this many "request-N" */
 
 static struct {
   pthread_mutex_t mu;
@@ -81,7 +85,14 @@ static void *worker(void *arg)
     q.len--;
     pthread_cond_signal(&q.not_full);
     pthread_mutex_unlock(&q.mu);
-    ceoprof_task_begin(task, (task & 3) == 0 ? "parse" : "handle");
+    if (task_names) {
+      char tname[32];
+
+      snprintf(tname, sizeof(tname), "request-%u", (unsigned)(task % task_names));
+      ceoprof_task_begin(task, tname);
+    } else {
+      ceoprof_task_begin(task, (task & 3) == 0 ? "parse" : "handle");
+    }
     run_task(task);
     ceoprof_task_end(task);
     if (atomic_load(&phase) == 1)
@@ -185,6 +196,7 @@ int main(int argc, char **argv)
 {
   if (argc >= 5 && strcmp(argv[1], "pool") == 0) {
     task_us = atoi(argv[4]);
+    task_names = argc >= 6 ? (unsigned)atoi(argv[5]) : 0;
     ceoprof_init("pool");
     timed(atof(argv[2]), atoi(argv[3]), worker, 1);
     ceoprof_shutdown();

@@ -34,8 +34,15 @@ static const struct {
     "ceoprof detach PID [-s SOCKET]\n"
     "  End the profile of PID now; its files are written.\n" },
   { "push", cpc_push,
-    "ceoprof push FILE.pb.gz --url URL --name APP [--from UNIX --until UNIX]\n"
-    "  Upload one pprof file to Grafana Pyroscope (URL/ingest).\n" },
+    "ceoprof push FILE.pb.gz --url URL --name SERVICE [--from UNIX --until UNIX]\n"
+    "             [--tenant ID] [--basic-auth-file FILE] [--token-file FILE] [--ingest]\n"
+    "             [--label-limit N]\n"
+    "  Upload one pprof file to Grafana Pyroscope through its Push API\n"
+    "  (URL/push.v1.PusherService/Push) as process_cpu, or off_cpu for an off-CPU profile;\n"
+    "  --ingest: the older URL/ingest. Credentials come from the files given or from\n"
+    "  $CEOPROF_PYROSCOPE_BASIC_AUTH (USER:PASSWORD) or $CEOPROF_PYROSCOPE_TOKEN, never from\n"
+    "  the command line. String labels with more than N values (32) are pushed with the\n"
+    "  most frequent N-1 kept and the rest as \"other\".\n" },
 };
 
 static const char options[] =

@@ -14,9 +14,9 @@
 #include "pprof_file.h"
 #include "push.h"
 
-/* Reads the profile's start, duration and rate, checking that FILE is a pprof at all. */
-static int read_meta(const char *path, uint64_t *from, uint64_t *until, int *hz, char *err,
-                     size_t errlen)
+/* Reads the profile's start, duration, rate and kind, checking that FILE is a pprof at all. */
+static int read_meta(const char *path, uint64_t *from, uint64_t *until, int *hz,
+                     const char **type, char *err, size_t errlen)
 {
   Perftools__Profiles__Profile *p = cpc_pprof_load(path, err, errlen);
 
@@ -25,6 +25,11 @@ static int read_meta(const char *path, uint64_t *from, uint64_t *until, int *hz,
   *from = (uint64_t)p->time_nanos / 1000000000u;
   *until = ((uint64_t)p->time_nanos + (uint64_t)p->duration_nanos + 999999999u) / 1000000000u;
   *hz = p->period > 0 ? (int)(1000000000 / p->period) : 0;
+  *type = "process_cpu";
+  for (size_t i = 0; i < p->n_sample_type; i++)
+    if (p->sample_type[i]->type > 0 && (size_t)p->sample_type[i]->type < p->n_string_table &&
+        strcmp(p->string_table[p->sample_type[i]->type], "off_cpu") == 0)
+      *type = "off_cpu";
   perftools__profiles__profile__free_unpacked(p, NULL);
   return 0;
 }
@@ -36,13 +41,23 @@ int cpc_push(int argc, char **argv)
     { "name", required_argument, NULL, 'n' },
     { "from", required_argument, NULL, 'f' },
     { "until", required_argument, NULL, 't' },
+    { "tenant", required_argument, NULL, 'T' },
+    { "basic-auth-file", required_argument, NULL, 'B' },
+    { "token-file", required_argument, NULL, 'K' },
+    { "ingest", no_argument, NULL, 'I' },
+    { "label-limit", required_argument, NULL, 'L' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
-  const char *url = NULL, *name = NULL;
-  uint64_t from = 0, until = 0, f_opt = 0, u_opt = 0;
-  char err[512], app[256];
-  int opt, hz = 0, rc;
+  struct cpd_push_opts po = { .label_limit = CPD_PUSH_LABEL_LIMIT };
+  struct cpd_push_meta m = { 0 };
+  struct cpd_push_result res;
+  const char *url = NULL, *name = NULL, *basic_file = NULL, *token_file = NULL;
+  char *basic = NULL, *token = NULL;
+  uint64_t f_opt = 0, u_opt = 0;
+  char err[512];
+  uint32_t u;
+  int opt, rc;
 
   optind = 1;
   while ((opt = getopt_long(argc, argv, "u:n:f:t:h", opts, NULL)) != -1) {
@@ -52,6 +67,26 @@ int cpc_push(int argc, char **argv)
       break;
     case 'n':
       name = optarg;
+      break;
+    case 'T':
+      po.tenant = optarg;
+      break;
+    case 'B':
+      basic_file = optarg;
+      break;
+    case 'K':
+      token_file = optarg;
+      break;
+    case 'I':
+      po.ingest = 1;
+      break;
+    case 'L':
+      if (cp_parse_u32(optarg, 100000, &u) < 0 || u < 2) {
+        fprintf(stderr, "ceoprof push: --label-limit needs a count of at least 2, not '%s'\n",
+                optarg);
+        return 2;
+      }
+      po.label_limit = u;
       break;
     case 'f':
     case 't':
@@ -78,31 +113,51 @@ int cpc_push(int argc, char **argv)
     fprintf(stderr, "ceoprof push: --url needs an http:// or https:// URL, not '%s'\n", url);
     return 2;
   }
-  if (read_meta(argv[optind], &from, &until, &hz, err, sizeof(err)) < 0) {
+  if (strchr(name, '{')) {
+    fprintf(stderr, "ceoprof push: --name is the service name alone, not '%s' (ceoprof adds "
+                    "the hostname label)\n", name);
+    return 2;
+  }
+  if (read_meta(argv[optind], &m.from_s, &m.until_s, &m.hz, &m.type, err, sizeof(err)) < 0) {
+    fprintf(stderr, "ceoprof push: %s\n", err);
+    return 1;
+  }
+  if (po.ingest && strcmp(m.type, "off_cpu") == 0) {
+    fprintf(stderr, "ceoprof push: %s is an off-CPU profile: through /ingest Pyroscope would "
+                    "add it to the CPU series (process_cpu); push it without --ingest\n",
+            argv[optind]);
+    return 1;
+  }
+  if (cpd_push_credentials(basic_file, token_file, &basic, &token, err, sizeof(err)) < 0) {
     fprintf(stderr, "ceoprof push: %s\n", err);
     return 1;
   }
   if (f_opt)
-    from = f_opt;
+    m.from_s = f_opt;
   if (u_opt)
-    until = u_opt;
-  if (from == 0) {
-    until = (uint64_t)time(NULL);
-    from = until - 10;
+    m.until_s = u_opt;
+  if (m.from_s == 0) {
+    m.until_s = (uint64_t)time(NULL);
+    m.from_s = m.until_s - 10;
   }
-  if (until <= from)
-    until = from + 1;
-  /* A name with its own labels is used as given; a bare one gets the host label. */
-  if (strchr(name, '{'))
-    snprintf(app, sizeof(app), "%s", name);
-  else
-    cpd_push_name(app, sizeof(app), name);
-  rc = cpd_push_file(url, argv[optind], app, from, until, hz, err, sizeof(err));
+  if (m.until_s <= m.from_s)
+    m.until_s = m.from_s + 1;
+  m.service = name;
+  po.url = url;
+  po.basic_auth = basic;
+  po.token = token;
+  rc = cpd_push_profile(&po, argv[optind], &m, &res, err, sizeof(err));
+  free(basic);
+  free(token);
   if (rc < 0) {
     fprintf(stderr, "ceoprof push: %s\n", err);
     return 1;
   }
-  printf("ceoprof: pushed %s to %s as %s (%" PRIu64 "..%" PRIu64 ")\n", argv[optind], url, app,
-         from, until);
+  printf("ceoprof: pushed %s to %s as %s of %s (%" PRIu64 "..%" PRIu64 ")\n", argv[optind],
+         url, m.type, name, m.from_s, m.until_s);
+  if (res.values_folded)
+    printf("ceoprof: %" PRIu64 " label values pushed as \"other\": %u labels had more than %u "
+           "values (the file keeps them all)\n", res.values_folded, res.labels_folded,
+           po.label_limit);
   return 0;
 }

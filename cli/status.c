@@ -21,6 +21,9 @@ static void print_status(const Ceoprof__Wire__Status *st, const char *path)
   if (st->push_queued || st->push_sent || st->push_failed)
     printf("pyroscope: sent %" PRIu64 ", queued %" PRIu64 ", failed %" PRIu64 " (kept on disk)\n",
            st->push_sent, st->push_queued, st->push_failed);
+  if (st->push_values_folded)
+    printf("pyroscope: %" PRIu64 " label values pushed as \"other\" (%" PRIu64 " labels over "
+           "the limit; the files keep them)\n", st->push_values_folded, st->push_labels_folded);
   printf("\nprofiles (%zu)\n", st->n_targets);
   if (st->n_targets)
     printf("  %8s  %-20s %9s %6s %9s %7s %7s  %s\n", "PID", "SERVICE", "ELAPSED", "HZ", "SAMPLES",

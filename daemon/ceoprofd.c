@@ -15,6 +15,7 @@
 #include "engine.h"
 #include "log.h"
 #include "opts.h"
+#include "push.h"
 #include "sockpath.h"
 #include "util.h"
 
@@ -37,7 +38,15 @@ static const char usage[] =
   "  -a, --auto               service mode: profile every libceoprof client\n"
   "  -w, --window SEC         cut profiles into windows of SEC seconds, one pprof\n"
   "                           and one trace per process per window\n"
-  "      --pyroscope URL      push each pprof to Grafana Pyroscope (URL/ingest)\n"
+  "      --pyroscope URL      push each window's CPU and off-CPU profiles to Grafana\n"
+  "                           Pyroscope (its Push API, URL/push.v1.PusherService/Push)\n"
+  "      --pyroscope-ingest   push through the older URL/ingest (CPU profiles only)\n"
+  "      --pyroscope-tenant ID  the tenant (X-Scope-OrgID) of a multi-tenant Pyroscope\n"
+  "      --pyroscope-basic-auth-file FILE  USER:PASSWORD for basic auth (else\n"
+  "                           $CEOPROF_PYROSCOPE_BASIC_AUTH)\n"
+  "      --pyroscope-token-file FILE  a bearer token (else $CEOPROF_PYROSCOPE_TOKEN)\n"
+  "      --pyroscope-label-limit N  values kept per string label in what is pushed, the\n"
+  "                           rest pushed as \"other\" (default 32; files keep all)\n"
   "      --push-retries N     attempts after a failed push (default: 4)\n"
   "      --push-backoff MS    first wait before a retry, doubled each time (1000)\n"
   "  -p, --pid PID            profile this process only\n"
@@ -61,8 +70,14 @@ static const char usage[] =
   "  -h, --help               show this help\n"
   "  -V, --version            show the version\n";
 
+/* What the command line gives besides the configuration. */
+struct args {
+  const char *socket;
+  const char *basic_auth_file, *token_file;  /* Pyroscope credentials */
+};
+
 /* An option that takes a value: 0, or -1 with why on stderr. */
-static int set_value(struct cpd_config *cfg, int c, const char *arg, const char **socket_opt)
+static int set_value(struct cpd_config *cfg, int c, const char *arg, struct args *a)
 {
   const char *need = "a value";
   char why[200];
@@ -70,8 +85,28 @@ static int set_value(struct cpd_config *cfg, int c, const char *arg, const char 
 
   switch (c) {
   case 's':
-    *socket_opt = arg;
+    a->socket = arg;
     return 0;
+  case 'O':
+    if (*arg && strlen(arg) < 256 && !strpbrk(arg, "\r\n")) {
+      cfg->pyroscope_tenant = arg;
+      return 0;
+    }
+    need = "--pyroscope-tenant needs a tenant id";
+    break;
+  case 'U':
+    a->basic_auth_file = arg;
+    return 0;
+  case 'K':
+    a->token_file = arg;
+    return 0;
+  case 'L':
+    if (cp_parse_u32(arg, 100000, &u) == 0 && u >= 2) {
+      cfg->pyroscope_label_limit = u;
+      return 0;
+    }
+    need = "--pyroscope-label-limit needs a count of at least 2";
+    break;
   case 'd':
     cfg->output_dir = arg;
     return 0;
@@ -133,7 +168,7 @@ static int set_value(struct cpd_config *cfg, int c, const char *arg, const char 
 }
 
 /* Fills CFG from the command line: -1 to go on, else the exit status (help, bad options). */
-static int parse_args(int argc, char **argv, struct cpd_config *cfg, const char **socket_opt)
+static int parse_args(int argc, char **argv, struct cpd_config *cfg, struct args *a)
 {
   static const struct option opts[] = {
     { "socket", required_argument, NULL, 's' },
@@ -154,6 +189,11 @@ static int parse_args(int argc, char **argv, struct cpd_config *cfg, const char 
     { "pyroscope", required_argument, NULL, 'P' },
     { "push-retries", required_argument, NULL, 'R' },
     { "push-backoff", required_argument, NULL, 'B' },
+    { "pyroscope-tenant", required_argument, NULL, 'O' },
+    { "pyroscope-basic-auth-file", required_argument, NULL, 'U' },
+    { "pyroscope-token-file", required_argument, NULL, 'K' },
+    { "pyroscope-ingest", no_argument, NULL, 'I' },
+    { "pyroscope-label-limit", required_argument, NULL, 'L' },
     { "verbose", no_argument, NULL, 'v' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
@@ -171,6 +211,9 @@ static int parse_args(int argc, char **argv, struct cpd_config *cfg, const char 
       break;
     case 'T':
       cfg->per_thread = 1;
+      break;
+    case 'I':
+      cfg->pyroscope_ingest = 1;
       break;
     case 'W':
       cfg->waits = 1;
@@ -194,7 +237,7 @@ static int parse_args(int argc, char **argv, struct cpd_config *cfg, const char 
       fputs("Try 'ceoprofd --help' for more information.\n", stderr);
       return 2;
     default:
-      if (set_value(cfg, c, optarg, socket_opt) < 0)
+      if (set_value(cfg, c, optarg, a) < 0)
         return 2;
       break;
     }
@@ -208,7 +251,8 @@ static int parse_args(int argc, char **argv, struct cpd_config *cfg, const char 
 
 int main(int argc, char **argv)
 {
-  const char *socket_opt = NULL;
+  struct args a = { NULL, NULL, NULL };
+  char *basic = NULL, *token = NULL;
   struct cpd_config cfg;
   struct cpd_engine *e;
   struct stat st;
@@ -216,15 +260,27 @@ int main(int argc, char **argv)
   int rc;
 
   cpd_config_init(&cfg);
-  if ((rc = parse_args(argc, argv, &cfg, &socket_opt)) >= 0)
+  if ((rc = parse_args(argc, argv, &cfg, &a)) >= 0)
     return rc;
-  if (socket_opt) {
-    if (strlen(socket_opt) >= sizeof(cfg.socket_path)) {
+  if ((a.basic_auth_file || a.token_file || cfg.pyroscope_tenant || cfg.pyroscope_ingest) &&
+      !cfg.pyroscope_url) {
+    fprintf(stderr, "ceoprofd: the --pyroscope-* options go with --pyroscope URL\n");
+    return 2;
+  }
+  if (cfg.pyroscope_url &&
+      cpd_push_credentials(a.basic_auth_file, a.token_file, &basic, &token, why, sizeof(why)) < 0) {
+    fprintf(stderr, "ceoprofd: %s\n", why);
+    return 1;
+  }
+  cfg.pyroscope_basic_auth = basic;
+  cfg.pyroscope_token = token;
+  if (a.socket) {
+    if (strlen(a.socket) >= sizeof(cfg.socket_path)) {
       fprintf(stderr, "ceoprofd: socket path too long (at most %zu bytes)\n",
               sizeof(cfg.socket_path) - 1);
       return 2;
     }
-    snprintf(cfg.socket_path, sizeof(cfg.socket_path), "%s", socket_opt);
+    snprintf(cfg.socket_path, sizeof(cfg.socket_path), "%s", a.socket);
   } else if ((rc = cp__socket_path(cfg.socket_path, sizeof(cfg.socket_path))) < 0) {
     fprintf(stderr, "ceoprofd: no socket path: %s; set CEOPROF_SOCKET or XDG_RUNTIME_DIR, "
                     "or pass --socket\n", rc == -ENOENT ? "not root and no XDG_RUNTIME_DIR" :
@@ -255,13 +311,19 @@ int main(int argc, char **argv)
                     "--output-dir\n", cfg.output_dir);
     return 1;
   }
-  if (cpd_engine_start(&e, &cfg) < 0)
+  if (cpd_engine_start(&e, &cfg) < 0) {
+    free(basic);
+    free(token);
     return 1;
+  }
   if (cfg.target_pid)
     cpd_log("profiling pid %" PRIu32 " on %s; Ctrl-C to stop", cfg.target_pid, cfg.socket_path);
   else
     cpd_log("serving %s, writing to %s%s", cfg.socket_path, cfg.output_dir,
             cfg.auto_attach ? ", profiling every client" : "");
   cpd_engine_run(e);
-  return cpd_engine_stop(e) < 0 ? 1 : 0;
+  rc = cpd_engine_stop(e) < 0 ? 1 : 0;
+  free(basic);
+  free(token);
+  return rc;
 }

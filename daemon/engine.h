@@ -30,6 +30,11 @@ struct cpd_config {
   int auto_attach;               /* --auto: profile every client that connects */
   double window_s;               /* --window: cut profiles into windows this long, 0 = none */
   const char *pyroscope_url;     /* --pyroscope: push each pprof there */
+  const char *pyroscope_tenant;  /* --pyroscope-tenant: X-Scope-OrgID */
+  const char *pyroscope_basic_auth; /* "user:password" (from a file or the environment) */
+  const char *pyroscope_token;   /* a bearer token (from a file or the environment) */
+  int pyroscope_ingest;          /* --pyroscope-ingest: the older /ingest, not the Push API */
+  uint32_t pyroscope_label_limit; /* values kept per string label in what is pushed */
   int push_retries;              /* --push-retries: attempts after the first */
   int push_backoff_ms;           /* first wait between attempts, doubled each time */
   int push_drain_ms;             /* at stop, how long queued uploads may still take */

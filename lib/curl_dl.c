@@ -29,8 +29,9 @@ static void load(void)
     SYM(easy_strerror, curl_easy_strerror), SYM(easy_escape, curl_easy_escape),
     SYM(easy_cleanup, curl_easy_cleanup),   SYM(free, curl_free),
     SYM(mime_init, curl_mime_init),         SYM(mime_addpart, curl_mime_addpart),
-    SYM(mime_name, curl_mime_name),         SYM(mime_filedata, curl_mime_filedata),
+    SYM(mime_name, curl_mime_name),         SYM(mime_data, curl_mime_data),
     SYM(mime_type, curl_mime_type),         SYM(mime_free, curl_mime_free),
+    SYM(slist_append, curl_slist_append),   SYM(slist_free_all, curl_slist_free_all),
 #undef SYM
   };
   struct cpd_curl loaded;

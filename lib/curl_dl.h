@@ -25,9 +25,11 @@ struct cpd_curl {
   __typeof__(curl_mime_init) *mime_init;
   __typeof__(curl_mime_addpart) *mime_addpart;
   __typeof__(curl_mime_name) *mime_name;
-  __typeof__(curl_mime_filedata) *mime_filedata;
+  __typeof__(curl_mime_data) *mime_data;
   __typeof__(curl_mime_type) *mime_type;
   __typeof__(curl_mime_free) *mime_free;
+  __typeof__(curl_slist_append) *slist_append;
+  __typeof__(curl_slist_free_all) *slist_free_all;
 };
 
 /* The loaded functions; valid after cpd_curl_load() returned 0. */

@@ -1,6 +1,8 @@
 /*
- * push.h: uploading one pprof file to Grafana Pyroscope's /ingest with libcurl: the client
- * both ceoprof push and the daemon's upload queue use.
+ * push.h: uploading a pprof file to Grafana Pyroscope with libcurl, the client ceoprof push
+ * and the daemon's upload queue share: the Push API (POST /push.v1.PusherService/Push,
+ * Connect protocol) by default, the older /ingest when asked; a tenant, basic or bearer
+ * auth; TLS with the system's CAs; label cardinality folded first.
  */
 #ifndef CPD_PUSH_H
 #define CPD_PUSH_H
@@ -8,16 +10,52 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/*
- * Uploads the pprof at PATH to URL/ingest as application NAME (with its labels, e.g.
- * "svc{hostname=h}") for [FROM_S, UNTIL_S) in Unix seconds. 0, or -errno with the
- * reason in ERR (-EIO: the server answered with an error, -ECONNREFUSED and friends:
- * it could not be reached).
- */
-int cpd_push_file(const char *url, const char *path, const char *name, uint64_t from_s,
-                  uint64_t until_s, int hz, char *err, size_t errlen);
+/* Where and how to push. The strings are the caller's. */
+struct cpd_push_opts {
+  const char *url;          /* http(s)://host:port of Pyroscope */
+  const char *tenant;       /* X-Scope-OrgID, or NULL */
+  const char *basic_auth;   /* "user:password", or NULL */
+  const char *token;        /* bearer token, or NULL */
+  int ingest;               /* the older POST /ingest instead of the Push API */
+  uint32_t label_limit;     /* distinct values kept per string label (others: "other") */
+};
 
-/* The Pyroscope application name for SERVICE: "SERVICE{hostname=HOST}", sanitized. */
+#define CPD_PUSH_LABEL_LIMIT 32
+
+/* One profile to push. */
+struct cpd_push_meta {
+  const char *service;      /* service_name (Push API) / the application name (/ingest) */
+  const char *type;         /* __name__: "process_cpu" or "off_cpu" */
+  uint64_t from_s, until_s; /* the time it covers, Unix seconds (/ingest) */
+  int hz;                   /* its sampling rate (/ingest) */
+};
+
+/* What a push folded (see pprof_fold.h). */
+struct cpd_push_result {
+  uint32_t labels_folded;
+  uint64_t values_folded;
+};
+
+/*
+ * Pushes the pprof at PATH. 0, or -errno with the reason in ERR (-EIO: the server refused it,
+ * with its answer; -ECONNREFUSED and friends: it could not be reached; -EACCES: 401/403).
+ */
+int cpd_push_profile(const struct cpd_push_opts *o, const char *path,
+                     const struct cpd_push_meta *m, struct cpd_push_result *res, char *err,
+                     size_t errlen);
+
+/*
+ * Reads the credentials: basic auth ("user:password") from BASIC_FILE or else the
+ * environment's CEOPROF_PYROSCOPE_BASIC_AUTH, a bearer token from TOKEN_FILE or else
+ * CEOPROF_PYROSCOPE_TOKEN (never from the command line, where ps shows it). The strings are
+ * allocated into *BASIC and *TOKEN (NULL when none). 0, or -errno with why in ERR.
+ */
+int cpd_push_credentials(const char *basic_file, const char *token_file, char **basic,
+                         char **token, char *err, size_t errlen);
+
+/* SERVICE with what Pyroscope allows in a name (letters, digits, '.', '_', '-'). */
+void cpd_push_service(char *out, size_t size, const char *service);
+/* The /ingest application name for SERVICE: "SERVICE{hostname=HOST}", sanitized. */
 void cpd_push_name(char *out, size_t size, const char *service);
 
 #endif

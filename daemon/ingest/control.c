@@ -356,6 +356,8 @@ static void status(struct cpd_conn *c)
   st.push_queued = ps.queued;
   st.push_sent = ps.sent;
   st.push_failed = ps.failed + ps.dropped;
+  st.push_labels_folded = ps.labels_folded;
+  st.push_values_folded = ps.values_folded;
   st.window_s = (uint32_t)e->cfg.window_s;
   st.output_dir = (char *)(e->cfg.output_dir ? e->cfg.output_dir : "");
   st.auto_attach = e->cfg.auto_attach;

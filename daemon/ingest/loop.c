@@ -39,6 +39,7 @@ void cpd_config_init(struct cpd_config *c)
     .push_retries = 4,
     .push_backoff_ms = 1000,
     .push_drain_ms = 5000,
+    .pyroscope_label_limit = CPD_PUSH_LABEL_LIMIT,
   };
   c->report = stdout;
 }
@@ -342,11 +343,19 @@ static int engine_init(struct cpd_engine *e)
   e->env.epfd = e->epfd;
   if ((rc = watch_signals(e)) < 0 || (rc = listen_socket(e)) < 0)
     return rc;
-  if (e->cfg.pyroscope_url &&
-      (rc = cpd_push_queue_new(&e->env.push, e->cfg.pyroscope_url, e->cfg.push_retries,
-                               e->cfg.push_backoff_ms)) < 0) {
-    cpd_log("failed to start the Pyroscope uploader: %s", strerror(-rc));
-    return rc;
+  if (e->cfg.pyroscope_url) {
+    struct cpd_push_opts po = { e->cfg.pyroscope_url, e->cfg.pyroscope_tenant,
+                                e->cfg.pyroscope_basic_auth, e->cfg.pyroscope_token,
+                                e->cfg.pyroscope_ingest, e->cfg.pyroscope_label_limit };
+
+    if ((rc = cpd_push_queue_new(&e->env.push, &po, e->cfg.push_retries,
+                                 e->cfg.push_backoff_ms)) < 0) {
+      cpd_log("failed to start the Pyroscope uploader: %s", strerror(-rc));
+      return rc;
+    }
+    if (po.ingest)
+      cpd_log("pushing to %s/ingest: off-CPU profiles are not pushed (through /ingest Pyroscope "
+              "would add them to process_cpu); the Push API, the default, takes both", po.url);
   }
   if (e->cfg.target_pid && (rc = start_single_target(e)) < 0)
     return rc;

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,8 @@
 
 struct job {
   char *path;
-  char *name;
+  char *service;
+  const char *type;             /* a string literal: "process_cpu" or "off_cpu" */
   uint64_t from_s, until_s;
   int hz;
 };
@@ -31,7 +33,7 @@ struct cpd_push_queue {
   pthread_cond_t cond;
   pthread_t thread;
   int stopping;
-  char *url;
+  struct cpd_push_opts opts;    /* its strings owned */
   int retries, backoff_ms;
   struct job q[QUEUE_MAX];
   size_t head, n;
@@ -42,7 +44,32 @@ struct cpd_push_queue {
 static void job_free(struct job *j)
 {
   free(j->path);
-  free(j->name);
+  free(j->service);
+}
+
+static void opts_free(struct cpd_push_opts *o)
+{
+  free((char *)o->url);
+  free((char *)o->tenant);
+  free((char *)o->basic_auth);
+  free((char *)o->token);
+  memset(o, 0, sizeof(*o));
+}
+
+/* A copy of O whose strings are its own: 0 or -ENOMEM. */
+static int opts_copy(struct cpd_push_opts *out, const struct cpd_push_opts *o)
+{
+  *out = *o;
+  out->url = strdup(o->url);
+  out->tenant = o->tenant ? strdup(o->tenant) : NULL;
+  out->basic_auth = o->basic_auth ? strdup(o->basic_auth) : NULL;
+  out->token = o->token ? strdup(o->token) : NULL;
+  if (!out->url || (o->tenant && !out->tenant) || (o->basic_auth && !out->basic_auth) ||
+      (o->token && !out->token)) {
+    opts_free(out);
+    return -ENOMEM;
+  }
+  return 0;
 }
 
 /* CLOCK_REALTIME (pthread_cond_timedwait's clock) MS milliseconds from now. */
@@ -77,6 +104,7 @@ static void *uploader(void *arg)
   for (;;) {
     struct job j;
     int backoff = P->backoff_ms, rc = -EIO;
+    struct cpd_push_result res = { 0, 0 };
     char err[512] = "";
 
     while (P->n == 0 && !P->stopping)
@@ -88,10 +116,13 @@ static void *uploader(void *arg)
     P->n--;
     P->busy = 1;
     for (int attempt = 0; attempt <= P->retries; attempt++) {
+      struct cpd_push_meta m = { j.service, j.type, j.from_s, j.until_s, j.hz };
+
       pthread_mutex_unlock(&P->lock);
-      rc = cpd_push_file(P->url, j.path, j.name, j.from_s, j.until_s, j.hz, err, sizeof(err));
+      rc = cpd_push_profile(&P->opts, j.path, &m, &res, err, sizeof(err));
       pthread_mutex_lock(&P->lock);
-      if (rc == 0 || P->stopping)
+      /* Refused credentials or a profile that does not read will not get better. */
+      if (rc == 0 || P->stopping || rc == -EACCES || rc == -EINVAL)
         break;
       cpd_debug("push of %s failed (attempt %d of %d): %s", j.path, attempt + 1, P->retries + 1,
                 err);
@@ -102,7 +133,14 @@ static void *uploader(void *arg)
     }
     if (rc == 0) {
       P->st.sent++;
-      cpd_debug("pushed %s to %s", j.path, P->url);
+      cpd_debug("pushed %s to %s as %s", j.path, P->opts.url, j.type);
+      if (res.values_folded) {
+        P->st.labels_folded += res.labels_folded;
+        P->st.values_folded += res.values_folded;
+        cpd_log("pushed %s with %" PRIu64 " label values folded into \"other\" (%u labels had "
+                "more than %u values; the file keeps them all)", j.path, res.values_folded,
+                res.labels_folded, P->opts.label_limit);
+      }
     } else {
       P->st.failed++;
       cpd_log("could not push %s to Pyroscope: %s; the file is kept, push it later with "
@@ -116,7 +154,7 @@ static void *uploader(void *arg)
   return NULL;
 }
 
-int cpd_push_queue_new(struct cpd_push_queue **out, const char *url, int retries,
+int cpd_push_queue_new(struct cpd_push_queue **out, const struct cpd_push_opts *o, int retries,
                        int backoff_ms)
 {
   struct cpd_push_queue *P;
@@ -131,7 +169,7 @@ int cpd_push_queue_new(struct cpd_push_queue **out, const char *url, int retries
   if (cpd_curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
     return -ENOMEM;
   P = calloc(1, sizeof(*P));
-  if (!P || !(P->url = strdup(url))) {
+  if (!P || opts_copy(&P->opts, o) < 0) {
     rc = -ENOMEM;
     goto out_free;
   }
@@ -151,25 +189,25 @@ out_destroy:
   pthread_mutex_destroy(&P->lock);
 out_free:
   if (P)
-    free(P->url);
+    opts_free(&P->opts);
   free(P);
   cpd_curl.global_cleanup();
   return rc;
 }
 
-void cpd_push_queue_add(struct cpd_push_queue *P, const char *path, const char *service, uint64_t from_s, uint64_t until_s,
-                      int hz)
+void cpd_push_queue_add(struct cpd_push_queue *P, const char *path, const char *service,
+                        const char *type, uint64_t from_s, uint64_t until_s, int hz)
 {
-  struct job j = { strdup(path), malloc(256), from_s, until_s, hz };
+  struct job j = { strdup(path), strdup(service ? service : "unnamed"), type, from_s, until_s,
+                   hz };
 
-  if (!j.path || !j.name) {
+  if (!j.path || !j.service) {
     job_free(&j);
     pthread_mutex_lock(&P->lock);
     P->st.dropped++;
     pthread_mutex_unlock(&P->lock);
     return;
   }
-  cpd_push_name(j.name, 256, service);
   pthread_mutex_lock(&P->lock);
   if (P->n == QUEUE_MAX) {
     P->st.dropped++;
@@ -203,7 +241,7 @@ void cpd_push_queue_free(struct cpd_push_queue *P, int wait_ms_total)
     P->st.failed++;
     job_free(&P->q[P->head]);
   }
-  free(P->url);
+  opts_free(&P->opts);
   pthread_cond_destroy(&P->cond);
   pthread_mutex_destroy(&P->lock);
   free(P);

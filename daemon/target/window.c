@@ -276,12 +276,18 @@ static void report_files(struct cpd_target *t, const struct window_files *f,
   if (t->sampling) {
     wrote(t, f->prc, "profile", f->ppath);
     if (f->prc == 0 && t->env->push)
-      cpd_push_queue_add(t->env->push, f->ppath, t->session->service,
+      cpd_push_queue_add(t->env->push, f->ppath, t->session->service, "process_cpu",
                          info->time_nanos / 1000000000u,
                          (info->time_nanos + info->duration_nanos + 999999999u) / 1000000000u,
                          t->sampler.hz);
     if (f->orc <= 0)
       wrote(t, f->orc, "off-CPU profile", f->opath);
+    /* Off-CPU as its own profile type: only the Push API can say so (its __name__). */
+    if (f->orc == 0 && t->env->push && !t->env->cfg->pyroscope_ingest)
+      cpd_push_queue_add(t->env->push, f->opath, t->session->service, "off_cpu",
+                         info->time_nanos / 1000000000u,
+                         (info->time_nanos + info->duration_nanos + 999999999u) / 1000000000u,
+                         t->sampler.hz);
   }
   wrote(t, f->trc, "trace", f->tpath);
   if (f->trc == 0)
