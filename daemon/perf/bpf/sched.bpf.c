@@ -104,7 +104,7 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
   sw->state = o->state;
   sw->out = o->ts;
   sw->in = now;
-  bpf_ringbuf_submit(sw, 0);
+  bpf_ringbuf_submit(sw, BPF_RB_NO_WAKEUP);
   return 0;
 }
 
@@ -151,7 +151,7 @@ int BPF_PROG(on_resumed)
     n = bpf_get_stack(ctx, st->kernel, sizeof(st->kernel), 0);
     st->nkernel = n > 0 ? (__u32)((__u64)n >> 3) : 0;
   }
-  bpf_ringbuf_submit(st, 0);
+  bpf_ringbuf_submit(st, BPF_RB_NO_WAKEUP);
   return 0;
 }
 
@@ -168,7 +168,7 @@ static __always_inline void task_record(__u32 kind, __u32 pid, __u32 ppid)
   t->ppid = ppid;
   t->pad = 0;
   t->time = bpf_ktime_get_ns();
-  bpf_ringbuf_submit(t, 0);
+  bpf_ringbuf_submit(t, BPF_RB_NO_WAKEUP);
 }
 
 /* A new process of a profiled one is profiled from its first instruction. */
