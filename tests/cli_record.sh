@@ -85,4 +85,9 @@ names = [e["args"]["name"] for e in json.load(open(sys.argv[1]))["traceEvents"]
          if e.get("ph") == "M" and e.get("name") == "process_name"]
 assert names and names[0].startswith("gzip"), names
 PY
+# A rate that costs the target is said, with what profilers use (perf warns and throttles too).
+"$CEOPROF" record -F 20000 -o "$WORK/fast" -- "$top_builddir/tests/cpu_workload" 0.3 >/dev/null \
+  2>"$WORK/fast.err" || die "record -F 20000 failed: $(cat "$WORK/fast.err")"
+grep -q "\-F 20000: every sample interrupts the target" "$WORK/fast.err" \
+  || die "no warning about -F 20000: $(cat "$WORK/fast.err")"
 echo ok

@@ -47,6 +47,7 @@ def main():
     names = {}
     used = set()
     spans = defaultdict(list)
+    states = defaultdict(list)  # thread-state slices by lane
     for e in evs:
         ph = e.get("ph")
         if ph is None or "pid" not in e or "tid" not in e:
@@ -63,11 +64,19 @@ def main():
             fail(errors, f"bad ts: {e}")
             continue
         used.add(e["tid"])
+        if e.get("name") == "ProfileChunk":
+            cp = e["args"]["data"]["cpuProfile"]
+            n, d = len(cp.get("samples", [])), len(e["args"]["data"].get("timeDeltas", []))
+            # speedscope's importer rejects a chunk of one sample (timeDeltas [0]).
+            if n < 2 or n != d:
+                fail(errors, f"ProfileChunk on lane {e['tid']}: {n} samples, {d} time deltas")
         if ph == "X":
             if not isinstance(e.get("dur"), (int, float)) or e["dur"] < 0:
                 fail(errors, f"bad dur: {e}")
             if e.get("cat") == "task" and "began_on_tid" not in e.get("args", {}):
                 spans[e["tid"]].append(e)
+            if e.get("cat") == "thread_state":
+                states[e["tid"]].append(e)
     for tid in sorted(used):
         if tid not in names:
             fail(errors, f"lane {tid} has events but no thread_name")
@@ -83,6 +92,15 @@ def main():
             if stack and e["ts"] + e["dur"] > stack[-1]["ts"] + stack[-1]["dur"] + eps:
                 fail(errors, f"lane {tid}: {e['name']} at {e['ts']} overlaps {stack[-1]['name']}")
             stack.append(e)
+    # State lanes: one state at a time, each slice ending where the next begins or before,
+    # exactly, in doubles as viewers add ts and dur (no staircase).
+    for tid, lst in states.items():
+        lst.sort(key=lambda e: e["ts"])
+        for a, b in zip(lst, lst[1:]):
+            if a["ts"] + a["dur"] > b["ts"]:
+                fail(errors, f"state lane {tid}: {a['name']} at {a['ts']} + {a['dur']} ends after "
+                             f"{b['name']} begins at {b['ts']}")
+                break
     counts = Counter(e["name"] for lst in spans.values() for e in lst)
     lane_names = set(names.values())
     for tid, n in names.items():

@@ -441,7 +441,10 @@ static uint32_t resolve(struct cpd_profile *p, uint64_t addr, int kernel)
   uint64_t vaddr = UINT64_MAX;
   uint32_t mapping = 0, mi;
 
-  if (kernel || addr >= KERNEL_START) {
+  if (addr == UINT64_MAX) {
+    /* No address at all (a callchain entry the kernel could not read): "[unknown]", as perf
+     * shows it, not the last kernel symbol (ftrace_trampoline). */
+  } else if (kernel || addr >= KERNEL_START) {
     mapping = kernel_mapping(p);
     sym = cpd_symbols_kernel(&p->syms, addr);
   } else {

@@ -213,6 +213,10 @@ static void write_thread(FILE *f, const struct cpd_profile *p, const uint32_t *o
       putc_unlocked(',', f);
     cpd_json_u64(f, leaf[i - from]);
   }
+  /* A thread sampled once: its sample is closed one period later by a sample of the root,
+   * so the chunk has two (speedscope's importer rejects a chunk of one, timeDeltas [0]). */
+  if (to - from == 1)
+    fputs(",1", f);
   /* Deltas in whole microseconds, taken between rounded absolute times: no drift. */
   fputs("]},\"timeDeltas\":[", f);
   prev_us = first->time / 1000;
@@ -223,6 +227,10 @@ static void write_thread(FILE *f, const struct cpd_profile *p, const uint32_t *o
       putc_unlocked(',', f);
     cpd_json_u64(f, us - prev_us);
     prev_us = us;
+  }
+  if (to - from == 1) {
+    fputc(',', f);
+    cpd_json_u64(f, first->period / 1000 ? first->period / 1000 : 1);
   }
   fputs("]}}}", f);
   free(leaf);
@@ -327,11 +335,20 @@ struct state_lane {
   int named;             /* the lane's metadata is written (before its first slice) */
 };
 
+/*
+ * One stretch of a state lane, in whole microseconds: each slice's end is then exactly the
+ * next one's start also in the doubles viewers add ts and dur in (with 3 decimals, ts + dur
+ * could end past the next slice and draw a staircase). Stretches inside one microsecond are
+ * left out of the lane (the span args keep the nanoseconds).
+ */
 static void write_state_slice(void *arg, uint64_t from, uint64_t to, enum cpd_thread_state state)
 {
   static const char *const names[] = { "running", "runnable", "blocked" };
   struct state_lane *l = arg;
+  uint64_t from_us = from / 1000, to_us = to / 1000;
 
+  if (to_us <= from_us)
+    return;
   if (!l->named) {
     char lane[360];
 
@@ -346,9 +363,9 @@ static void write_state_slice(void *arg, uint64_t from, uint64_t to, enum cpd_th
   }
   fprintf(l->f, ",\n{\"ph\":\"X\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"ts\":", l->pid,
           l->tid);
-  cpd_json_us(l->f, from);
+  cpd_json_u64(l->f, from_us);
   fputs(",\"dur\":", l->f);
-  cpd_json_us(l->f, to - from);
+  cpd_json_u64(l->f, to_us - from_us);
   fprintf(l->f, ",\"cat\":\"thread_state\",\"name\":\"%s\",\"args\":{}}", names[state]);
 }
 

@@ -459,6 +459,10 @@ int cpd_sampler_open(struct cpd_sampler *s, uint32_t pid, const struct cpd_sampl
     snprintf(s->warning, sizeof(s->warning),
              "-F %d is above /proc/sys/kernel/perf_event_max_sample_rate; using %ld Hz", s->hz, max);
     s->hz = (int)max;
+  } else if (s->hz > CPD_HZ_COSTLY) {
+    snprintf(s->warning, sizeof(s->warning),
+             "-F %d: every sample interrupts the target; above %d Hz that costs it noticeably "
+             "(profilers use 99-999 Hz)", s->hz, CPD_HZ_COSTLY);
   }
   s->event = "cycles";
   s->kernel_time = 1;

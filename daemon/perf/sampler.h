@@ -125,6 +125,7 @@ int cpd_sampler_read(struct cpd_sampler *s);
 int cpd_sampler_wake_fd(const struct cpd_sampler *s);
 void cpd_sampler_close(struct cpd_sampler *s);
 
+#define CPD_HZ_COSTLY 10000   /* rates above this are warned about */
 #define CPD_MAX_CHILDREN 1024  /* processes followed at once besides the target */
 
 /* Whether PID is the target or a child followed. */
