@@ -116,11 +116,11 @@ START_TEST(test_symbols_not_elf_and_missing_file)
   close(fd);
   cpd_dso_free(d);
   cpd_symbols_init(&s);
-  d = cpd_symbols_dso(&s, "/nonexistent/libnothing.so", 0);
+  d = cpd_symbols_dso(&s, "/nonexistent/libnothing.so", 0, 0, 0);
   ck_assert_ptr_nonnull(d);
   ck_assert_int_eq(d->readable, 0);
-  ck_assert_ptr_eq(cpd_symbols_dso(&s, "/nonexistent/libnothing.so", 0), d);  /* cached */
-  ck_assert_int_eq(cpd_symbols_dso(&s, "[vdso]", 0)->readable, 0);
+  ck_assert_ptr_eq(cpd_symbols_dso(&s, "/nonexistent/libnothing.so", 0, 0, 0), d);  /* cached */
+  ck_assert_int_eq(cpd_symbols_dso(&s, "[vdso]", 0, 0, 0)->readable, 0);
   cpd_symbols_free(&s);
 }
 END_TEST

@@ -218,7 +218,7 @@ int cpd_profile_add_mapping(struct cpd_profile *p, uint64_t start, uint64_t len,
   if (!m->path)
     return -ENOMEM;
   m->pid = sp->pid;
-  m->dso = cpd_symbols_dso(&p->syms, m->path, sp->pid);
+  m->dso = cpd_symbols_dso(&p->syms, m->path, sp->pid, start, end);
   /* Drop overlapped mappings from the current set, then insert in order. */
   for (i = 0; i < sp->nlive; i++) {
     const struct cpd_mapping *o = &p->mappings[sp->live[i]];

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <dwarf.h>
+#include <fcntl.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <stdlib.h>
@@ -30,7 +31,10 @@ static Dwfl *dwfl_of(struct cpd_srcline *d)
   dwfl = dwfl_begin(&callbacks);
   if (!dwfl)
     return NULL;
-  if (!dwfl_report_elf(dwfl, d->path, d->open_path, -1, 0, true) ||
+  /* libdwfl takes the descriptor it is given: a duplicate of the DSO's, the exact file the
+   * process mapped (its path may now name another one). */
+  if (!dwfl_report_elf(dwfl, d->path, d->open_path,
+                       d->fd > 0 ? fcntl(d->fd, F_DUPFD_CLOEXEC, 0) : -1, 0, true) ||
       dwfl_report_end(dwfl, NULL, NULL) != 0) {
     dwfl_end(dwfl);
     return NULL;

@@ -11,7 +11,8 @@
 /* One ELF file's DWARF, opened through libdwfl on first use. */
 struct cpd_srcline {
   const char *path;       /* the file's name as the process mapped it */
-  const char *open_path;  /* where it can be opened; NULL when it cannot be read */
+  const char *open_path;  /* where it was opened (for messages); NULL when it cannot be read */
+  int fd;                 /* the open file (the DSO's: duplicated, not taken) */
   void *dwfl;             /* libdwfl's handle, made on first use */
   int failed;             /* no DWARF could be opened: not tried again */
 };

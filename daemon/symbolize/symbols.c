@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hindex.h"
@@ -20,6 +21,7 @@
 void cpd_symbols_init(struct cpd_symbols *s)
 {
   memset(s, 0, sizeof(*s));
+  s->by_path = 1;
   elf_version(EV_CURRENT);
 }
 
@@ -28,6 +30,8 @@ void cpd_dso_free(struct cpd_dso *d)
   if (!d)
     return;
   cpd_srcline_free(&d->src);
+  if (d->has_fd)
+    close(d->fd);
   free(d->open_path);
   free(d->path);
   free(d->syms);
@@ -240,40 +244,79 @@ void cpd_dso_load_debug_symbols(struct cpd_dso *d)
   d->nsyms = dedupe(d->syms, tmp.nsyms);
 }
 
-struct cpd_dso *cpd_symbols_dso(struct cpd_symbols *s, const char *path, uint32_t pid)
+int cpd_dso_open(const struct cpd_dso *d)
+{
+  return d->has_fd ? fcntl(d->fd, F_DUPFD_CLOEXEC, 0) : -1;
+}
+
+/* The file PID mapped at [START, END), or -1. */
+static int open_mapped(uint32_t pid, uint64_t start, uint64_t end, char *full, size_t size)
+{
+  if (!pid || start >= end ||
+      snprintf(full, size, "/proc/%" PRIu32 "/map_files/%" PRIx64 "-%" PRIx64, pid, start, end) >=
+          (int)size)
+    return -1;
+  return open(full, O_RDONLY | O_CLOEXEC);
+}
+
+struct cpd_dso *cpd_symbols_dso(struct cpd_symbols *s, const char *path, uint32_t pid,
+                                uint64_t start, uint64_t end)
 {
   struct cpd_dso *d;
+  struct stat st;
   char full[4096];
-  int fd = -1;
+  int fd = path[0] == '/' ? open_mapped(pid, start, end, full, sizeof(full)) : -1;
+  int have_id = fd >= 0 && fstat(fd, &st) == 0;
 
   for (size_t i = 0; i < s->ndsos; i++)
-    if (strcmp(s->dsos[i]->path, path) == 0)
+    if (strcmp(s->dsos[i]->path, path) == 0 &&
+        (!have_id || !s->dsos[i]->has_fd ||
+         (s->dsos[i]->dev == (uint64_t)st.st_dev && s->dsos[i]->ino == (uint64_t)st.st_ino))) {
+      if (fd >= 0)
+        close(fd);
       return s->dsos[i];
+    }
   if (cpd_grow(&s->dsos, &s->dsos_cap, s->ndsos, sizeof(*s->dsos)) < 0)
-    return NULL;
+    goto fail;
   d = calloc(1, sizeof(*d));
   if (!d || !(d->path = strdup(path))) {
     free(d);
-    return NULL;
+    goto fail;
   }
   s->dsos[s->ndsos++] = d;
   if (path[0] != '/')
     return d;  /* [vdso], [heap], anonymous: nothing to read */
-  /* The target's view of the file system (containers), else ours. */
-  if (pid && snprintf(full, sizeof(full), "/proc/%" PRIu32 "/root%s", pid, path) < (int)sizeof(full))
-    fd = open(full, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    snprintf(full, sizeof(full), "%s", path);
+  /* Not the mapped file itself: the target's view of the file system (containers), else
+   * ours, where the caller may read by path. */
+  if (fd < 0 && s->by_path) {
+    if (pid && snprintf(full, sizeof(full), "/proc/%" PRIu32 "/root%s", pid, path) < (int)sizeof(full))
+      fd = open(full, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      fd = open(path, O_RDONLY | O_CLOEXEC);
+      snprintf(full, sizeof(full), "%s", path);
+    }
+    have_id = fd >= 0 && fstat(fd, &st) == 0;
   }
   if (fd >= 0) {
     if (cpd_dso_load_fd(d, fd) == 0 && (d->open_path = strdup(full)) != NULL) {
-      d->src.path = d->path;        /* for srcline.c, which opens it again when asked */
+      d->has_fd = 1;
+      d->fd = fd;
+      if (have_id) {
+        d->dev = (uint64_t)st.st_dev;
+        d->ino = (uint64_t)st.st_ino;
+      }
+      d->src.path = d->path;        /* for srcline.c, which reads it again when asked */
       d->src.open_path = d->open_path;
+      d->src.fd = fd;
+      return d;
     }
     close(fd);
   }
   return d;
+fail:
+  if (fd >= 0)
+    close(fd);
+  return NULL;
 }
 
 uint64_t cpd_dso_offset_to_vaddr(const struct cpd_dso *d, uint64_t off)

@@ -28,7 +28,10 @@ struct cpd_dso {
   int readable;             /* the file was opened and parsed as ELF */
   int stripped;             /* no .symtab: names from .dynsym, or from a debug file */
   int debug_tried;          /* cpd_dso_load_debug_symbols() looked for the debug file */
-  char *open_path;          /* the path it was opened by (through /proc/PID/root) */
+  char *open_path;          /* the path it was opened by (for messages) */
+  int has_fd, fd;           /* the file, kept open: the exact one the process mapped
+                             * (/proc/PID/map_files), read again by srcline and unwind */
+  uint64_t dev, ino;        /* its identity: two files at one path are two DSOs */
   struct cpd_srcline src;   /* its DWARF (line numbers, debug-file symbols) */
 };
 
@@ -39,6 +42,8 @@ struct cpd_symbols {
   size_t nkernel;
   char *kernel_names;
   int kernel_loaded;
+  int by_path;              /* files may be opened by path when map_files cannot be: not when
+                             * a root daemon reads them for another user */
 };
 
 /* The first of the N symbols at V (sorted by address) that starts after ADDR (N when none):
@@ -47,9 +52,17 @@ size_t cpd_syms_after(const struct cpd_sym *v, size_t n, uint64_t addr);
 
 void cpd_symbols_init(struct cpd_symbols *s);
 void cpd_symbols_free(struct cpd_symbols *s);
-/* The DSO for PATH, read on first use (through /proc/PID/root when PID is non-zero). Never NULL
- * unless out of memory; an unreadable file gives a DSO with readable == 0. */
-struct cpd_dso *cpd_symbols_dso(struct cpd_symbols *s, const char *path, uint32_t pid);
+/*
+ * The DSO of PATH, mapped by PID at [START, END), read on first use: the exact file the
+ * process mapped, through /proc/PID/map_files/START-END (so a file bind-mounted over PATH
+ * later, or another mount namespace's, is never read instead); by path (through
+ * /proc/PID/root) only when that cannot be opened and S->by_path allows it. Never NULL unless
+ * out of memory; an unreadable file gives a DSO with readable == 0.
+ */
+struct cpd_dso *cpd_symbols_dso(struct cpd_symbols *s, const char *path, uint32_t pid,
+                                uint64_t start, uint64_t end);
+/* A descriptor of D's file for the caller to own (a dup of the one kept), or -1. */
+int cpd_dso_open(const struct cpd_dso *d);
 /* Loads one ELF file from FD into D. 0 or -errno. */
 int cpd_dso_load_fd(struct cpd_dso *d, int fd);
 void cpd_dso_free(struct cpd_dso *d);

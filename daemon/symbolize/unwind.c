@@ -96,7 +96,7 @@ static void obj_load(struct cpd_unwind_obj *o)
   const Elf64_Ehdr *eh;
   const uint8_t *h;
   struct stat st;
-  int fd = o->dso->open_path ? open(o->dso->open_path, O_RDONLY | O_CLOEXEC) : -1;
+  int fd = cpd_dso_open(o->dso);  /* the exact file mapped, not whatever its path names now */
 
   if (fd < 0)
     return;

@@ -60,6 +60,9 @@ static int open_sampler(struct cpd_target *t, char *err, size_t errlen)
   int rc;
 
   cpd_profile_init(&t->profile, t->pid);
+  /* A root daemon reads only the files the target mapped for another user (map_files), never
+   * a path that user may have bind-mounted another file over. */
+  t->profile.syms.by_path = geteuid() != 0 || t->opts.owner_uid == 0;
   rc = cpd_sampler_open(&t->sampler, t->pid, &o, &t->profile, err, errlen);
   if (rc < 0) {  /* the sampler closed what it had opened */
     cpd_profile_free(&t->profile);
