@@ -375,6 +375,16 @@ START_TEST(test_sampler_follows_children)
 }
 END_TEST
 
+/* A per-CPU event samples a thread on its way out after its tid is gone (-1): counted, not
+ * put on a thread that does not exist. */
+START_TEST(test_sampler_exiting_thread_is_counted)
+{
+  sample(&smp, UINT32_MAX, 100, 0);
+  ck_assert_uint_eq(prof.nsamples, 0);
+  ck_assert_uint_eq(prof.exiting_samples, 1);
+}
+END_TEST
+
 START_TEST(test_sampler_children_not_followed_unless_asked)
 {
   process_task(&smp, PERF_RECORD_FORK, 4100, PID, 100);
@@ -400,6 +410,7 @@ static Suite *sampler_suite(void)
   tcase_add_test(c, test_sampler_new_thread_takes_its_creators_name);
   tcase_add_test(c, test_sampler_follows_children);
   tcase_add_test(c, test_sampler_children_not_followed_unless_asked);
+  tcase_add_test(c, test_sampler_exiting_thread_is_counted);
   suite_add_tcase(s, c);
   if (geteuid() == 0) {
     TCase *real = tcase_create("real rings");

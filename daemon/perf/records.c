@@ -178,6 +178,12 @@ void cpd_sampler_record(struct cpd_sampler *s, const struct perf_event_header *h
       p->other_pid++;
       break;
     }
+    if (rp->id.tid == UINT32_MAX) {
+      /* Per-CPU events sample a thread on its way out after the kernel let go of its tid:
+       * no thread to put it on. Counted. */
+      p->exiting_samples++;
+      break;
+    }
     if (s->per_cpu && s->await_exec) {
       p->before_exec++;  /* the command has not started yet: perf leaves it out too */
       break;
