@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "ingest/control.h"
@@ -112,6 +113,18 @@ static void refuse(struct cpd_conn *c, int code, const char *msg)
   cpd_conn_send_error(c, code, msg);
 }
 
+int cpd_control_pinned(const struct cpd_pin *pin, uint32_t pid, char *err, size_t errlen)
+{
+#ifdef SYS_pidfd_send_signal
+  if (pin->pidfd >= 0 && syscall(SYS_pidfd_send_signal, pin->pidfd, 0, NULL, 0) < 0) {
+    snprintf(err, errlen, "pid %" PRIu32 " ended while it was being attached to (its pid may "
+             "now name another process): nothing was profiled", pid);
+    return 0;
+  }
+#endif
+  return cpd_control_may_profile(pin->uid, pin->gid, pid, err, errlen) == 0;
+}
+
 static void attach(struct cpd_conn *c, const Ceoprof__Wire__AttachRequest *a)
 {
   struct cpd_engine *e = c->engine;
@@ -126,6 +139,7 @@ static void attach(struct cpd_conn *c, const Ceoprof__Wire__AttachRequest *a)
     .prefix = a->prefix && *a->prefix ? a->prefix : NULL,
     .owner_uid = c->uid,
   };
+  struct cpd_pin pin = { -1, c->uid, c->gid };
   struct cpd_target *t;
   char err[512];
 
@@ -133,42 +147,49 @@ static void attach(struct cpd_conn *c, const Ceoprof__Wire__AttachRequest *a)
     refuse(c, -EINVAL, "attach needs a pid and a rate between 1 and 100000 Hz");
     return;
   }
+#ifdef SYS_pidfd_open
+  /* Pinned before the check: the process checked is the one sampled (cpd_engine_add_target). */
+  pin.pidfd = (int)syscall(SYS_pidfd_open, (pid_t)a->pid, 0);
+#endif
   if (cpd_control_may_profile(c->uid, c->gid, a->pid, err, sizeof(err)) < 0) {
     refuse(c, -EPERM, err);
-    return;
+    goto out;
   }
   if (a->kernel && c->uid != 0 && !kernel_addresses_readable()) {
     refuse(c, -EPERM, "kernel frames would show kernel addresses, which this system shows "
            "only to root (kernel.kptr_restrict, kernel.perf_event_paranoid); leave out -k, "
            "or ask root");
-    return;
+    goto out;
   }
   if (cpd_target_find(e, a->pid)) {
     snprintf(err, sizeof(err), "pid %" PRIu32 " is already being profiled; see 'ceoprof status', "
              "or 'ceoprof detach %" PRIu32 "' first", a->pid, a->pid);
     refuse(c, -EBUSY, err);
-    return;
+    goto out;
   }
   if (o.prefix && (o.prefix[0] != '/' || (c->uid != 0 && c->uid != geteuid()))) {
     refuse(c, -EINVAL, o.prefix[0] != '/'
                            ? "the output prefix must be an absolute path"
                            : "this daemon runs as another user and writes only into its "
                              "--output-dir; leave out -o");
-    return;
+    goto out;
   }
   if (o.prefix && cpd_check_prefix(o.prefix, err, sizeof(err)) < 0) {
     refuse(c, -ENOENT, err);
-    return;
+    goto out;
   }
-  t = cpd_engine_add_target(e, a->pid, c->uid, &o, err, sizeof(err));
+  t = cpd_engine_add_target(e, a->pid, c->uid, &o, &pin, err, sizeof(err));
   if (!t) {
     refuse(c, -EPERM, err);
-    return;
+    goto out;
   }
   t->requester = c;
   t->progress = a->progress;
   cpd_log("profiling pid %" PRIu32 " at %d Hz for uid %" PRIu32, a->pid, t->sampler.hz, c->uid);
   cpd_control_progress(t);  /* the first Progress says it started */
+out:
+  if (pin.pidfd >= 0)
+    close(pin.pidfd);
 }
 
 void cpd_control_auto_attach(struct cpd_conn *c)
@@ -187,7 +208,7 @@ void cpd_control_auto_attach(struct cpd_conn *c)
     cpd_log("--auto: not profiling pid %" PRIu32 " (%s): %s", c->pid, c->session->service, err);
     return;
   }
-  t = cpd_engine_add_target(c->engine, c->pid, c->uid, &o, err, sizeof(err));
+  t = cpd_engine_add_target(c->engine, c->pid, c->uid, &o, NULL, err, sizeof(err));
   if (!t) {
     cpd_log("--auto: cannot profile pid %" PRIu32 " (%s): %s", c->pid, c->session->service, err);
     return;

@@ -27,4 +27,19 @@ void cpd_control_done(struct cpd_target *t);
 int cpd_control_may_profile(uint32_t uid, uint32_t gid, uint32_t pid, char *err,
                             size_t errlen);
 
+/*
+ * What pins an attach to the process that was checked: a pidfd opened before the check
+ * (-1: none) and the requester whose right to profile it is checked again once its events
+ * are open, so that a pid reused, or an exec into a program the requester may not profile,
+ * in between is caught.
+ */
+struct cpd_pin {
+  int pidfd;
+  uint32_t uid, gid;
+};
+
+/* 1 when PIN's process is alive (so PID still names it) and still the requester's to
+ * profile; else 0 with why in ERR. */
+int cpd_control_pinned(const struct cpd_pin *pin, uint32_t pid, char *err, size_t errlen);
+
 #endif

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "ingest/control.h"
@@ -110,8 +111,8 @@ void cpd_session_release(struct cpd_engine *e, struct cpd_session *s)
 }
 
 struct cpd_target *cpd_engine_add_target(struct cpd_engine *e, uint32_t pid, uint32_t uid,
-                                         const struct cpd_target_opts *o, char *err,
-                                         size_t errlen)
+                                         const struct cpd_target_opts *o,
+                                         const struct cpd_pin *pin, char *err, size_t errlen)
 {
   int fresh = !cpd_session_find(e, pid);
   struct cpd_session *s = cpd_session_get(e, pid, uid);
@@ -122,6 +123,10 @@ struct cpd_target *cpd_engine_add_target(struct cpd_engine *e, uint32_t pid, uin
     return NULL;
   }
   t = cpd_target_start(&e->env, s, o, err, errlen);
+  if (t && pin && !cpd_control_pinned(pin, pid, err, errlen)) {
+    cpd_target_free(t);  /* nothing of it is written: it may be another process's */
+    t = NULL;
+  }
   if (!t) {
     if (fresh) {  /* made for this target alone: nothing to write */
       session_unlink(e, s);
@@ -315,7 +320,7 @@ static int start_single_target(struct cpd_engine *e)
   } else {
     o.prefix = e->cfg.prefix;
   }
-  if (!cpd_engine_add_target(e, e->cfg.target_pid, 0, &o, err, sizeof(err))) {
+  if (!cpd_engine_add_target(e, e->cfg.target_pid, 0, &o, NULL, err, sizeof(err))) {
     cpd_log("%s", err);
     return -EPERM;
   }

@@ -68,10 +68,13 @@ struct cpd_session *cpd_session_get(struct cpd_engine *e, uint32_t pid, uint32_t
  * written first. */
 void cpd_session_release(struct cpd_engine *e, struct cpd_session *s);
 struct cpd_target *cpd_target_find(const struct cpd_engine *e, uint32_t pid);
-/* Starts sampling PID (its session made here) and links the target. NULL with ERR set. */
+struct cpd_pin;
+
+/* Starts sampling PID (its session made here) and links the target. With PIN (or NULL), the
+ * process must still be the one checked once the events are open. NULL with ERR set. */
 struct cpd_target *cpd_engine_add_target(struct cpd_engine *e, uint32_t pid, uint32_t uid,
-                                         const struct cpd_target_opts *o, char *err,
-                                         size_t errlen);
+                                         const struct cpd_target_opts *o,
+                                         const struct cpd_pin *pin, char *err, size_t errlen);
 
 /* ---- connections (conn.c) ---- */
 /* Accepts every pending connection on the listening socket. */
