@@ -447,7 +447,7 @@ int cpd_sampler_open(struct cpd_sampler *s, uint32_t pid, const struct cpd_sampl
                      struct cpd_profile *prof, char *err, size_t errlen)
 {
   long max = cpd_perf_max_sample_rate();
-  int rc;
+  int rc, alive;
 
   memset(s, 0, sizeof(*s));
   err[0] = '\0';
@@ -525,14 +525,15 @@ int cpd_sampler_open(struct cpd_sampler *s, uint32_t pid, const struct cpd_sampl
     } while (rc > 0);
     if (rc < 0)
       goto fail;
+    alive = s->ntids > 0;
   } else {
     char path[64];
 
+    /* No event of its own: the CPUs' events sample its threads. It must exist, though. */
     snprintf(path, sizeof(path), "/proc/%" PRIu32 "/task", pid);
-    if (access(path, F_OK) == 0)
-      s->ntids = 1;  /* it exists: its threads are sampled by the CPUs' events */
+    alive = access(path, F_OK) == 0;
   }
-  if (s->ntids == 0) {
+  if (!alive) {
     cpd_perf_advice(ESRCH, "open", (pid_t)pid, err, errlen);
     rc = -ESRCH;
     goto fail;
