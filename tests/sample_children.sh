@@ -15,6 +15,7 @@ unset CEOPROF_SOCKET  # record sets its own
   >"$WORK/rec.out" 2>"$WORK/rec.err" || die "record failed: $(cat "$WORK/rec.err")"
 cat "$WORK/rec.err" "$WORK/gc.out"
 rpid=$(sed -n 's/^ceoprof: pid \([0-9]*\) (.*/\1/p' "$WORK/rec.err" | head -n 1)
+grep -q "child processes followed: [1-9]" "$WORK/rec.err" || die "the summary does not count the children"
 [ -n "$rpid" ] || die "no summary"
 go tool pprof -tags "$WORK/r.pb.gz" >"$WORK/r.tags" 2>&1 || die "$(cat "$WORK/r.tags")"
 cat "$WORK/r.tags"
@@ -44,6 +45,8 @@ assert groups.get(rpid) and "pool" in groups.values(), groups
 lanes = {e["pid"] for e in d["traceEvents"] if e.get("ph") == "M" and e.get("name") == "thread_name"
          and e["args"]["name"].startswith("churn-")}
 assert lanes and rpid not in lanes, lanes
+md = d["metadata"]["sampling"]
+assert md["processes_followed"] >= 2 and md["processes_not_followed"] == 0, md
 PY
 
 # attach: children forked after the attach are followed.

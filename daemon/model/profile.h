@@ -119,6 +119,8 @@ struct cpd_profile {
   uint64_t other_pid;                /* samples of another process (ignored) */
   uint64_t before_exec;              /* samples before the exec awaited (ignored) */
   uint64_t exiting_samples;          /* samples of a thread already without a tid (dropped) */
+  uint64_t not_followed;             /* processes the target forked, not followed (past the
+                                      * limit, or no memory); nspaces - 1 were */
   uint64_t first_time, last_time;    /* of the samples */
 };
 

@@ -296,9 +296,12 @@ static void write_metadata(FILE *f, void *arg)
   fprintf(f, ",\"sampling\":{\"event\":\"%s\",\"rate_hz\":%d,\"samples\":%zu,\"lost_records\":%" PRIu64
              ",\"lost_samples\":%" PRIu64 ",\"truncated_stacks\":%" PRIu64
              ",\"bad_records\":%" PRIu64 ",\"context_switches\":%" PRIu64
-             ",\"switches_not_kept\":%" PRIu64 ",\"samples_of_exiting_threads\":%" PRIu64,
+             ",\"switches_not_kept\":%" PRIu64 ",\"samples_of_exiting_threads\":%" PRIu64
+             ",\"samples_before_exec\":%" PRIu64 ",\"processes_followed\":%zu"
+             ",\"processes_not_followed\":%" PRIu64,
           ts->event, ts->hz, p->nsamples, p->lost_records, p->lost_samples, p->truncated,
-          p->bad_records, p->switches, p->sched.dropped, p->exiting_samples);
+          p->bad_records, p->switches, p->sched.dropped, p->exiting_samples, p->before_exec,
+          p->nspaces ? p->nspaces - 1 : 0, p->not_followed);
   if (ts->unwind)
     fprintf(f, ",\"call_graph\":\"dwarf\",\"dwarf_stack_bytes\":%" PRIu32 ",\"unwound_stacks\":%"
                PRIu64 ",\"unwound_frames\":%" PRIu64 ",\"unwind_cut_short\":%" PRIu64 "}",

@@ -143,11 +143,10 @@ static void follow_fork(struct cpd_sampler *s, uint32_t ppid, uint32_t pid)
   if (s->nchildren >= CPD_MAX_CHILDREN ||
       cpd_grow(&s->children, &s->children_cap, s->nchildren, sizeof(*s->children)) < 0 ||
       cpd_profile_fork(s->prof, ppid, pid) < 0) {
-    s->children_dropped++;
+    s->prof->not_followed++;
     return;
   }
   s->children[s->nchildren++] = pid;
-  s->children_seen++;
 }
 
 /* A followed process ended: its pid may come back as another's. */

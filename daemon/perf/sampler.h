@@ -60,8 +60,6 @@ struct cpd_sampler {
   size_t nfds, fds_cap;
   uint32_t *children;          /* processes followed besides pid (forked since the start) */
   size_t nchildren, children_cap;
-  uint64_t children_seen;      /* processes followed in all */
-  uint64_t children_dropped;   /* new processes not followed: past CPD_MAX_CHILDREN */
   uint32_t *tids;              /* threads an event was opened for */
   size_t ntids, tids_cap;
   struct cpd_profile *prof;

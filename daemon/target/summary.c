@@ -45,6 +45,9 @@ void cpd_summary_write(FILE *out, const struct cpd_target *t, const struct cpd_t
          tl->nspans);
   if (t->sampler.mode_note[0])
     fprintf(out, "  %s\n", t->sampler.mode_note);
+  if (p->nspaces > 1 || p->not_followed)
+    fprintf(out, "  child processes followed: %zu%s\n", p->nspaces - 1,
+            p->not_followed ? " (more were not: past the limit at once, or no memory)" : "");
   if (t->sampler.waits_note[0])
     fprintf(out, "  %s\n", t->sampler.waits_note);
   if (t->sampler.kernel_note[0])
