@@ -322,8 +322,15 @@ int cpd_sampler_read(struct cpd_sampler *s)
   int n;
 
 #ifdef HAVE_LIBBPF
-  if (s->bpf)
+  if (s->bpf) {
+    uint64_t lost;
+
     cpd_bpf_sched_poll(s->bpf);
+    /* What the kernel side could not queue counts with the window it belongs to. */
+    lost = cpd_bpf_sched_lost(s->bpf);
+    s->prof->lost_records += lost - s->bpf_lost;
+    s->bpf_lost = lost;
+  }
 #endif
   n = cpd_reader_take(&s->reader, handle, s);
 

@@ -581,8 +581,7 @@ void cpd_sampler_close(struct cpd_sampler *s)
     uint64_t lost = cpd_bpf_sched_lost(s->bpf);
 
     cpd_bpf_sched_poll(s->bpf);
-    if (lost)
-      s->prof->lost_records += lost;
+    s->prof->lost_records += lost - s->bpf_lost;
     cpd_debug("pid %" PRIu32 ": %" PRIu64 " BPF records read, %" PRIu64 " lost", s->pid,
               s->bpf_records, lost);
     cpd_bpf_sched_close(s->bpf);

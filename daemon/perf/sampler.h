@@ -92,6 +92,7 @@ struct cpd_sampler {
   struct cpd_bpf_sched *bpf;
   uint64_t offcpu_period_ns;   /* BPF: off-CPU stacks sampled at about this period, else 0 */
   uint64_t bpf_records;        /* records read from the BPF ring buffer */
+  uint64_t bpf_lost;           /* of the BPF side's losses, those already in the profile */
   struct cpd_reader reader;    /* the thread that copies the rings' records, in time order */
   struct cpd_perf_rec *rec;    /* the record being handled (large: frames, stack) */
   char warning[256];           /* set when the rate was clamped */
