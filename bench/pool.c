@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -159,6 +160,40 @@ static void *churner(void *arg)
   return NULL;
 }
 
+/* The on-CPU nanoseconds of this process's thread named NAME (its schedstat), or -1. */
+static double thread_cpu_ns(const char *name)
+{
+  DIR *d = opendir("/proc/self/task");
+  struct dirent *de;
+  double ns = -1;
+
+  while (d && (de = readdir(d)) != NULL) {
+    char path[300], comm[32] = "";
+    FILE *f;
+
+    if (de->d_name[0] == '.')
+      continue;
+    snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
+    if ((f = fopen(path, "re")) == NULL)
+      continue;
+    if (!fgets(comm, sizeof(comm), f))
+      comm[0] = 0;
+    fclose(f);
+    comm[strcspn(comm, "\n")] = 0;
+    if (strcmp(comm, name) != 0)
+      continue;
+    snprintf(path, sizeof(path), "/proc/self/task/%s/schedstat", de->d_name);
+    if ((f = fopen(path, "re")) != NULL) {
+      if (fscanf(f, "%lf", &ns) != 1)
+        ns = -1;
+      fclose(f);
+    }
+  }
+  if (d)
+    closedir(d);
+  return ns;
+}
+
 static void report(double secs)
 {
   struct rusage ru;
@@ -197,9 +232,20 @@ int main(int argc, char **argv)
   if (argc >= 5 && strcmp(argv[1], "pool") == 0) {
     task_us = atoi(argv[4]);
     task_names = argc >= 6 ? (unsigned)atoi(argv[5]) : 0;
+    struct ceoprof_stats st;
+    double flush_ns;
+
     ceoprof_init("pool");
     timed(atof(argv[2]), atoi(argv[3]), worker, 1);
+    flush_ns = thread_cpu_ns("ceoprof-flush");
     ceoprof_shutdown();
+    /* The library's side of the event path: its flusher's CPU per event it handled. */
+    ceoprof_get_stats(&st);
+    printf("events_recorded %llu\n", (unsigned long long)st.events_recorded);
+    printf("events_sent %llu\n", (unsigned long long)st.events_sent);
+    printf("events_dropped %llu\n", (unsigned long long)st.events_dropped);
+    if (flush_ns >= 0)
+      printf("flusher_cpu_s %.6f\n", flush_ns / 1e9);
     return 0;
   }
   if (argc >= 4 && strcmp(argv[1], "lock") == 0) {

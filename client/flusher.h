@@ -8,12 +8,11 @@
 
 #include <stdint.h>
 
+#include "evcodec.h"
 #include "frame.h"
 #include "internal.h"
 
-#define BATCH_MAX 8192          /* events per EventBatch frame (about 300 KiB encoded) */
-
-typedef Ceoprof__Wire__Event wire_event;
+#define BATCH_MAX 8192          /* events per EventRuns frame (about 70 KiB encoded) */
 
 /* Everything the flusher thread owns; nothing here is touched by other threads. */
 struct cp_flusher {
@@ -21,13 +20,15 @@ struct cp_flusher {
   uint64_t next_connect_ms;             /* when to look for a daemon again */
   uint32_t names_sent;                  /* names 1..names_sent are known to this daemon */
   struct cp_frame_reader reader;        /* the daemon's replies */
-  wire_event *ev;                       /* events drained, not yet sent (grows) */
+  struct cp_ev *ev;                     /* events drained, not yet sent (grows) */
+  struct cp_evenc enc;                  /* their encoder's arrays, kept between frames */
   struct cp_thread **owner;             /* whose event (NULL: a re-send), for drop accounting */
   size_t nev, cap;
   struct cp_thread *graveyard;          /* slots of exited threads, freed after the next send */
   struct cp_thread exited;              /* drops of freed slots, reported as tid 0 */
   struct { uint64_t task_id; uint64_t ts; } orphans[CP_ORPHANS]; /* ends no task matched */
   unsigned orphan_next;
+  unsigned orphans_live;                /* slots holding an end (most rounds: none) */
   uint64_t threshold_ticks;             /* CEOPROF_THRESHOLD_US in timestamp units */
   uint64_t cal_tsc, cal_mono;           /* the first clock pair, for the TSC rate */
 };

@@ -14,7 +14,7 @@
 void cp__emit(struct cp_thread *t, uint32_t kind, uint64_t ts, uint64_t task_id,
               uint32_t name_id, int64_t value, int resend)
 {
-  wire_event *e;
+  struct cp_ev *e;
 
   if (cp__fl.fd < 0) {
     if (!resend)
@@ -23,7 +23,7 @@ void cp__emit(struct cp_thread *t, uint32_t kind, uint64_t ts, uint64_t task_id,
   }
   if (cp__fl.nev == cp__fl.cap) {
     size_t cap = cp__fl.cap ? cp__fl.cap * 2 : BATCH_MAX;
-    wire_event *ev = realloc(cp__fl.ev, cap * sizeof(*ev));
+    struct cp_ev *ev = realloc(cp__fl.ev, cap * sizeof(*ev));
     struct cp_thread **owner = ev ? realloc(cp__fl.owner, cap * sizeof(*owner)) : NULL;
 
     if (ev)
@@ -37,10 +37,9 @@ void cp__emit(struct cp_thread *t, uint32_t kind, uint64_t ts, uint64_t task_id,
     cp__fl.cap = cap;
   }
   e = &cp__fl.ev[cp__fl.nev];
-  ceoprof__wire__event__init(e);
-  e->kind = (Ceoprof__Wire__EventKind)kind;
+  e->kind = (uint8_t)kind;
   e->tid = t->tid;
-  e->timestamp = ts;
+  e->ts = ts;
   e->task_id = task_id;
   e->name_id = name_id;
   e->value = value;
@@ -88,10 +87,11 @@ static void on_begin(struct cp_thread *t, const struct cp_rec *r)
 {
   struct cp_open_task *o;
 
-  for (unsigned i = 0; i < CP_ORPHANS; i++) {
+  for (unsigned i = 0; cp__fl.orphans_live && i < CP_ORPHANS; i++) {
     /* Its end, from another thread, was drained before this begin: send both now. */
     if (cp__fl.orphans[i].task_id == r->task_id && cp__fl.orphans[i].ts >= r->ts && r->task_id) {
       cp__fl.orphans[i].task_id = 0;
+      cp__fl.orphans_live--;
       cp__emit(t, CP_EV_BEGIN, r->ts, r->task_id, r->name_id, 0, 0);
       return;
     }
@@ -146,6 +146,10 @@ static void on_end(struct cp_thread *t, const struct cp_rec *r)
   case CP_END_UNMATCHED:
     break;
   }
+  if (r->task_id && !cp__fl.orphans[cp__fl.orphan_next].task_id)
+    cp__fl.orphans_live++;
+  else if (!r->task_id && cp__fl.orphans[cp__fl.orphan_next].task_id)
+    cp__fl.orphans_live--;
   cp__fl.orphans[cp__fl.orphan_next].task_id = r->task_id;
   cp__fl.orphans[cp__fl.orphan_next].ts = r->ts;
   cp__fl.orphan_next = (cp__fl.orphan_next + 1) % CP_ORPHANS;

@@ -7,7 +7,7 @@
 
 #include "ceoprof.pb-c.h"
 
-#define CP_PROTOCOL_VERSION 1u
+#define CP_PROTOCOL_VERSION 2u   /* 2: events travel as EventRuns */
 #define CP_FRAME_HEADER 4u            /* little-endian uint32 length of the payload */
 #define CP_MAX_FRAME (1u << 20)       /* largest payload either side accepts */
 

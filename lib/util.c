@@ -74,6 +74,15 @@ int cpd_outfile_close(struct cpd_outfile *o, int rc)
   return rc;
 }
 
+uint64_t cpd_process_cpu_ns(void)
+{
+  struct timespec ts;
+
+  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) < 0)
+    return 0;
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 long cpd_peak_rss_kib(void)
 {
   FILE *f = fopen("/proc/self/status", "re");

@@ -55,7 +55,7 @@ def varint(n):
         if not n:
             return out
 def hello_frame(service, pid):
-    h = varint(1 << 3) + varint(1) + varint(2 << 3 | 2) + varint(len(service)) + service.encode()
+    h = varint(1 << 3) + varint(2) + varint(2 << 3 | 2) + varint(len(service)) + service.encode()
     h += varint(3 << 3) + varint(pid)
     body = varint(1 << 3 | 2) + varint(len(h)) + h
     return struct.pack("<I", len(body)) + body

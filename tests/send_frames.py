@@ -39,7 +39,10 @@ def frame(body_field, body):
     return struct.pack("<I", len(payload)) + payload
 
 
-def hello(version=1, service="badclient"):
+PROTOCOL_VERSION = 2  # common/frame.h
+
+
+def hello(version=PROTOCOL_VERSION, service="badclient"):
     return frame(1, field_varint(1, version) + field_bytes(2, service) + field_varint(3, os.getpid()))
 
 
@@ -47,14 +50,40 @@ def strings(*defs):
     return frame(3, b"".join(field_bytes(1, field_varint(1, i) + field_bytes(2, v)) for i, v in defs))
 
 
+def zigzag(v):
+    return ((v << 1) ^ (v >> 63)) & 0xFFFFFFFFFFFFFFFF
+
+
+def packed(num, values):
+    return field_bytes(num, b"".join(varint(v) for v in values))
+
+
 def events(*evs):
-    body = b""
-    for kind, tid, ts, task, name in evs:
-        ev = field_varint(1, kind) + field_varint(2, tid) + field_varint(3, ts) + field_varint(4, task)
-        if name:
-            ev += field_varint(5, name)
-        body += field_bytes(1, ev)
-    return frame(4, body)
+    """An EventRuns frame (common/evcodec.c): events (kind, tid, ts, task, name), one run
+    per stretch of one thread's events. An unknown kind carries nothing but its time."""
+    carries = {1: "nt", 2: "t", 3: "n", 4: "nv", 5: "ntv"}
+    body, i = b"", 0
+    while i < len(evs):
+        tid = evs[i][1]
+        kinds, tsd, names, tasks, values = [], [], [], [], []
+        prev_ts = prev_task = 0
+        while i < len(evs) and evs[i][1] == tid:
+            kind, _, ts, task, name = evs[i]
+            c = carries.get(kind, "")
+            kinds.append(kind)
+            tsd.append(zigzag(ts - prev_ts))
+            prev_ts = ts
+            if "n" in c:
+                names.append(name)
+            if "t" in c:
+                tasks.append(zigzag(task - prev_task))
+                prev_task = task
+            if "v" in c:
+                values.append(0)
+            i += 1
+        body += field_bytes(1, field_varint(1, tid) + packed(2, kinds) + packed(3, tsd) +
+                            packed(4, names) + packed(5, tasks) + packed(6, values))
+    return frame(15, body)
 
 
 def connect(path):
@@ -127,6 +156,14 @@ def main():
     reply = read_frame(s)
     check("unknown version: an Error frame comes back", reply is not None and reply[:1] == b"\x42")
     check("unknown version: connection dropped", closed_by_daemon(s))
+
+    # A client of protocol version 1 (libceoprof before EventRuns): one clear Error.
+    s = connect(path)
+    s.sendall(hello(version=1))
+    reply = read_frame(s) or b""
+    check("version 1 client: an Error that says to relink libceoprof",
+          reply[:1] == b"\x42" and b"protocol version 1" in reply and b"libceoprof" in reply)
+    check("version 1 client: connection dropped", closed_by_daemon(s))
 
     # A valid client that sends events naming undeclared strings, then a valid one.
     s = connect(path)

@@ -5,6 +5,8 @@
 #include <check.h>
 #include <unistd.h>
 
+#include "evcodec.h"
+#include "frame.h"
 #include "model/session.h"
 
 /* Thread ids high enough that no live thread has them, so the daemon accepts them. */
@@ -18,7 +20,7 @@ static inline struct cpd_session *fixture_session(void)
   Ceoprof__Wire__Hello h = CEOPROF__WIRE__HELLO__INIT;
 
   ck_assert_ptr_nonnull(s);
-  h.protocol_version = 1;
+  h.protocol_version = CP_PROTOCOL_VERSION;
   h.service_name = "fixture";
   h.monotonic_ns = 5000;
   h.realtime_ns = 1700000000000000000ull;
@@ -40,6 +42,7 @@ static inline void fixture_string(struct cpd_session *s, uint32_t id, const char
   f.body_case = CEOPROF__WIRE__FRAME__BODY_STRINGS;
   f.strings = &defs;
   ck_assert_int_eq(cpd_session_apply(s, &f), 0);
+  cp__evenc_free(&enc);
 }
 
 static inline void fixture_worker(struct cpd_session *s, uint32_t tid, uint32_t id, const char *name)
@@ -61,21 +64,15 @@ static inline void fixture_worker(struct cpd_session *s, uint32_t tid, uint32_t 
 static inline void fixture_event(struct cpd_session *s, int kind, uint32_t tid, uint64_t ts,
                                  uint64_t task, uint32_t name, int64_t value, int resend)
 {
-  Ceoprof__Wire__Event e = CEOPROF__WIRE__EVENT__INIT, *ep = &e;
-  Ceoprof__Wire__EventBatch b = CEOPROF__WIRE__EVENT_BATCH__INIT;
+  struct cp_ev e = { .ts = ts, .task_id = task, .value = value, .tid = tid, .name_id = name,
+                     .kind = (uint8_t)kind, .resend = (uint8_t)resend };
+  struct cp_evenc enc = { 0 };
+  Ceoprof__Wire__EventRuns runs;
   Ceoprof__Wire__Frame f = CEOPROF__WIRE__FRAME__INIT;
 
-  e.kind = (Ceoprof__Wire__EventKind)kind;
-  e.tid = tid;
-  e.timestamp = ts;
-  e.task_id = task;
-  e.name_id = name;
-  e.value = value;
-  e.resend = resend;
-  b.n_events = 1;
-  b.events = &ep;
-  f.body_case = CEOPROF__WIRE__FRAME__BODY_EVENTS;
-  f.events = &b;
+  ck_assert_int_eq(cp__evenc_build(&enc, &e, 1, &runs), 0);
+  f.body_case = CEOPROF__WIRE__FRAME__BODY_RUNS;
+  f.runs = &runs;
   ck_assert_int_eq(cpd_session_apply(s, &f), 0);
 }
 

@@ -112,13 +112,16 @@ static int conn_hello(struct cpd_conn *c, const Ceoprof__Wire__Hello *h)
   struct cpd_engine *e = c->engine;
   Ceoprof__Wire__Ack ack = CEOPROF__WIRE__ACK__INIT;
   cp_frame f = CEOPROF__WIRE__FRAME__INIT;
-  char msg[160];
+  char msg[256];
   uint8_t *buf;
   size_t len;
 
   if (h->protocol_version != CP_PROTOCOL_VERSION) {
-    snprintf(msg, sizeof(msg), "protocol version %u is not supported (this daemon speaks %u)",
-             h->protocol_version, CP_PROTOCOL_VERSION);
+    snprintf(msg, sizeof(msg), "protocol version %u is not supported (this daemon speaks %u): "
+             "%s", h->protocol_version, CP_PROTOCOL_VERSION,
+             h->protocol_version < CP_PROTOCOL_VERSION
+               ? "relink the program with the libceoprof of this ceoprofd (" PACKAGE_VERSION ")"
+               : "this ceoprofd is older than the program's libceoprof; upgrade ceoprofd");
     cpd_conn_send_error(c, -EPROTONOSUPPORT, msg);
     conn_drop(c, msg);
     return -EPROTONOSUPPORT;

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "evcodec.h"
 #include "log.h"
 #include "model/session.h"
 #include "util.h"
@@ -434,55 +435,73 @@ static int event_needs_name(uint32_t kind)
          kind == CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_FIELD;
 }
 
-static void apply_events(struct cpd_session *s, const Ceoprof__Wire__EventBatch *m)
+/* Appends the events of one run of thread RUN->tid, each checked and counted. */
+static void apply_run(struct cpd_session *s, const Ceoprof__Wire__EventRun *run)
 {
-  if (m->sync)
-    cpd_clocksync_add(&s->clock, m->sync->tsc, m->sync->monotonic_ns);
-  uint32_t last_tid = 0, last_out = 0;  /* a batch holds runs of one thread's events */
+  struct cp_evrun_iter it;
+  struct cpd_thread *t = NULL;
+  struct cp_ev e;
 
-  for (size_t i = 0; i < m->n_events; i++) {
-    const Ceoprof__Wire__Event *e = m->events[i];
+  if (cp__evrun_check(run) < 0) {
+    s->rejects.frames++;
+    cpd_debug("pid %u: a run of tid %u whose arrays do not match its kinds", s->pid, run->tid);
+    return;
+  }
+  if (run->n_kinds == 0)
+    return;
+  if (s->nevents + run->n_kinds > s->events_cap) {
+    size_t want = s->nevents + run->n_kinds;
+
+    if (want > CPD_MAX_EVENTS)
+      want = CPD_MAX_EVENTS;
+    cpd_reserve(&s->events, &s->events_cap, want, sizeof(*s->events));  /* else: counted below */
+  }
+  cp__evrun_iter_init(&it, run);
+  while (cp__evrun_next(&it, &e) > 0) {
     struct cpd_event *out;
-    struct cpd_thread *t;
 
-    if (e->kind < CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_BEGIN ||
-        e->kind > CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_FIELD) {
+    if (e.kind < CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_BEGIN ||
+        e.kind > CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_FIELD) {
       s->rejects.events_bad_kind++;
       continue;
     }
-    if (event_needs_name(e->kind) && !cpd_session_string(s, e->name_id)) {
+    if (event_needs_name(e.kind) && !cpd_session_string(s, e.name_id)) {
       s->rejects.events_bad_name++;
-      cpd_debug("pid %u: event names undeclared string %u", s->pid, e->name_id);
+      cpd_debug("pid %u: event names undeclared string %u", s->pid, e.name_id);
       continue;
     }
-    if (!last_tid || e->tid != last_tid) {  /* else: the thread of the event before */
-      if (!(t = client_thread(s, e->tid, e->timestamp))) {
-        s->rejects.events_bad_thread++;
-        cpd_debug("pid %u: event for tid %u, not a thread of this process", s->pid, e->tid);
-        continue;
-      }
-      last_tid = e->tid;
-      last_out = t->tid;
+    /* One thread per run: looked up at its first good event, with that event's time. */
+    if (!t && !(t = client_thread(s, run->tid, e.ts))) {
+      s->rejects.events_bad_thread += run->n_kinds;
+      cpd_debug("pid %u: events for tid %u, not a thread of this process", s->pid, run->tid);
+      return;
     }
-    if (s->nevents >= CPD_MAX_EVENTS ||
-        cpd_grow(&s->events, &s->events_cap, s->nevents, sizeof(*out)) < 0) {
+    if (s->nevents >= s->events_cap || s->nevents >= CPD_MAX_EVENTS) {
       s->rejects.events_quota++;  /* never grown without bound: dropped, counted */
       continue;
     }
     out = &s->events[s->nevents++];
-    out->ts = e->timestamp;
-    out->task_id = e->task_id;
-    out->value = e->value;
+    out->ts = e.ts;
+    out->task_id = e.task_id;
+    out->value = e.value;
     out->seq = s->next_seq++;
-    out->tid = last_out;
-    out->name_id = e->name_id;
-    out->kind = (uint8_t)e->kind;
-    out->resend = e->resend;
+    out->tid = t->tid;
+    out->name_id = e.name_id;
+    out->kind = e.kind;
+    out->resend = e.resend;
     out->mono = 0;
-    s->resends += e->resend;
-    s->tasks_begun += e->kind == CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_BEGIN && !e->resend;
-    s->events_received += !e->resend;
+    s->resends += e.resend;
+    s->tasks_begun += e.kind == CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_BEGIN && !e.resend;
+    s->events_received += !e.resend;
   }
+}
+
+static void apply_runs(struct cpd_session *s, const Ceoprof__Wire__EventRuns *m)
+{
+  if (m->sync)
+    cpd_clocksync_add(&s->clock, m->sync->tsc, m->sync->monotonic_ns);
+  for (size_t i = 0; i < m->n_runs; i++)
+    apply_run(s, m->runs[i]);
 }
 
 static void apply_drops(struct cpd_session *s, const Ceoprof__Wire__DropReport *m)
@@ -519,8 +538,8 @@ int cpd_session_apply(struct cpd_session *s, const Ceoprof__Wire__Frame *f)
   case CEOPROF__WIRE__FRAME__BODY_WORKERS:
     apply_workers(s, f->workers);
     return 0;
-  case CEOPROF__WIRE__FRAME__BODY_EVENTS:
-    apply_events(s, f->events);
+  case CEOPROF__WIRE__FRAME__BODY_RUNS:
+    apply_runs(s, f->runs);
     return 0;
   case CEOPROF__WIRE__FRAME__BODY_DROPS:
     apply_drops(s, f->drops);

@@ -19,6 +19,21 @@ static int cmp_count_desc(const void *a, const void *b)
   return x[0] < y[0] ? 1 : x[0] > y[0] ? -1 : (x[1] > y[1]) - (x[1] < y[1]);
 }
 
+void cpd_summary_cost(FILE *out, const struct cpd_target *t)
+{
+  uint64_t now = cpd_process_cpu_ns(), rec = t->stop_cpu_ns ? t->stop_cpu_ns : now;
+  uint64_t nev = t->session->events_received;
+  size_t nsamples = t->samples_written + t->profile.nsamples;
+
+  fprintf(out, "  %s CPU %.3f s while recording", cpd_log_name, (double)rec / 1e9);
+  if (nsamples)
+    fprintf(out, " (%.1f us per sample)", (double)rec / 1e3 / (double)nsamples);
+  else if (nev)
+    fprintf(out, " (%.0f ns per task event)", (double)rec / (double)nev);
+  fprintf(out, ", %.3f s writing; peak RSS %ld KiB\n", (double)(now - rec) / 1e9,
+          cpd_peak_rss_kib());
+}
+
 void cpd_summary_write(FILE *out, const struct cpd_target *t, const struct cpd_timeline *tl,
                        int own_cost)
 {
@@ -32,8 +47,6 @@ void cpd_summary_write(FILE *out, const struct cpd_target *t, const struct cpd_t
   size_t ntop = 0;
   size_t workers = 0;
   double secs = (double)(t->stop_ns - t->start_ns) / 1e9;
-  struct rusage ru;
-  double cpu;
 
   for (size_t i = 0; i < s->nthreads; i++)
     workers += s->threads[i].worker_name != NULL;
@@ -94,11 +107,7 @@ void cpd_summary_write(FILE *out, const struct cpd_target *t, const struct cpd_t
   free(self);
   if (!own_cost)
     goto files;
-  getrusage(RUSAGE_SELF, &ru);
-  cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-        (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-  fprintf(out, "  %s CPU %.3f s (%.1f us per sample), peak RSS %ld KiB\n", cpd_log_name, cpu,
-         p->nsamples ? cpu * 1e6 / (double)p->nsamples : 0.0, cpd_peak_rss_kib());
+  cpd_summary_cost(out, t);
   if (t->sampler.opts.dwarf_stack) {
     const struct cpd_unwind *u = &t->sampler.unwind;
 

@@ -12,6 +12,9 @@
  * the hottest functions, with OWN_COST this process's CPU and memory (a --pid run's, not
  * a service's), then the files written.
  */
+/* One line: the daemon's CPU while recording (per sample, or per task event without
+ * samples) and writing, and its peak RSS. */
+void cpd_summary_cost(FILE *out, const struct cpd_target *t);
 void cpd_summary_write(FILE *out, const struct cpd_target *t, const struct cpd_timeline *tl,
                        int own_cost);
 /* The same as a string for the requester's Done (malloc'd; NULL when out of memory). */

@@ -56,6 +56,7 @@ struct cpd_target {
   uint64_t window_start_ns;    /* start of the window being collected */
   uint64_t stop_ns;            /* when sampling stopped, 0 while running */
   uint64_t finish_ns;          /* when the stop began: the last records are read after it */
+  uint64_t stop_cpu_ns;        /* the daemon's own CPU time then: what recording cost it */
   uint64_t samples_written;    /* samples of the windows already written */
   uint32_t windows;            /* windows written */
   int auto_attached;           /* started by --auto */

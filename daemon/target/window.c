@@ -307,6 +307,8 @@ static void report_window(struct cpd_target *t, const struct cpd_timeline *tl, i
     cpd_summary_write(cfg->report ? cfg->report : stdout, t, tl, 1);
     return;
   }
+  if (final && cfg->target_pid && !cfg->quiet)
+    cpd_summary_cost(cfg->report ? cfg->report : stdout, t);
   if (final && t->sampling && t->requester && !t->summary)
     t->summary = cpd_summary_text(t, tl);
   for (size_t i = written_before; i < t->nfiles; i++)
@@ -415,6 +417,7 @@ int cpd_target_finish(struct cpd_target *t)
       cpd_sampler_read(&t->sampler);
     }
     t->stop_ns = cpd_now_ns();
+    t->stop_cpu_ns = cpd_process_cpu_ns();
   }
   rc = cpd_window_write(t, t->stop_ns, 1);
   if (rc == -EAGAIN) {

@@ -40,8 +40,36 @@ def zz(v):  # sint64
     return (v << 1) ^ (v >> 63)
 
 
-def event(kind, tid, ts, task=0, name=0, value=0):
-    return fb(1, fv(1, kind) + fv(2, tid) + fv(3, ts) + fv(4, task) + fv(5, name) + fv(6, zz(value)))
+def packed(num, values):
+    return fb(num, b"".join(varint(v) for v in values))
+
+
+def runs(events):
+    """An EventRuns body (protocol version 2): one run per stretch of one thread's events
+    (kind, tid, ts, task, name, value), coded as common/evcodec.c codes them."""
+    carries = {1: "nt", 2: "t", 3: "n", 4: "nv", 5: "ntv"}
+    out, i = b"", 0
+    while i < len(events):
+        tid = events[i][1]
+        kinds, tsd, names, tasks, values = [], [], [], [], []
+        prev_ts = prev_task = 0
+        while i < len(events) and events[i][1] == tid:
+            kind, _, ts, task, name, value = (list(events[i]) + [0, 0, 0])[:6]
+            kinds.append(kind)
+            tsd.append(zz(ts - prev_ts))
+            prev_ts = ts
+            c = carries[kind]
+            if "n" in c:
+                names.append(name)
+            if "t" in c:
+                tasks.append(zz(task - prev_task))
+                prev_task = task
+            if "v" in c:
+                values.append(zz(value))
+            i += 1
+        out += fb(1, fv(1, tid) + packed(2, kinds) + packed(3, tsd) + packed(4, names) +
+                  packed(5, tasks) + packed(6, values))
+    return out
 
 
 def write(sub, name, data):
@@ -52,14 +80,14 @@ def write(sub, name, data):
 
 
 # protocol: a client's session.
-hello = frame(1, fv(1, 1) + fb(2, "seed") + fv(3, 1234) + fv(4, 1000) + fv(5, 1700000000000000000))
+hello = frame(1, fv(1, 2) + fb(2, "seed") + fv(3, 1234) + fv(4, 1000) + fv(5, 1700000000000000000))
 strings = frame(3, b"".join(fb(1, fv(1, i) + fb(2, v)) for i, v in
                             ((1, "parse"), (2, "bytes"), (3, "@span_id"), (4, "queue"))))
 workers = frame(2, fb(1, fv(1, 3999001) + fv(2, 1) + fb(3, "io-0")))
-evs = frame(4, event(1, 3999001, 1100, 7, 1) + event(5, 3999001, 1150, 7, 2, 4096) +
-            event(5, 3999001, 1160, 7, 3, 77) + event(3, 3999001, 1170, 0, 4) +
-            event(4, 3999001, 1180, 0, 4, 5) + event(1, 3999001, 1200, 8, 1) +
-            event(2, 3999002, 1600, 7) + event(2, 3999001, 1700, 8))
+evs = frame(15, runs([(1, 3999001, 1100, 7, 1), (5, 3999001, 1150, 7, 2, 4096),
+                      (5, 3999001, 1160, 7, 3, 77), (3, 3999001, 1170, 0, 4),
+                      (4, 3999001, 1180, 0, 4, 5), (1, 3999001, 1200, 8, 1),
+                      (2, 3999002, 1600, 7), (2, 3999001, 1700, 8)]))
 drops = frame(5, fb(1, fv(1, 3999001) + fv(2, 1) + fv(3, 3)))
 write("protocol", "session", hello + strings + workers + evs + drops + frame(6, fv(1, 8)))
 write("protocol", "hello", hello)
