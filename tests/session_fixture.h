@@ -42,7 +42,6 @@ static inline void fixture_string(struct cpd_session *s, uint32_t id, const char
   f.body_case = CEOPROF__WIRE__FRAME__BODY_STRINGS;
   f.strings = &defs;
   ck_assert_int_eq(cpd_session_apply(s, &f), 0);
-  cp__evenc_free(&enc);
 }
 
 static inline void fixture_worker(struct cpd_session *s, uint32_t tid, uint32_t id, const char *name)
@@ -74,6 +73,7 @@ static inline void fixture_event(struct cpd_session *s, int kind, uint32_t tid, 
   f.body_case = CEOPROF__WIRE__FRAME__BODY_RUNS;
   f.runs = &runs;
   ck_assert_int_eq(cpd_session_apply(s, &f), 0);
+  cp__evenc_free(&enc);
 }
 
 #define BEGIN CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_BEGIN
