@@ -65,6 +65,9 @@ static const char usage[] =
   "                           stacks from per-thread events (a cost to the target)\n"
   "      --no-bpf             no BPF programs: waits and off-CPU stacks from\n"
   "                           per-thread perf events\n"
+  "      --max-trace-mb MB    a trace file's size past which its events are left out\n"
+  "                           and counted (default 512: Chrome-based viewers load no\n"
+  "                           larger JSON; 0: no limit)\n"
   "      --hello-timeout MS   drop clients silent this long after connecting (5000)\n"
   "  -v, --verbose            log every client connection\n"
   "  -h, --help               show this help\n"
@@ -138,6 +141,13 @@ static int set_value(struct cpd_config *cfg, int c, const char *arg, struct args
       return 0;
     fprintf(stderr, "ceoprofd: %s\n", why);
     return -1;
+  case 'M':
+    if (strcmp(arg, "0") == 0 || cp_parse_u32(arg, 1u << 22, &u) == 0) {
+      cfg->max_trace_mb = strcmp(arg, "0") == 0 ? 0 : u;
+      return 0;
+    }
+    need = "--max-trace-mb needs a size in MiB (0: no limit)";
+    break;
   case 'w':
     if (cp_parse_seconds(arg, 0.1, &cfg->window_s) == 0)
       return 0;
@@ -186,6 +196,7 @@ static int parse_args(int argc, char **argv, struct cpd_config *cfg, struct args
     { "waits", no_argument, NULL, 'W' },
     { "auto", no_argument, NULL, 'a' },
     { "window", required_argument, NULL, 'w' },
+    { "max-trace-mb", required_argument, NULL, 'M' },
     { "pyroscope", required_argument, NULL, 'P' },
     { "push-retries", required_argument, NULL, 'R' },
     { "push-backoff", required_argument, NULL, 'B' },

@@ -12,6 +12,11 @@
 
 struct cpd_engine;
 
+/* The default --max-trace-mb: Chrome-based viewers (speedscope, DevTools) cannot load a
+ * JSON file larger than the longest string V8 allows (512 MiB), and Perfetto's UI slows
+ * down well before it. */
+#define CPD_MAX_TRACE_MB 512
+
 struct cpd_config {
   char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* the socket served */
   const char *output_dir;        /* service mode: where files go */
@@ -29,6 +34,8 @@ struct cpd_config {
   int enable_on_exec;            /* --pid: count from the target's next exec (ceoprof record) */
   int auto_attach;               /* --auto: profile every client that connects */
   double window_s;               /* --window: cut profiles into windows this long, 0 = none */
+  uint32_t max_trace_mb;         /* --max-trace-mb: a trace file's size past which its
+                                  * events are left out and counted; 0 = no limit */
   const char *pyroscope_url;     /* --pyroscope: push each pprof there */
   const char *pyroscope_tenant;  /* --pyroscope-tenant: X-Scope-OrgID */
   const char *pyroscope_basic_auth; /* "user:password" (from a file or the environment) */

@@ -83,6 +83,15 @@ uint64_t cpd_process_cpu_ns(void)
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t cpd_thread_cpu_ns(void)
+{
+  struct timespec ts;
+
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+    return 0;
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 long cpd_peak_rss_kib(void)
 {
   FILE *f = fopen("/proc/self/status", "re");

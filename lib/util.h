@@ -34,6 +34,8 @@ static inline void cpd_qsort(void *base, size_t n, size_t size,
 long cpd_peak_rss_kib(void);
 /* This process's CPU time (user and system, all threads) in nanoseconds. */
 uint64_t cpd_process_cpu_ns(void);
+/* The calling thread's CPU time in nanoseconds. */
+uint64_t cpd_thread_cpu_ns(void);
 
 /*
  * Whether process PID has ended: it no longer exists, or it is a zombie (exited, not yet

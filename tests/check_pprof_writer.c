@@ -56,7 +56,7 @@ START_TEST(test_pprof_writer_round_trip)
   struct cpd_profile prof;
   struct cpd_session *s = fixture_session();
   struct cpd_timeline tl;
-  struct cpd_aggs aggs;
+  struct cpd_aggs aggs = { 0 };
   struct cpd_pprof_info info = { .hz = 99, .event = "cpu-clock", .time_nanos = 1700000000000000000ull,
                                  .duration_nanos = 2000000000 };
   uint64_t leaf = (uint64_t)(uintptr_t)marker_leaf;
@@ -89,9 +89,9 @@ START_TEST(test_pprof_writer_round_trip)
   /* The caller's location is looked up at the return address - 1. */
   ck_assert_uint_eq(prof.locs[prof.frames[prof.stacks[0].off + 1] - 1].address, ret - 1);
 
-  ck_assert_int_eq(cpd_aggregate(&aggs, &prof, prof.samples, prof.nsamples, s, &tl), 0);
+  ck_assert_int_eq(cpd_aggregate(&aggs, prof.samples, prof.nsamples, &tl), 0);
   ck_assert_uint_eq(aggs.n, 3);  /* the two identical samples inside the task are one */
-  ck_assert_int_eq(cpd_pprof_write(path, &prof, &aggs, &info), 0);
+  ck_assert_int_eq(cpd_pprof_write(path, &prof, s, &aggs, &info), 0);
   cpd_aggs_free(&aggs);
   p = read_back(path);
   ck_assert_ptr_nonnull(p);
@@ -155,7 +155,7 @@ START_TEST(test_pprof_writer_unwritable_path)
   struct cpd_aggs none = { 0 };
 
   cpd_profile_init(&prof, (uint32_t)getpid());
-  ck_assert_int_lt(cpd_pprof_write("/nonexistent-dir/x.pb.gz", &prof, &none, &info), 0);
+  ck_assert_int_lt(cpd_pprof_write("/nonexistent-dir/x.pb.gz", &prof, NULL, &none, &info), 0);
   cpd_profile_free(&prof);
 }
 END_TEST

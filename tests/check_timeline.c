@@ -104,7 +104,7 @@ START_TEST(test_timeline_window_cut)
   ck_assert(span_of(1)->unfinished);
   ck_assert(!span_of(2)->unfinished);
   ck_assert_uint_eq(span_of(3)->end, 500);
-  ck_assert_int_eq(cpd_session_cut(s, &tl, 500), 0);
+  ck_assert_int_eq(cpd_session_cut(s, &tl, 500, 0), 0);
   fixture_event(s, END, T2, 450, 3, 0, 0, 0);     /* stamped before the cut, arrived after */
   fixture_event(s, END, T1, 700, 4, 0, 0, 0);
   fixture_event(s, END, T1, 800, 1, 0, 0, 0);

@@ -7,10 +7,10 @@ start_daemon --output-dir "$WORK" -v
 $PYTHON3 - "$SOCK" "$top_srcdir" <<'PY' || die "the client could not speak"
 import os, socket, sys, time
 sys.path.insert(0, sys.argv[2] + "/tests")
-from send_frames import field_bytes, field_varint, frame, strings, events
+from send_frames import field_bytes, field_varint, frame, strings, events, PROTOCOL_VERSION
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.connect(sys.argv[1])
-s.sendall(frame(1, field_varint(1, 1) + field_bytes(2, "liar") + field_varint(3, 1) +
+s.sendall(frame(1, field_varint(1, PROTOCOL_VERSION) + field_bytes(2, "liar") + field_varint(3, 1) +
                 field_varint(4, time.monotonic_ns()) + field_varint(5, time.time_ns())))
 now = time.monotonic_ns()
 me = os.getpid()

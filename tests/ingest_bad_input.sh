@@ -16,7 +16,7 @@ for msg in "frame does not decode" "frame larger than the 1 MiB limit" "first fr
   grep -q "$msg" "$WORK/daemon.log" || die "no log line saying: $msg"
 done
 stop_daemon
-grep -q "dropped for protocol errors or timeouts, 6 of them before their Hello" "$WORK/daemon.log" \
+grep -q "dropped for protocol errors or timeouts, 7 of them before their Hello" "$WORK/daemon.log" \
   || die "the daemon did not report the clients it dropped before their Hello: $(tail -3 "$WORK/daemon.log")"
 # The good client's trace is complete.
 $VALIDATE "$WORK/testclient-$cpid.trace.json" --spans outer=900 --zero-drops \

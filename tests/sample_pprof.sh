@@ -90,20 +90,24 @@ d = json.load(open(sys.argv[1]))
 ev = d["traceEvents"]
 names = {e["tid"]: e["args"]["name"] for e in ev if e["ph"] == "M" and e["name"] == "thread_name"}
 chunks = [e for e in ev if e["ph"] == "P" and e["name"] == "ProfileChunk"]
-profiles = [e for e in ev if e["ph"] == "P" and e["name"] == "Profile"]
-assert len(chunks) == len(profiles) and chunks, "no Profile/ProfileChunk pairs"
+profiles = {e["id"]: e for e in ev if e["ph"] == "P" and e["name"] == "Profile"}
+assert chunks and all(c["id"] in profiles for c in chunks), "a ProfileChunk without its Profile"
+assert len({(p["pid"], p["tid"]) for p in profiles.values()}) == len(profiles), "two profiles on a lane"
 total = 0
 lanes = set()
+nodes = {}  # profile id -> the node ids its chunks defined so far (in file order)
 for c in chunks:
     cp = c["args"]["data"]["cpuProfile"]
-    ids = {n["id"] for n in cp["nodes"]}
+    ids = nodes.setdefault(c["id"], set())
+    ids |= {n["id"] for n in cp["nodes"]}
     assert all(s in ids for s in cp["samples"]), "sample names a missing node"
     assert len(c["args"]["data"]["timeDeltas"]) == len(cp["samples"])
+    assert all(dt >= 0 for dt in c["args"]["data"]["timeDeltas"]), "time goes back"
     assert all(n.get("parent", 1) in ids for n in cp["nodes"])
-    # A thread sampled once gets a closing sample of the root (node 1) one period later,
-    # for speedscope: not a sample of the profile.
-    closing = len(cp["samples"]) == 2 and cp["samples"][1] == 1
-    total += len(cp["samples"]) - closing
+    # Each chunk ends with a sample of the root (node 1) one period after its last sample,
+    # for speedscope and so the time to the next chunk is nobody's: not a sample.
+    assert len(cp["samples"]) >= 2 and cp["samples"][-1] == 1, cp["samples"][-3:]
+    total += len(cp["samples"]) - 1
     lanes.add(names[c["tid"]].split(" (")[0])
 md = d["metadata"]["sampling"]
 assert md["samples"] == total, (md, total)

@@ -37,6 +37,7 @@ void cpd_config_init(struct cpd_config *c)
     .output_dir = ".",
     .hello_timeout_ms = 5000,
     .hz = 99,
+    .max_trace_mb = CPD_MAX_TRACE_MB,
     .push_retries = 4,
     .push_backoff_ms = 1000,
     .push_drain_ms = 5000,
@@ -408,6 +409,9 @@ static void cron_target(struct cpd_engine *e, struct cpd_target *t, uint64_t now
       end_target(e, t);
     return;
   }
+  /* One process profiled to one set of files: written as it goes, in segments. */
+  if (e->cfg.target_pid && cpd_target_segment(t) < 0)
+    cpd_debug("pid %" PRIu32 ": out of memory writing a segment; tried again", t->pid);
   /* A loop that came late (a slow first symbol lookup, a starved machine) catches up. */
   while (e->cfg.window_s > 0 && ns - t->window_start_ns >= (uint64_t)(e->cfg.window_s * 1e9) &&
          (!t->write_pending || now >= t->retry_ms) && cpd_target_cut(t) == 0)

@@ -78,22 +78,38 @@ uint64_t cpd_rss_at(const struct cpd_rss *r, uint64_t time, int *found)
   return *found ? r->recs[i].bytes : 0;
 }
 
-int cpd_rss_change(const struct cpd_rss *r, uint64_t begin, uint64_t end, int64_t *delta)
+int cpd_rss_begin_value(const struct cpd_rss *r, uint64_t begin, uint64_t *bytes)
 {
-  size_t b, e;
+  size_t b;
 
   if (r->n == 0)
     return 0;
   b = last_at(r, begin);
-  if (b == r->n)
-    b = 0;
+  *bytes = r->recs[b == r->n ? 0 : b].bytes;
+  return 1;
+}
+
+int cpd_rss_change_since(const struct cpd_rss *r, uint64_t begin_bytes, uint64_t end,
+                         int64_t *delta)
+{
+  size_t e;
+
+  if (r->n == 0)
+    return 0;
   e = last_at(r, end);
   if (e == r->n)
     e = 0;
   else if (r->recs[e].time < end && e + 1 < r->n)
     e++;  /* the first reading at or after END */
-  *delta = (int64_t)(r->recs[e].bytes - r->recs[b].bytes);
+  *delta = (int64_t)(r->recs[e].bytes - begin_bytes);
   return 1;
+}
+
+int cpd_rss_change(const struct cpd_rss *r, uint64_t begin, uint64_t end, int64_t *delta)
+{
+  uint64_t from;
+
+  return cpd_rss_begin_value(r, begin, &from) && cpd_rss_change_since(r, from, end, delta);
 }
 
 void cpd_rss_cut(struct cpd_rss *r, uint64_t cut)

@@ -38,6 +38,12 @@ uint64_t cpd_rss_at(const struct cpd_rss *r, uint64_t time, int *found);
  * yet). 1 with *DELTA set, 0 when there are no readings.
  */
 int cpd_rss_change(const struct cpd_rss *r, uint64_t begin, uint64_t end, int64_t *delta);
+/* The two halves of cpd_rss_change(), for a span whose start is older than the readings
+ * kept when its end comes: the reading its change is measured from (1, or 0 when none),
+ * and the change from that value to the reading at or after END. */
+int cpd_rss_begin_value(const struct cpd_rss *r, uint64_t begin, uint64_t *bytes);
+int cpd_rss_change_since(const struct cpd_rss *r, uint64_t begin_bytes, uint64_t end,
+                         int64_t *delta);
 /* Drops the readings before CUT except the last one (the value at CUT). */
 void cpd_rss_cut(struct cpd_rss *r, uint64_t cut);
 void cpd_rss_close(struct cpd_rss *r);

@@ -188,6 +188,8 @@ uint64_t cpd_session_event_time(const struct cpd_session *s, const struct cpd_ev
 {
   uint64_t ts = cpd_session_event_mono(s, e);
 
+  if (e->carried)
+    return ts;  /* a task still open at a segment cut keeps its begin */
   /* Stamped before the last cut but sent after it (the client flushes every few ms): it
    * belongs to the window it arrived in, at its start, after the tasks carried there. */
   return ts < s->cut_ns ? s->cut_ns : ts;

@@ -28,6 +28,7 @@ struct cpd_event {
   uint8_t kind;      /* Ceoprof__Wire__EventKind */
   uint8_t resend;
   uint8_t mono;      /* ts is already CLOCK_MONOTONIC ns (a task carried over a window cut) */
+  uint8_t carried;   /* a task carried over a segment cut at its own begin time (mono too) */
 };
 
 struct cpd_thread {

@@ -83,6 +83,7 @@ void cpd_sched_span(const struct cpd_sched *s, uint32_t tid, uint64_t begin, uin
 }
 
 size_t cpd_sched_slices(const struct cpd_sched *s, uint32_t tid, uint64_t begin, uint64_t end,
+                        int to_end,
                         void (*fn)(void *arg, uint64_t from, uint64_t to,
                                    enum cpd_thread_state state),
                         void *arg)
@@ -104,6 +105,10 @@ size_t cpd_sched_slices(const struct cpd_sched *s, uint32_t tid, uint64_t begin,
     known = 1;
     t = r->time;
     state = r->state;
+  }
+  if (to_end && known && end > t) {
+    fn(arg, t, end, (enum cpd_thread_state)state);
+    n++;
   }
   return n;
 }

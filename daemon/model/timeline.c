@@ -444,7 +444,8 @@ static int cmp_open_spans(const void *a, const void *b)
   return (x->depth > y->depth) - (x->depth < y->depth);
 }
 
-int cpd_session_cut(struct cpd_session *s, const struct cpd_timeline *tl, uint64_t cut_ns)
+int cpd_session_cut(struct cpd_session *s, const struct cpd_timeline *tl, uint64_t cut_ns,
+                    int segment)
 {
   const struct cpd_span **open = NULL;
   struct cpd_event *ev = NULL;
@@ -474,25 +475,28 @@ int cpd_session_cut(struct cpd_session *s, const struct cpd_timeline *tl, uint64
   cpd_qsort(open, nopen, sizeof(*open), cmp_open_spans);
   for (size_t i = 0; i < nopen; i++) {
     const struct cpd_span *sp = open[i];
+    uint64_t at = segment ? sp->begin : cut_ns;
 
-    ev[n++] = (struct cpd_event){ .ts = cut_ns, .task_id = sp->task_id, .seq = seq++,
+    ev[n++] = (struct cpd_event){ .ts = at, .task_id = sp->task_id, .seq = seq++,
                                   .tid = sp->tid, .name_id = sp->name_id,
-                                  .kind = CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_BEGIN, .mono = 1 };
+                                  .kind = CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_BEGIN, .mono = 1,
+                                  .carried = (uint8_t)segment };
     for (uint32_t f = 0; f < sp->nfields; f++) {
       const struct cpd_field *fd = &tl->fields[sp->first_field + f];
 
-      ev[n++] = (struct cpd_event){ .ts = cut_ns, .task_id = sp->task_id, .value = fd->value,
+      ev[n++] = (struct cpd_event){ .ts = at, .task_id = sp->task_id, .value = fd->value,
                                     .seq = seq++, .tid = sp->tid, .name_id = fd->key,
-                                    .kind = CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_FIELD, .mono = 1 };
+                                    .kind = CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_FIELD, .mono = 1,
+                                    .carried = (uint8_t)segment };
     }
     if (sp->has_span == 1 && span_keys[0] && span_keys[1] && span_keys[2]) {
       uint64_t v[3] = { sp->trace_hi, sp->trace_lo, sp->span_id };
 
       for (int k = 0; k < 3; k++)
-        ev[n++] = (struct cpd_event){ .ts = cut_ns, .task_id = sp->task_id, .value = (int64_t)v[k],
+        ev[n++] = (struct cpd_event){ .ts = at, .task_id = sp->task_id, .value = (int64_t)v[k],
                                       .seq = seq++, .tid = sp->tid, .name_id = span_keys[k],
                                       .kind = CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_FIELD,
-                                      .mono = 1 };
+                                      .mono = 1, .carried = (uint8_t)segment };
     }
   }
   /* The events after the cut keep their order; their sequence numbers follow the carried ones. */
@@ -507,7 +511,8 @@ int cpd_session_cut(struct cpd_session *s, const struct cpd_timeline *tl, uint64
   s->nevents = n;
   s->events_cap = need;
   s->next_seq = seq;
-  s->start_mono_ns = cut_ns;
+  if (!segment)
+    s->start_mono_ns = cut_ns;
   s->cut_ns = cut_ns;
   return 0;
 }

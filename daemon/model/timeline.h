@@ -69,11 +69,14 @@ void cpd_timeline_free(struct cpd_timeline *tl);
 const struct cpd_span *cpd_timeline_task_at(const struct cpd_timeline *tl, uint32_t tid, uint64_t ts);
 
 /*
- * Cuts S at CUT_NS (a window boundary): the events before it, already written with TL
- * (its timeline up to the cut), are removed; each task still open at the cut is begun
- * again at CUT_NS with its fields, so the next window starts where this one ended.
+ * Cuts S at CUT_NS: the events before it, already written with TL (its timeline up to the
+ * cut), are removed; each task still open at the cut is begun again with its fields, so
+ * what follows starts where this ended. At a window boundary (SEGMENT 0) it begins again
+ * at CUT_NS, the start of the next window's file; at a segment boundary inside one file
+ * (SEGMENT 1) at its own begin time, so that it is written once, whole, when it ends.
  * 0 or -ENOMEM (S is unchanged then).
  */
-int cpd_session_cut(struct cpd_session *s, const struct cpd_timeline *tl, uint64_t cut_ns);
+int cpd_session_cut(struct cpd_session *s, const struct cpd_timeline *tl, uint64_t cut_ns,
+                    int segment);
 
 #endif

@@ -287,7 +287,8 @@ static size_t sample_labels(struct strtab *st, const struct cpd_profile *p,
   return n;
 }
 
-static int add_samples(struct pb *b, const struct cpd_profile *p, const struct cpd_aggs *a)
+static int add_samples(struct pb *b, const struct cpd_profile *p, const struct cpd_session *s,
+                       const struct cpd_aggs *a)
 {
   size_t nlabels = 0, nlocids = 0;
 
@@ -307,6 +308,7 @@ static int add_samples(struct pb *b, const struct cpd_profile *p, const struct c
     const struct cpd_stack *stk = &p->stacks[g->stack];
     Perftools__Profiles__Sample *ps = &b->samples[i];
     size_t first = nlabels;
+    struct cpd_sample_ctx ctx;
 
     perftools__profiles__sample__init(ps);
     for (uint32_t k = 0; k < stk->len; k++)
@@ -318,7 +320,8 @@ static int add_samples(struct pb *b, const struct cpd_profile *p, const struct c
     b->values[2 * i + 1] = g->value;
     ps->n_value = 2;
     ps->value = b->values + 2 * i;
-    nlabels += sample_labels(&b->st, p, &g->ctx, b->labels + nlabels);
+    cpd_join(s, p, g, &ctx);
+    nlabels += sample_labels(&b->st, p, &ctx, b->labels + nlabels);
     for (size_t k = first; k < nlabels; k++)
       b->labelp[k] = &b->labels[k];
     ps->n_label = nlabels - first;
@@ -395,8 +398,8 @@ static int write_gz(const char *path, const uint8_t *buf, size_t len)
   return cpd_outfile_close(&o, rc);  /* fsyncs the shared file, renames it into place */
 }
 
-int cpd_pprof_write(const char *path, const struct cpd_profile *p, const struct cpd_aggs *a,
-                    const struct cpd_pprof_info *info)
+int cpd_pprof_write(const char *path, const struct cpd_profile *p, const struct cpd_session *s,
+                    const struct cpd_aggs *a, const struct cpd_pprof_info *info)
 {
   struct pb b = { .prof = PERFTOOLS__PROFILES__PROFILE__INIT };
   uint8_t *buf = NULL;
@@ -407,7 +410,7 @@ int cpd_pprof_write(const char *path, const struct cpd_profile *p, const struct 
     goto out;
   add_sample_types(&b, info);
   if ((rc = add_mappings(&b, p)) < 0 || (rc = add_functions_and_locations(&b, p)) < 0 ||
-      (rc = add_samples(&b, p, a)) < 0)
+      (rc = add_samples(&b, p, s, a)) < 0)
     goto out;
   add_comments(&b, p, info);
   b.prof.n_string_table = b.st.n;

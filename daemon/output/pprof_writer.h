@@ -29,9 +29,9 @@ struct cpd_pprof_info {
  * Writes PATH (through a temporary file renamed into place): sample types samples/count and
  * cpu/nanoseconds (or off_cpu/nanoseconds), one sample per entry of A (stacks, functions and
  * mappings from P), labels pid, thread_id, thread_name, worker, worker_id, task, task_id,
- * span_id, span_name. 0 or -errno.
+ * span_id, span_name (names from session S, which may be NULL). 0 or -errno.
  */
-int cpd_pprof_write(const char *path, const struct cpd_profile *p, const struct cpd_aggs *a,
-                    const struct cpd_pprof_info *info);
+int cpd_pprof_write(const char *path, const struct cpd_profile *p, const struct cpd_session *s,
+                    const struct cpd_aggs *a, const struct cpd_pprof_info *info);
 
 #endif

@@ -15,22 +15,6 @@
 #include "output/trace_samples.h"
 #include "util.h"
 
-struct node {
-  uint32_t parent;  /* node id, 0 for the root */
-  uint32_t loc;     /* location index + 1, 0 for the root */
-};
-
-struct tree {
-  struct node *v;   /* id = index + 1 */
-  size_t n, cap;
-  struct cp_hindex index;  /* nodes by (parent, location) */
-};
-
-static int u32_before(const void *elem, const void *key)
-{
-  return *(const uint32_t *)elem < *(const uint32_t *)key;
-}
-
 static uint64_t node_hash(uint32_t parent, uint32_t loc)
 {
   return cp_hash_u64((uint64_t)parent << 32 | loc);
@@ -38,32 +22,67 @@ static uint64_t node_hash(uint32_t parent, uint32_t loc)
 
 static uint64_t node_rehash(const void *ctx, uint32_t idx)
 {
-  const struct node *nd = &((const struct tree *)ctx)->v[idx];
+  const struct cpd_v8_node *nd = &((const struct cpd_v8_thread *)ctx)->nodes[idx];
 
   return node_hash(nd->parent, nd->loc);
 }
 
 static int node_eq(const void *ctx, uint32_t idx, const void *key)
 {
-  const struct node *nd = &((const struct tree *)ctx)->v[idx], *k = key;
+  const struct cpd_v8_node *nd = &((const struct cpd_v8_thread *)ctx)->nodes[idx], *k = key;
 
   return nd->parent == k->parent && nd->loc == k->loc;
 }
 
 /* The id of PARENT's child at LOC, made if new (PARENT when out of memory). */
-static uint32_t tree_child(struct tree *t, uint32_t parent, uint32_t loc)
+static uint32_t tree_child(struct cpd_v8_thread *t, uint32_t parent, uint32_t loc)
 {
-  struct node k = { .parent = parent, .loc = loc };
+  struct cpd_v8_node k = { .parent = parent, .loc = loc };
   uint64_t h = node_hash(parent, loc);
   int64_t at = cp_hindex_find(&t->index, h, node_eq, t, &k);
 
   if (at >= 0)
     return (uint32_t)at + 1;
-  if (cpd_grow(&t->v, &t->cap, t->n, sizeof(*t->v)) < 0 ||
-      cp_hindex_insert(&t->index, h, (uint32_t)t->n, node_rehash, t) < 0)
+  if (cpd_grow(&t->nodes, &t->nodes_cap, t->nnodes, sizeof(*t->nodes)) < 0 ||
+      cp_hindex_insert(&t->index, h, (uint32_t)t->nnodes, node_rehash, t) < 0)
     return parent;
-  t->v[t->n] = k;
-  return (uint32_t)++t->n;
+  t->nodes[t->nnodes] = k;
+  return (uint32_t)++t->nnodes;
+}
+
+static int u32_before(const void *elem, const void *key)
+{
+  return *(const uint32_t *)elem < *(const uint32_t *)key;
+}
+
+static int tid_before(const void *elem, const void *key)
+{
+  return ((const struct cpd_v8_thread *)elem)->tid < *(const uint32_t *)key;
+}
+
+/* TID's profile state, made on first sight (its root node first); NULL without memory. */
+static struct cpd_v8_thread *v8_thread(struct cpd_trace_samples *ts, uint32_t tid)
+{
+  size_t lo = cp_lower_bound(ts->threads, ts->nthreads, sizeof(*ts->threads), &tid, tid_before);
+  struct cpd_v8_thread *t;
+
+  if (lo < ts->nthreads && ts->threads[lo].tid == tid)
+    return &ts->threads[lo];
+  if (cpd_grow(&ts->threads, &ts->threads_cap, ts->nthreads, sizeof(*ts->threads)) < 0)
+    return NULL;
+  memmove(ts->threads + lo + 1, ts->threads + lo, (ts->nthreads - lo) * sizeof(*ts->threads));
+  ts->nthreads++;
+  t = &ts->threads[lo];
+  memset(t, 0, sizeof(*t));
+  t->tid = tid;
+  return t;
+}
+
+static struct cpd_v8_thread *v8_find(const struct cpd_trace_samples *ts, uint32_t tid)
+{
+  size_t lo = cp_lower_bound(ts->threads, ts->nthreads, sizeof(*ts->threads), &tid, tid_before);
+
+  return lo < ts->nthreads && ts->threads[lo].tid == tid ? &ts->threads[lo] : NULL;
 }
 
 static int cmp_by_tid_time(const void *a, const void *b, void *arg)
@@ -149,193 +168,124 @@ static void write_frame_name(FILE *f, const struct cpd_profile *p, uint32_t loc)
   cpd_json_str(f, name);
 }
 
-/* Writes one thread's profile: samples order[from..to) all belong to one tid. */
-static void write_thread(FILE *f, const struct cpd_profile *p, const uint32_t *order, size_t from,
-                         size_t to, unsigned profile_id)
+static void write_node(FILE *f, const struct cpd_profile *p, const struct cpd_v8_node *nd,
+                       size_t id, int first)
 {
-  struct tree t = { 0 };
-  uint32_t *leaf = malloc((to - from) * sizeof(*leaf));
-  uint32_t *memo = calloc(p->nstacks + 1, sizeof(*memo));  /* stack -> its leaf node */
-  const struct cpd_psample *first = &p->samples[order[from]];
-  uint64_t prev_us;
+  fprintf(f, "%s{\"id\":%zu,\"callFrame\":{\"functionName\":", first ? "" : ",", id);
+  if (nd->loc == 0) {
+    fputs("\"(root)\",\"url\":\"\"", f);
+  } else {
+    const struct cpd_location *l = &p->locs[nd->loc - 1];
 
-  if (!leaf || !memo) {
-    free(leaf);
-    free(memo);
-    return;
+    write_frame_name(f, p, nd->loc);
+    fputs(",\"url\":", f);
+    cpd_json_str(f, l->mapping ? p->mappings[l->mapping - 1].path : "");
   }
-  tree_child(&t, 0, 0);  /* node 1: the root */
-  for (size_t i = from; i < to; i++) {
-    const struct cpd_psample *s = &p->samples[order[i]];
-    const struct cpd_stack *stk = &p->stacks[s->stack];
-    uint32_t node = memo[s->stack];
-
-    if (!node) {
-      node = 1;
-      for (uint32_t k = stk->len; k > 0; k--)  /* root-most frame first */
-        node = tree_child(&t, node, p->frames[stk->off + k - 1]);
-      memo[s->stack] = node;
-    }
-    leaf[i - from] = node;
-  }
-  free(memo);
-  fprintf(f, ",\n{\"ph\":\"P\",\"cat\":\"disabled-by-default-v8.cpu_profiler\",\"name\":\"Profile\","
-             "\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"id\":\"0x%x\",\"ts\":",
-          cpd_profile_pid_of(p, first->tid), first->tid, profile_id);
-  cpd_json_us(f, first->time);
-  fprintf(f, ",\"args\":{\"data\":{\"startTime\":%" PRIu64 "}}}", first->time / 1000);
-  fprintf(f, ",\n{\"ph\":\"P\",\"cat\":\"disabled-by-default-v8.cpu_profiler\",\"name\":\"ProfileChunk\","
-             "\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"id\":\"0x%x\",\"ts\":",
-          cpd_profile_pid_of(p, first->tid), first->tid, profile_id);
-  cpd_json_us(f, p->samples[order[to - 1]].time);
-  fputs(",\"args\":{\"data\":{\"cpuProfile\":{\"nodes\":[", f);
-  for (size_t i = 0; i < t.n; i++) {
-    const struct node *nd = &t.v[i];
-
-    fprintf(f, "%s{\"id\":%zu,\"callFrame\":{\"functionName\":", i ? "," : "", i + 1);
-    if (nd->loc == 0)
-      fputs("\"(root)\",\"url\":\"\"", f);
-    else {
-      const struct cpd_location *l = &p->locs[nd->loc - 1];
-
-      write_frame_name(f, p, nd->loc);
-      fputs(",\"url\":", f);
-      cpd_json_str(f, l->mapping ? p->mappings[l->mapping - 1].path : "");
-    }
-    fputs(",\"scriptId\":0,\"lineNumber\":-1,\"columnNumber\":-1}", f);
-    if (nd->parent)
-      fprintf(f, ",\"parent\":%" PRIu32, nd->parent);
-    putc('}', f);
-  }
-  fputs("],\"samples\":[", f);
-  for (size_t i = from; i < to; i++) {
-    if (i > from)
-      putc_unlocked(',', f);
-    cpd_json_u64(f, leaf[i - from]);
-  }
-  /* A thread sampled once: its sample is closed one period later by a sample of the root,
-   * so the chunk has two (speedscope's importer rejects a chunk of one, timeDeltas [0]). */
-  if (to - from == 1)
-    fputs(",1", f);
-  /* Deltas in whole microseconds, taken between rounded absolute times: no drift. */
-  fputs("]},\"timeDeltas\":[", f);
-  prev_us = first->time / 1000;
-  for (size_t i = from; i < to; i++) {
-    uint64_t us = p->samples[order[i]].time / 1000;
-
-    if (i > from)
-      putc_unlocked(',', f);
-    cpd_json_u64(f, us - prev_us);
-    prev_us = us;
-  }
-  if (to - from == 1) {
-    fputc(',', f);
-    cpd_json_u64(f, first->period / 1000 ? first->period / 1000 : 1);
-  }
-  fputs("]}}}", f);
-  free(leaf);
-  free(t.v);
-  cp_hindex_free(&t.index);
+  fputs(",\"scriptId\":0,\"lineNumber\":-1,\"columnNumber\":-1}", f);
+  if (nd->parent)
+    fprintf(f, ",\"parent\":%" PRIu32, nd->parent);
+  putc('}', f);
 }
 
-/* The process's resident memory as a counter track ("rss bytes" in Perfetto). */
-static void write_rss(FILE *f, const struct cpd_trace_samples *ts)
+/*
+ * Writes one thread's samples of this segment, order[from..to), as the next ProfileChunk
+ * of its profile (begun with a Profile event the first time): the nodes new since its last
+ * chunk, the samples, and their time deltas, in whole microseconds between rounded absolute
+ * times (no drift), the first from its previous chunk's last sample. The chunk ends with a
+ * sample of the root one period after its last sample (at most at the segment's end): the
+ * thread's time up to its next chunk is not given to the last stack seen, and no chunk has
+ * one sample, which speedscope's importer rejects.
+ */
+static void write_chunk(FILE *f, struct cpd_trace_samples *ts, const uint32_t *order,
+                        size_t from, size_t to)
+{
+  const struct cpd_profile *p = ts->prof;
+  const struct cpd_psample *first = &p->samples[order[from]], *last = &p->samples[order[to - 1]];
+  struct cpd_v8_thread *t = v8_thread(ts, first->tid);
+  uint32_t *leaf = malloc((to - from) * sizeof(*leaf));
+  uint32_t pid = cpd_profile_pid_of(p, first->tid);
+  uint64_t close_ns = last->time + (last->period ? last->period : 1000), us;
+
+  if (!t || !leaf) {
+    free(leaf);
+    return;
+  }
+  if (!t->profile_id) {
+    t->profile_id = ++ts->profiles;
+    tree_child(t, 0, 0);  /* node 1: the root */
+    t->last_us = first->time / 1000;
+    fprintf(f, ",\n{\"ph\":\"P\",\"cat\":\"disabled-by-default-v8.cpu_profiler\",\"name\":\"Profile\","
+               "\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"id\":\"0x%x\",\"ts\":",
+            pid, first->tid, t->profile_id);
+    cpd_json_us(f, first->time);
+    fprintf(f, ",\"args\":{\"data\":{\"startTime\":%" PRIu64 "}}}", t->last_us);
+  }
+  for (size_t i = from; i < to; i++) {
+    const struct cpd_stack *stk = &p->stacks[p->samples[order[i]].stack];
+    uint32_t node = 1;
+
+    for (uint32_t k = stk->len; k > 0; k--)  /* root-most frame first */
+      node = tree_child(t, node, p->frames[stk->off + k - 1]);
+    leaf[i - from] = node;
+  }
+  fprintf(f, ",\n{\"ph\":\"P\",\"cat\":\"disabled-by-default-v8.cpu_profiler\",\"name\":\"ProfileChunk\","
+             "\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"id\":\"0x%x\",\"ts\":",
+          pid, first->tid, t->profile_id);
+  cpd_json_us(f, last->time);
+  fputs(",\"args\":{\"data\":{\"cpuProfile\":{\"nodes\":[", f);
+  for (size_t i = t->nodes_sent; i < t->nnodes; i++)
+    write_node(f, p, &t->nodes[i], i + 1, i == t->nodes_sent);
+  t->nodes_sent = t->nnodes;
+  fputs("],\"samples\":[", f);
+  for (size_t i = from; i < to; i++) {
+    cpd_json_u64(f, leaf[i - from]);
+    putc_unlocked(',', f);
+  }
+  fputs("1]},\"timeDeltas\":[", f);
+  for (size_t i = from; i < to; i++) {
+    us = p->samples[order[i]].time / 1000;
+    cpd_json_u64(f, us >= t->last_us ? us - t->last_us : 0);
+    putc_unlocked(',', f);
+    if (us > t->last_us)
+      t->last_us = us;
+  }
+  if (!ts->last && close_ns > ts->end_ns)
+    close_ns = ts->end_ns;  /* the next segment's samples come at or after its end */
+  us = close_ns / 1000;
+  if (us < t->last_us)
+    us = t->last_us;
+  cpd_json_u64(f, us - t->last_us);
+  t->last_us = us;
+  fputs("]}}}", f);
+  free(leaf);
+}
+
+/* The process's resident memory as a counter track ("rss bytes" in Perfetto): the value at
+ * the file's start, then each reading of the segment. */
+static void write_rss(FILE *f, struct cpd_trace_samples *ts)
 {
   const struct cpd_rss *r = &ts->prof->rss;
 
   for (size_t i = 0; i < r->n; i++) {
     uint64_t t = r->recs[i].time < ts->begin_ns ? ts->begin_ns : r->recs[i].time;
 
-    if (r->recs[i].time > ts->end_ns)
-      break;
-    if (i + 1 < r->n && r->recs[i + 1].time <= ts->begin_ns)
-      continue;  /* superseded before the window began */
+    if (r->recs[i].time > ts->end_ns || (!ts->last && r->recs[i].time == ts->end_ns))
+      break;  /* the next segment's */
+    if (r->recs[i].time < ts->begin_ns && (ts->rss_points || (i + 1 < r->n &&
+                                                              r->recs[i + 1].time <= ts->begin_ns)))
+      continue;  /* written already, or superseded before the file began */
     fprintf(f, ",\n{\"ph\":\"C\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"ts\":",
             ts->prof->pid, ts->prof->pid);
     cpd_json_us(f, t);
     fprintf(f, ",\"cat\":\"memory\",\"name\":\"rss\",\"args\":{\"bytes\":%" PRIu64 "}}",
             r->recs[i].bytes);
+    ts->rss_points++;
   }
-}
-
-static void write_events(FILE *f, void *arg)
-{
-  const struct cpd_trace_samples *ts = arg;
-  const struct cpd_profile *p = ts->prof;
-  uint32_t *order;
-  unsigned id = 1;
-
-  write_rss(f, ts);
-  if (p->nsamples == 0)
-    return;
-  order = malloc(p->nsamples * sizeof(*order));
-  if (!order)
-    return;
-  if (order_by_tid(p, order) < 0) {
-    for (size_t i = 0; i < p->nsamples; i++)
-      order[i] = (uint32_t)i;
-    if (p->nsamples > 1)
-      qsort_r(order, p->nsamples, sizeof(*order), cmp_by_tid_time, (void *)p);
-  }
-  for (size_t from = 0; from < p->nsamples;) {
-    size_t to = from;
-
-    while (to < p->nsamples && p->samples[order[to]].tid == p->samples[order[from]].tid)
-      to++;
-    write_thread(f, p, order, from, to, id++);
-    from = to;
-  }
-  free(order);
-}
-
-static void write_metadata(FILE *f, void *arg)
-{
-  const struct cpd_trace_samples *ts = arg;
-  const struct cpd_profile *p = ts->prof;
-
-  fprintf(f, ",\"sampling\":{\"event\":\"%s\",\"rate_hz\":%d,\"samples\":%zu,\"lost_records\":%" PRIu64
-             ",\"lost_samples\":%" PRIu64 ",\"truncated_stacks\":%" PRIu64
-             ",\"bad_records\":%" PRIu64 ",\"context_switches\":%" PRIu64
-             ",\"switches_not_kept\":%" PRIu64 ",\"samples_of_exiting_threads\":%" PRIu64
-             ",\"samples_before_exec\":%" PRIu64 ",\"processes_followed\":%zu"
-             ",\"processes_not_followed\":%" PRIu64,
-          ts->event, ts->hz, p->nsamples, p->lost_records, p->lost_samples, p->truncated,
-          p->bad_records, p->switches, p->sched.dropped, p->exiting_samples, p->before_exec,
-          p->nspaces ? p->nspaces - 1 : 0, p->not_followed);
-  if (ts->unwind)
-    fprintf(f, ",\"call_graph\":\"dwarf\",\"dwarf_stack_bytes\":%" PRIu32 ",\"unwound_stacks\":%"
-               PRIu64 ",\"unwound_frames\":%" PRIu64 ",\"unwind_cut_short\":%" PRIu64 "}",
-            ts->dwarf_stack, ts->unwind->samples, ts->unwind->frames, ts->unwind->truncated);
-  else
-    fputs(",\"call_graph\":\"fp\"}", f);
-  fprintf(f, ",\"memory\":{\"source\":\"/proc/PID/statm\",\"interval_ms\":%u,"
-             "\"rss_readings\":%zu,\"rss_failed\":%" PRIu64 "}",
-          (unsigned)(CPD_RSS_GAP_NS / 1000000u), p->rss.n, p->rss.failed);
-}
-
-/* A task's wall time split by its thread's states: the span's cpu_ns, blocked_ns,
- * sched_delay_ns (runnable, waiting for a CPU) and switches (times switched out). */
-static void write_span_args(FILE *f, void *arg, const struct cpd_span *sp)
-{
-  const struct cpd_trace_samples *ts = arg;
-  struct cpd_sched_times t;
-  int64_t delta;
-
-  if (sp->end >= sp->begin && cpd_rss_change(&ts->prof->rss, sp->begin, sp->end, &delta))
-    fprintf(f, ",\"rss_delta_bytes\":%" PRId64, delta);
-  if (!ts->prof->switches || sp->end < sp->begin)
-    return;  /* no context-switch records: nothing is known */
-  cpd_sched_span(&ts->prof->sched, sp->tid, sp->begin, sp->end, &t);
-  fprintf(f, ",\"cpu_ns\":%" PRIu64 ",\"blocked_ns\":%" PRIu64 ",\"sched_delay_ns\":%" PRIu64
-             ",\"switches\":%" PRIu32, t.cpu_ns, t.blocked_ns, t.delay_ns, t.switches);
 }
 
 struct state_lane {
   FILE *f;
   uint32_t pid, tid;     /* tid: the thread's, with CPD_STATE_LANE set */
-  const char *name;      /* the thread's lane */
-  int64_t sort_index;
-  int named;             /* the lane's metadata is written (before its first slice) */
 };
 
 /*
@@ -352,18 +302,6 @@ static void write_state_slice(void *arg, uint64_t from, uint64_t to, enum cpd_th
 
   if (to_us <= from_us)
     return;
-  if (!l->named) {
-    char lane[360];
-
-    fprintf(l->f, ",\n{\"ph\":\"M\",\"cat\":\"__metadata\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"name\":"
-                  "\"thread_name\",\"args\":{\"name\":", l->pid, l->tid);
-    snprintf(lane, sizeof(lane), "%s state", l->name);
-    cpd_json_str(l->f, lane);
-    fprintf(l->f, "}},{\"ph\":\"M\",\"cat\":\"__metadata\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"name\":"
-                  "\"thread_sort_index\",\"args\":{\"sort_index\":%" PRId64 "}}", l->pid, l->tid,
-            l->sort_index);
-    l->named = 1;
-  }
   fprintf(l->f, ",\n{\"ph\":\"X\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"ts\":", l->pid,
           l->tid);
   cpd_json_u64(l->f, from_us);
@@ -373,23 +311,215 @@ static void write_state_slice(void *arg, uint64_t from, uint64_t to, enum cpd_th
 }
 
 /* Beside each thread's lane, a lane of its states (running, runnable, blocked) from the
- * context-switch records: they cannot share the thread's lane, where tasks nest. A thread
- * with nothing known in this window gets no such lane. */
+ * context-switch records: they cannot share the thread's lane, where tasks nest. The
+ * segment's stretches; a segment that is not the last draws each thread's last state up
+ * to its end, where the next one goes on. */
+static void write_states(FILE *f, struct cpd_trace_samples *ts)
+{
+  const struct cpd_session *s = ts->session;
+
+  if (!ts->prof->switches || !s)
+    return;
+  for (size_t i = 0; i < s->nthreads; i++) {
+    uint32_t tid = s->threads[i].tid;
+    struct state_lane l = { f, cpd_profile_pid_of(ts->prof, tid), tid | CPD_STATE_LANE };
+    struct cpd_v8_thread *t;
+
+    if (cpd_sched_slices(&ts->prof->sched, tid, ts->begin_ns, ts->end_ns, !ts->last,
+                         write_state_slice, &l) && (t = v8_thread(ts, tid)) != NULL)
+      t->has_states = 1;
+  }
+}
+
+static void write_events(FILE *f, void *arg)
+{
+  struct cpd_trace_samples *ts = arg;
+  const struct cpd_profile *p = ts->prof;
+  uint32_t *order = NULL;
+
+  write_rss(f, ts);
+  write_states(f, ts);
+  if (p->nsamples == 0 || !(order = malloc(p->nsamples * sizeof(*order))))
+    return;
+  if (order_by_tid(p, order) < 0) {
+    for (size_t i = 0; i < p->nsamples; i++)
+      order[i] = (uint32_t)i;
+    if (p->nsamples > 1)
+      qsort_r(order, p->nsamples, sizeof(*order), cmp_by_tid_time, (void *)p);
+  }
+  for (size_t from = 0; from < p->nsamples;) {
+    size_t to = from;
+
+    while (to < p->nsamples && p->samples[order[to]].tid == p->samples[order[from]].tid)
+      to++;
+    write_chunk(f, ts, order, from, to);
+    from = to;
+  }
+  ts->samples += p->nsamples;
+  free(order);
+}
+
+static void write_metadata(FILE *f, void *arg)
+{
+  const struct cpd_trace_samples *ts = arg;
+  const struct cpd_profile *p = ts->prof;
+
+  fprintf(f, ",\"sampling\":{\"event\":\"%s\",\"rate_hz\":%d,\"samples\":%" PRIu64
+             ",\"lost_records\":%" PRIu64
+             ",\"lost_samples\":%" PRIu64 ",\"truncated_stacks\":%" PRIu64
+             ",\"bad_records\":%" PRIu64 ",\"context_switches\":%" PRIu64
+             ",\"switches_not_kept\":%" PRIu64 ",\"samples_of_exiting_threads\":%" PRIu64
+             ",\"samples_before_exec\":%" PRIu64 ",\"processes_followed\":%zu"
+             ",\"processes_not_followed\":%" PRIu64,
+          ts->event, ts->hz, ts->samples, p->lost_records, p->lost_samples, p->truncated,
+          p->bad_records, p->switches, p->sched.dropped, p->exiting_samples, p->before_exec,
+          p->nspaces ? p->nspaces - 1 : 0, p->not_followed);
+  if (ts->unwind)
+    fprintf(f, ",\"call_graph\":\"dwarf\",\"dwarf_stack_bytes\":%" PRIu32 ",\"unwound_stacks\":%"
+               PRIu64 ",\"unwound_frames\":%" PRIu64 ",\"unwind_cut_short\":%" PRIu64 "}",
+            ts->dwarf_stack, ts->unwind->samples, ts->unwind->frames, ts->unwind->truncated);
+  else
+    fputs(",\"call_graph\":\"fp\"}", f);
+  fprintf(f, ",\"memory\":{\"source\":\"/proc/PID/statm\",\"interval_ms\":%u,"
+             "\"rss_readings\":%" PRIu64 ",\"rss_failed\":%" PRIu64 "}",
+          (unsigned)(CPD_RSS_GAP_NS / 1000000u), ts->rss_points, p->rss.failed);
+}
+
+static struct cpd_span_carry *carry_find(const struct cpd_trace_samples *ts,
+                                         const struct cpd_span *sp)
+{
+  for (size_t i = 0; i < ts->ncarry; i++)
+    if (ts->carry[i].task_id == sp->task_id && ts->carry[i].tid == sp->tid &&
+        ts->carry[i].begin == sp->begin)
+      return &ts->carry[i];
+  return NULL;
+}
+
+static void add_times(struct cpd_sched_times *to, const struct cpd_sched_times *t)
+{
+  to->cpu_ns += t->cpu_ns;
+  to->blocked_ns += t->blocked_ns;
+  to->delay_ns += t->delay_ns;
+  to->switches += t->switches;
+}
+
+/* A task's wall time split by its thread's states: the span's cpu_ns, blocked_ns,
+ * sched_delay_ns (runnable, waiting for a CPU) and switches (times switched out), and its
+ * change in resident memory. A task begun in an earlier segment adds what was kept of it
+ * then to what this segment's records say. */
+static void write_span_args(FILE *f, void *arg, const struct cpd_span *sp)
+{
+  struct cpd_trace_samples *ts = arg;
+  struct cpd_span_carry *c = sp->begin < ts->begin_ns ? carry_find(ts, sp) : NULL;
+  uint64_t from = c ? ts->begin_ns : sp->begin;
+  struct cpd_sched_times t;
+  int64_t delta;
+
+  if (sp->end >= sp->begin &&
+      (c ? c->has_rss && cpd_rss_change_since(&ts->prof->rss, c->rss_begin, sp->end, &delta)
+         : cpd_rss_change(&ts->prof->rss, sp->begin, sp->end, &delta)))
+    fprintf(f, ",\"rss_delta_bytes\":%" PRId64, delta);
+  if (ts->prof->switches && sp->end >= sp->begin) {
+    cpd_sched_span(&ts->prof->sched, sp->tid, from, sp->end, &t);
+    if (c)
+      add_times(&t, &c->t);
+    fprintf(f, ",\"cpu_ns\":%" PRIu64 ",\"blocked_ns\":%" PRIu64 ",\"sched_delay_ns\":%" PRIu64
+               ",\"switches\":%" PRIu32, t.cpu_ns, t.blocked_ns, t.delay_ns, t.switches);
+  }
+  if (c)
+    *c = ts->carry[--ts->ncarry];  /* written: forgotten */
+}
+
+/* Beside each thread's lane, its state lane's name and place, when it has one. */
 static void write_lane(FILE *f, void *arg, uint32_t pid, uint32_t tid, const char *name,
                        int64_t sort_index)
 {
   const struct cpd_trace_samples *ts = arg;
-  struct state_lane l = { f, pid, tid | CPD_STATE_LANE, name, sort_index, 0 };
+  const struct cpd_v8_thread *t = v8_find(ts, tid);
+  char lane[360];
 
-  if (ts->prof->switches)
-    cpd_sched_slices(&ts->prof->sched, tid, ts->begin_ns, ts->end_ns, write_state_slice, &l);
+  if (!t || !t->has_states)
+    return;
+  fprintf(f, ",\n{\"ph\":\"M\",\"cat\":\"__metadata\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"name\":"
+             "\"thread_name\",\"args\":{\"name\":", pid, tid | CPD_STATE_LANE);
+  snprintf(lane, sizeof(lane), "%s state", name);
+  cpd_json_str(f, lane);
+  fprintf(f, "}},{\"ph\":\"M\",\"cat\":\"__metadata\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"name\":"
+             "\"thread_sort_index\",\"args\":{\"sort_index\":%" PRId64 "}}", pid,
+          tid | CPD_STATE_LANE, sort_index);
 }
 
-void cpd_trace_samples_extra(struct cpd_trace_samples *ts, struct cpd_trace_extra *extra)
+void cpd_trace_samples_init(struct cpd_trace_samples *ts, const struct cpd_profile *prof,
+                            const struct cpd_session *s, const char *event, int hz,
+                            const struct cpd_unwind *unwind, uint32_t dwarf_stack)
 {
+  memset(ts, 0, sizeof(*ts));
+  ts->prof = prof;
+  ts->session = s;
+  ts->event = event;
+  ts->hz = hz;
+  ts->unwind = unwind;
+  ts->dwarf_stack = dwarf_stack;
+}
+
+void cpd_trace_samples_segment(struct cpd_trace_samples *ts, uint64_t begin_ns, uint64_t end_ns,
+                               int last, struct cpd_trace_extra *extra)
+{
+  ts->begin_ns = begin_ns;
+  ts->end_ns = end_ns;
+  ts->last = last;
   extra->lane = write_lane;
   extra->span_args = write_span_args;
   extra->metadata = write_metadata;
   extra->events = write_events;
   extra->arg = ts;
+  extra->samples = ts->prof->nsamples;
+}
+
+void cpd_trace_samples_carry(struct cpd_trace_samples *ts, const struct cpd_timeline *tl)
+{
+  size_t k = 0;
+
+  for (size_t i = 0; i < ts->ncarry; i++)
+    ts->carry[i].seen = 0;
+  for (size_t i = 0; i < tl->nspans; i++) {
+    const struct cpd_span *sp = &tl->spans[i];
+    struct cpd_span_carry *c;
+    struct cpd_sched_times t;
+
+    if (!sp->unfinished || sp->end_tid != sp->tid)
+      continue;
+    if (!(c = sp->begin < ts->begin_ns ? carry_find(ts, sp) : NULL)) {
+      if (cpd_grow(&ts->carry, &ts->carry_cap, ts->ncarry, sizeof(*ts->carry)) < 0)
+        continue;  /* its split will count this segment's part only */
+      c = &ts->carry[ts->ncarry++];
+      memset(c, 0, sizeof(*c));
+      c->task_id = sp->task_id;
+      c->tid = sp->tid;
+      c->begin = sp->begin;
+      c->has_rss = cpd_rss_begin_value(&ts->prof->rss, sp->begin, &c->rss_begin);
+    }
+    c->seen = 1;
+    if (ts->prof->switches) {
+      cpd_sched_span(&ts->prof->sched, sp->tid, c->begin < ts->begin_ns ? ts->begin_ns : c->begin,
+                     sp->end, &t);
+      add_times(&c->t, &t);
+    }
+  }
+  /* A task carried before that ended on another thread gets no split: forgotten. */
+  for (size_t i = 0; i < ts->ncarry; i++)
+    if (ts->carry[i].seen)
+      ts->carry[k++] = ts->carry[i];
+  ts->ncarry = k;
+}
+
+void cpd_trace_samples_free(struct cpd_trace_samples *ts)
+{
+  for (size_t i = 0; i < ts->nthreads; i++) {
+    free(ts->threads[i].nodes);
+    cp_hindex_free(&ts->threads[i].index);
+  }
+  free(ts->threads);
+  free(ts->carry);
+  memset(ts, 0, sizeof(*ts));
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "output/jsonw.h"
 #include "output/trace_writer.h"
 #include "util.h"
@@ -36,10 +37,11 @@ static void head(FILE *f, const char *ph, uint32_t pid, uint32_t tid)
           strcmp(ph, "M") == 0 ? ",\"cat\":\"__metadata\"" : "");
 }
 
-static void write_metadata(FILE *f, const struct cpd_session *s, const struct cpd_timeline *tl,
+static void write_metadata(FILE *f, const struct cpd_trace_out *w, const struct cpd_session *s,
                            const struct cpd_trace_extra *extra)
 {
   const struct cpd_rejects *r = &s->rejects;
+  const struct cpd_timeline_counts *c = &w->counts;
 
   fputs("\"metadata\":{\"ceoprof_version\":\"" PACKAGE_VERSION "\",\"service\":", f);
   cpd_json_str(f, s->service);
@@ -56,13 +58,17 @@ static void write_metadata(FILE *f, const struct cpd_session *s, const struct cp
   fprintf(f, "\"mismatched_ends\":%" PRIu64 ",\"unmatched_ends\":%" PRIu64
              ",\"orphan_fields\":%" PRIu64 ",\"frames_rejected\":%" PRIu64
              ",\"events_rejected\":%" PRIu64 ",\"events_over_quota\":%" PRIu64
-             ",\"strings_rejected\":%" PRIu64 ",\"strings_repaired\":%" PRIu64 "}",
-          tl->counts.implicit_ends, tl->counts.unmatched_ends, tl->counts.orphan_fields,
+             ",\"strings_rejected\":%" PRIu64 ",\"strings_repaired\":%" PRIu64
+             ",\"trace_events_over_limit\":%" PRIu64 ",\"trace_samples_over_limit\":%" PRIu64 "}",
+          c->implicit_ends, c->unmatched_ends, c->orphan_fields,
           r->frames, r->events_bad_name + r->events_bad_thread + r->events_bad_kind +
-          r->threads_quota, r->events_quota, r->strings, r->strings_repaired);
+          r->threads_quota, r->events_quota, r->strings, r->strings_repaired,
+          w->dropped_events, w->dropped_samples);
   fprintf(f, ",\"tasks\":{\"spans\":%zu,\"unfinished\":%" PRIu64 ",\"moved\":%" PRIu64
              ",\"duplicate_resends\":%" PRIu64 "}",
-          tl->nspans, tl->counts.unfinished, tl->counts.moved, tl->counts.duplicate_resends);
+          w->spans, c->unfinished, c->moved, c->duplicate_resends);
+  if (w->limit)
+    fprintf(f, ",\"trace_limit_bytes\":%" PRIu64, w->limit);
   if (extra && extra->metadata)
     extra->metadata(f, extra->arg);
   fputs("}", f);
@@ -119,7 +125,7 @@ static void write_lanes(FILE *f, const struct cpd_session *s, const struct cpd_t
 }
 
 static void write_span(FILE *f, const struct cpd_session *s, const struct cpd_timeline *tl,
-                       const struct cpd_span *sp, size_t index, const struct cpd_trace_extra *extra)
+                       const struct cpd_span *sp, uint64_t flow, const struct cpd_trace_extra *extra)
 {
   head(f, "X", s->pid, sp->tid);
   fputs(",\"ts\":", f);
@@ -158,74 +164,195 @@ static void write_span(FILE *f, const struct cpd_session *s, const struct cpd_ti
   head(f, "s", s->pid, sp->tid);
   fputs(",\"ts\":", f);
   cpd_json_us(f, sp->begin);
-  fprintf(f, ",\"cat\":\"task_moved\",\"name\":\"moved\",\"id\":%zu}", index + 1);
+  fprintf(f, ",\"cat\":\"task_moved\",\"name\":\"moved\",\"id\":%" PRIu64 "}", flow);
   head(f, "f", s->pid, sp->end_tid);
   fputs(",\"ts\":", f);
   cpd_json_us(f, sp->end);
-  fprintf(f, ",\"bp\":\"e\",\"cat\":\"task_moved\",\"name\":\"moved\",\"id\":%zu}", index + 1);
+  fprintf(f, ",\"bp\":\"e\",\"cat\":\"task_moved\",\"name\":\"moved\",\"id\":%" PRIu64 "}",
+          flow);
 }
 
-void cpd_trace_emit(FILE *f, const struct cpd_session *s, const struct cpd_timeline *tl,
-                    const struct cpd_trace_extra *extra)
+static void write_head(FILE *f, const struct cpd_session *s)
+{
+  fputs("{\"displayTimeUnit\":\"ms\",\n\"traceEvents\":[{\"ph\":\"M\",\"cat\":\"__metadata\",\"pid\":", f);
+  fprintf(f, "%" PRIu32 ",\"tid\":%" PRIu32 ",\"name\":\"process_sort_index\","
+             "\"args\":{\"sort_index\":0}}", s->pid, s->pid);
+}
+
+/* Whether the limit is passed: checked every few hundred events, not for each. */
+static int over_limit(struct cpd_trace_out *w)
+{
+  off_t at;
+
+  if (!w->limit || w->full)
+    return w->full;
+  at = ftello(w->f);
+  if (at >= 0 && (uint64_t)at >= w->limit) {
+    w->full = 1;
+    cpd_log("the trace %s reached its limit of %" PRIu64 " MiB: later events are left out "
+            "and counted (--max-trace-mb)", w->o.path, w->limit >> 20);
+  }
+  return w->full;
+}
+
+static void add_counts(struct cpd_timeline_counts *to, const struct cpd_timeline_counts *c,
+                       int last)
+{
+  to->implicit_ends += c->implicit_ends;
+  to->unmatched_ends += c->unmatched_ends;
+  to->orphan_fields += c->orphan_fields;
+  to->duplicate_resends += c->duplicate_resends;
+  to->moved += c->moved;
+  if (last)
+    to->unfinished += c->unfinished;
+}
+
+void cpd_trace_segment(struct cpd_trace_out *w, const struct cpd_session *s,
+                       const struct cpd_timeline *tl, const struct cpd_trace_extra *extra,
+                       int last)
+{
+  FILE *f = w->f;
+
+  add_counts(&w->counts, &tl->counts, last);
+  for (size_t i = 0; i < tl->nspans; i++) {
+    const struct cpd_span *sp = &tl->spans[i];
+
+    if (sp->unfinished && !last)
+      continue;  /* still open: written whole in the segment where it ends */
+    if ((i & 255) == 0)
+      over_limit(w);
+    if (w->full) {
+      w->dropped_events += 2 + sp->nfields;
+      continue;
+    }
+    write_span(f, s, tl, sp, sp->end_tid != sp->tid ? ++w->flows : 0, extra);
+    w->spans++;
+  }
+  if (over_limit(w))
+    w->dropped_events += tl->ninstants + tl->ncounters;
+  else {
+    for (size_t i = 0; i < tl->ninstants; i++) {
+      const struct cpd_mark *m = &tl->instants[i];
+
+      head(f, "i", s->pid, m->tid);
+      fputs(",\"s\":\"t\",\"ts\":", f);
+      cpd_json_us(f, m->ts);
+      fputs(",\"cat\":\"instant\",\"name\":", f);
+      cpd_json_str(f, name_of(s, m->name_id));
+      putc('}', f);
+    }
+    for (size_t i = 0; i < tl->ncounters; i++) {
+      const struct cpd_mark *m = &tl->counters[i];
+
+      head(f, "C", s->pid, m->tid);
+      fputs(",\"ts\":", f);
+      cpd_json_us(f, m->ts);
+      fputs(",\"cat\":\"counter\",\"name\":", f);
+      cpd_json_str(f, name_of(s, m->name_id));
+      fprintf(f, ",\"args\":{\"value\":%" PRId64 "}}", m->value);
+    }
+  }
+  if (extra && extra->events) {
+    if (over_limit(w))
+      w->dropped_samples += extra->samples;
+    else
+      extra->events(f, extra->arg);
+  }
+  if (ferror(f) && w->rc == 0)
+    w->rc = errno ? -errno : -EIO;
+}
+
+static void write_tail(FILE *f, const struct cpd_trace_out *w, const struct cpd_session *s,
+                       const struct cpd_trace_extra *extra)
 {
   const struct cpd_thread **th = calloc(s->nthreads ? s->nthreads : 1, sizeof(*th));
 
-  fputs("{\"displayTimeUnit\":\"ms\",\n", f);
-  write_metadata(f, s, tl, extra);
-  fputs(",\n\"traceEvents\":[{\"ph\":\"M\",\"cat\":\"__metadata\",\"pid\":", f);
-  fprintf(f, "%" PRIu32 ",\"tid\":%" PRIu32 ",\"name\":\"process_sort_index\","
-             "\"args\":{\"sort_index\":0}}", s->pid, s->pid);
+  /* The lanes' names last: viewers take metadata events from anywhere in the file. */
   if (th) {
     for (size_t i = 0; i < s->nthreads; i++)
       th[i] = &s->threads[i];
     cpd_qsort(th, s->nthreads, sizeof(*th), cmp_threads);
     write_lanes(f, s, th, extra);
   }
-  for (size_t i = 0; i < tl->nspans; i++)
-    write_span(f, s, tl, &tl->spans[i], i, extra);
-  for (size_t i = 0; i < tl->ninstants; i++) {
-    const struct cpd_mark *m = &tl->instants[i];
-
-    head(f, "i", s->pid, m->tid);
-    fputs(",\"s\":\"t\",\"ts\":", f);
-    cpd_json_us(f, m->ts);
-    fputs(",\"cat\":\"instant\",\"name\":", f);
-    cpd_json_str(f, name_of(s, m->name_id));
-    putc('}', f);
-  }
-  for (size_t i = 0; i < tl->ncounters; i++) {
-    const struct cpd_mark *m = &tl->counters[i];
-
-    head(f, "C", s->pid, m->tid);
-    fputs(",\"ts\":", f);
-    cpd_json_us(f, m->ts);
-    fputs(",\"cat\":\"counter\",\"name\":", f);
-    cpd_json_str(f, name_of(s, m->name_id));
-    fprintf(f, ",\"args\":{\"value\":%" PRId64 "}}", m->value);
-  }
-  if (extra && extra->events)
-    extra->events(f, extra->arg);
-  fputs("\n]}\n", f);
   free(th);
+  fputs("\n],\n", f);
+  write_metadata(f, w, s, extra);
+  fputs("}\n", f);
+}
+
+#define TRACE_BUF (1u << 20)  /* stdio buffer: the trace goes out in large writes */
+
+int cpd_trace_open(struct cpd_trace_out *w, const char *path, const struct cpd_session *s,
+                   uint64_t limit_bytes)
+{
+  int rc;
+
+  memset(w, 0, sizeof(*w));
+  w->limit = limit_bytes;
+  rc = cpd_outfile_open(&w->o, path);
+  if (rc < 0)
+    return cpd_outfile_close(&w->o, rc);
+  w->f = fdopen(w->o.fd, "w");
+  if (!w->f) {
+    rc = -errno;
+    return cpd_outfile_close(&w->o, rc);
+  }
+  w->buf = malloc(TRACE_BUF);
+  if (w->buf)
+    setvbuf(w->f, w->buf, _IOFBF, TRACE_BUF);
+  write_head(w->f, s);
+  return 0;
+}
+
+int cpd_trace_close(struct cpd_trace_out *w, const struct cpd_session *s,
+                    const struct cpd_trace_extra *extra)
+{
+  int rc = w->rc;
+
+  if (!w->f)
+    return rc ? rc : -EBADF;
+  write_tail(w->f, w, s, extra);
+  if ((fflush(w->f) != 0 || ferror(w->f) || fsync(w->o.fd) != 0) && rc == 0)
+    rc = errno ? -errno : -EIO;
+  if (fclose(w->f) != 0 && rc == 0)
+    rc = -errno;
+  w->f = NULL;
+  w->o.fd = -1;  /* closed with the stream */
+  free(w->buf);
+  w->buf = NULL;
+  return cpd_outfile_close(&w->o, rc);
+}
+
+void cpd_trace_discard(struct cpd_trace_out *w)
+{
+  if (!w->f)
+    return;
+  fclose(w->f);
+  w->f = NULL;
+  w->o.fd = -1;
+  free(w->buf);
+  w->buf = NULL;
+  cpd_outfile_close(&w->o, -ECANCELED);
+}
+
+void cpd_trace_emit(FILE *f, const struct cpd_session *s, const struct cpd_timeline *tl,
+                    const struct cpd_trace_extra *extra)
+{
+  struct cpd_trace_out w = { .f = f };
+
+  write_head(f, s);
+  cpd_trace_segment(&w, s, tl, extra, 1);
+  write_tail(f, &w, s, extra);
 }
 
 int cpd_trace_write(const char *path, const struct cpd_session *s, const struct cpd_timeline *tl,
                     const struct cpd_trace_extra *extra)
 {
-  struct cpd_outfile o;
-  FILE *f;
-  int rc = cpd_outfile_open(&o, path);
+  struct cpd_trace_out w;
+  int rc = cpd_trace_open(&w, path, s, 0);
 
   if (rc < 0)
-    return cpd_outfile_close(&o, rc);
-  f = fdopen(o.fd, "w");
-  if (!f)
-    return cpd_outfile_close(&o, -errno);
-  cpd_trace_emit(f, s, tl, extra);
-  if (fflush(f) != 0 || ferror(f) || fsync(o.fd) != 0)
-    rc = errno ? -errno : -EIO;
-  if (fclose(f) != 0 && rc == 0)
-    rc = -errno;
-  o.fd = -1;  /* closed with the stream */
-  return cpd_outfile_close(&o, rc);
+    return rc;
+  cpd_trace_segment(&w, s, tl, extra, 1);
+  return cpd_trace_close(&w, s, extra);
 }

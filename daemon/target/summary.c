@@ -25,17 +25,22 @@ void cpd_summary_cost(FILE *out, const struct cpd_target *t)
   uint64_t nev = t->session->events_received;
   size_t nsamples = t->samples_written + t->profile.nsamples;
 
+  uint64_t wr = t->write_cpu_ns < rec ? t->write_cpu_ns : rec;
+
+  /* What reading costs (per sample, or per task event when nothing is sampled), apart from
+   * writing the trace as it goes, and what writing the rest took after the stop. */
   fprintf(out, "  %s CPU %.3f s while recording", cpd_log_name, (double)rec / 1e9);
   if (nsamples)
-    fprintf(out, " (%.1f us per sample)", (double)rec / 1e3 / (double)nsamples);
+    fprintf(out, " (%.1f us per sample", (double)(rec - wr) / 1e3 / (double)nsamples);
   else if (nev)
-    fprintf(out, " (%.0f ns per task event)", (double)rec / (double)nev);
-  fprintf(out, ", %.3f s writing; peak RSS %ld KiB\n", (double)(now - rec) / 1e9,
+    fprintf(out, " (%.0f ns per task event", (double)(rec - wr) / (double)nev);
+  if (nsamples || nev)
+    fprintf(out, ", %.3f s of it writing)", (double)wr / 1e9);
+  fprintf(out, ", %.3f s after the stop; peak RSS %ld KiB\n", (double)(now - rec) / 1e9,
           cpd_peak_rss_kib());
 }
 
-void cpd_summary_write(FILE *out, const struct cpd_target *t, const struct cpd_timeline *tl,
-                       int own_cost)
+void cpd_summary_write(FILE *out, const struct cpd_target *t, int own_cost)
 {
   const struct cpd_session *s = t->session;
   const struct cpd_profile *p = &t->profile;
@@ -46,16 +51,20 @@ void cpd_summary_write(FILE *out, const struct cpd_target *t, const struct cpd_t
   struct top_fn { char name[128]; uint64_t n; } top[9];
   size_t ntop = 0;
   size_t workers = 0;
+  const struct cpd_aggs *a = &t->aggs;
+  uint64_t nsamples = 0;
   double secs = (double)(t->stop_ns - t->start_ns) / 1e9;
 
   for (size_t i = 0; i < s->nthreads; i++)
     workers += s->threads[i].worker_name != NULL;
+  for (size_t i = 0; i < a->n; i++)
+    nsamples += (uint64_t)a->v[i].count;
   fprintf(out, "ceoprof: pid %" PRIu32 " (%s) for %.2f s at %d Hz (%s%s)\n", t->pid, s->service,
           secs, t->sampler.hz, t->sampler.event,
           t->sampler.event_note[0] ? t->sampler.event_note : "");
-  fprintf(out, "  samples %zu, lost %" PRIu64 " (+%" PRIu64 " records), threads %zu, workers %zu, "
-         "tasks %zu\n", p->nsamples, p->lost_samples, p->lost_records, p->nthreads, workers,
-         tl->nspans);
+  fprintf(out, "  samples %" PRIu64 ", lost %" PRIu64 " (+%" PRIu64 " records), threads %zu, "
+          "workers %zu, tasks %zu\n", nsamples, p->lost_samples, p->lost_records, p->nthreads,
+          workers, t->tasks_written);
   if (t->sampler.mode_note[0])
     fprintf(out, "  %s\n", t->sampler.mode_note);
   if (p->nspaces > 1 || p->not_followed)
@@ -65,14 +74,15 @@ void cpd_summary_write(FILE *out, const struct cpd_target *t, const struct cpd_t
     fprintf(out, "  %s\n", t->sampler.waits_note);
   if (t->sampler.kernel_note[0])
     fprintf(out, "  %s\n", t->sampler.kernel_note);
-  if (self && p->nsamples) {
+  if (self && nsamples) {
     for (size_t i = 0; i < nkeys; i++)
       self[i][1] = i;
-    for (size_t i = 0; i < p->nsamples; i++) {
-      const struct cpd_stack *stk = &p->stacks[p->samples[i].stack];
+    for (size_t i = 0; i < a->n; i++) {
+      const struct cpd_stack *stk = &p->stacks[a->v[i].stack];
       const struct cpd_location *l = stk->len ? &p->locs[p->frames[stk->off] - 1] : NULL;
 
-      self[!l ? p->nfuncs + 1 : l->function ? l->function : p->nfuncs + 1 + l->mapping][0]++;
+      self[!l ? p->nfuncs + 1 : l->function ? l->function : p->nfuncs + 1 + l->mapping][0] +=
+          (uint64_t)a->v[i].count;
     }
     cpd_qsort(self, nkeys, sizeof(*self), cmp_count_desc);
     fprintf(out, "  top functions (self):\n");
@@ -101,7 +111,7 @@ void cpd_summary_write(FILE *out, const struct cpd_target *t, const struct cpd_t
         top[j - 1] = x;
       }
     for (size_t i = 0; i < ntop; i++)
-      fprintf(out, "    %5.1f%%  %s\n", 100.0 * (double)top[i].n / (double)p->nsamples,
+      fprintf(out, "    %5.1f%%  %s\n", 100.0 * (double)top[i].n / (double)nsamples,
               top[i].name);
   }
   free(self);
@@ -124,7 +134,7 @@ files:
   fflush(out);
 }
 
-char *cpd_summary_text(const struct cpd_target *t, const struct cpd_timeline *tl)
+char *cpd_summary_text(const struct cpd_target *t)
 {
   char *text = NULL;
   size_t len;
@@ -132,7 +142,7 @@ char *cpd_summary_text(const struct cpd_target *t, const struct cpd_timeline *tl
 
   if (!f)
     return NULL;
-  cpd_summary_write(f, t, tl, 0);
+  cpd_summary_write(f, t, 0);
   if (fclose(f) != 0) {
     free(text);
     return NULL;

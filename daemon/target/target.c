@@ -121,7 +121,7 @@ struct cpd_target *cpd_target_start(const struct cpd_target_env *env, struct cpd
     return NULL;
   }
   watch_exit(t);
-  t->start_ns = t->window_start_ns = cpd_now_ns();
+  t->start_ns = t->window_start_ns = t->segment_ns = cpd_now_ns();
   return t;
 }
 

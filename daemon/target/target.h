@@ -9,7 +9,10 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "model/join.h"
 #include "model/profile.h"
+#include "output/trace_samples.h"
+#include "output/trace_writer.h"
 #include "perf/sampler.h"
 #include "watch.h"
 
@@ -73,6 +76,15 @@ struct cpd_target {
   int write_error;             /* -errno of the first failed write, 0 when none */
   int write_pending;           /* a write failed; the data is kept for another try */
   uint64_t retry_ms;           /* when to try the last window again */
+  /* The window being written, a segment at a time (target/window.c). */
+  uint64_t segment_ns;         /* where the next segment begins */
+  struct cpd_aggs aggs, offaggs; /* its CPU and off-CPU samples summed so far */
+  struct cpd_trace_out trace;  /* its trace, open since its first segment */
+  int trace_open;
+  int trace_rc;                /* its trace could not be begun: -errno, else 0 */
+  struct cpd_trace_samples tsamp;  /* what its trace draws of the samples so far */
+  size_t tasks_written;        /* task spans in the last trace closed */
+  uint64_t write_cpu_ns;       /* the daemon's CPU spent writing segments while recording */
   struct cpd_target *next;
 };
 

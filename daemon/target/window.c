@@ -148,15 +148,13 @@ static void name_service(struct cpd_target *t)
   t->session->service = copy;
 }
 
-/* The samples of the window ending at CUT_NS first, lanes named, the trace's sample
- * extras built. Returns how many samples the window takes. */
-static size_t samples_window(struct cpd_target *t, uint64_t cut_ns, int final,
-                             struct cpd_trace_samples *ts, struct cpd_trace_extra *extra)
+/* The samples taken before CUT_NS first (all when ALL); every sampled thread's lane named.
+ * Returns how many samples that is. */
+static size_t samples_before(struct cpd_target *t, uint64_t cut_ns, int all)
 {
   struct cpd_profile *p = &t->profile;
-  size_t k;
+  size_t k = all ? p->nsamples : partition_samples(p, cut_ns);
 
-  k = final ? p->nsamples : partition_samples(p, cut_ns);
   /* Every sampled thread gets a lane, named as the kernel last named it. */
   for (size_t i = 0; i < p->nthreads; i++) {
     struct cpd_thread *th = cpd_session_thread(t->session, p->threads[i].tid);
@@ -168,11 +166,6 @@ static size_t samples_window(struct cpd_target *t, uint64_t cut_ns, int final,
   }
   name_service(t);
   cpd_sched_index(&p->sched);
-  *ts = (struct cpd_trace_samples){ p, t->sampler.event, t->sampler.hz, t->window_start_ns,
-                                    cut_ns, t->opts.dwarf_stack ? &t->sampler.unwind : NULL,
-                                    t->opts.dwarf_stack };
-  p->nsamples = k;  /* what the writers see of this window */
-  cpd_trace_samples_extra(ts, extra);
   return k;
 }
 
@@ -188,45 +181,150 @@ static int out_path(const struct cpd_target *t, uint64_t real, const char *ext, 
                          ext);
 }
 
-/* Sums SMPS by stack, thread and task and writes them to PATH. 0 or -errno. */
-static int write_pprof(const char *path, const struct cpd_target *t, const struct cpd_timeline *tl,
-                       const struct cpd_psample *smps, size_t n,
-                       const struct cpd_pprof_info *info)
+/* Begins the window's trace file with its first segment. */
+static void trace_begin(struct cpd_target *t, struct window_files *f)
 {
-  struct cpd_aggs a;
-  int rc = cpd_aggregate(&a, &t->profile, smps, n, t->session, tl);
+  uint64_t real = t->env->cfg->window_s > 0 && !t->session_only
+                      ? t->window_start_ns + t->env->realtime_offset_ns : 0;
 
-  if (rc == 0)
-    rc = cpd_pprof_write(path, &t->profile, &a, info);
-  cpd_aggs_free(&a);
-  return rc;
+  if (t->trace_open || t->trace_rc)
+    return;
+  t->trace_rc = out_path(t, real, ".trace.json", f->tpath);
+  if (t->trace_rc == 0)
+    t->trace_rc = cpd_trace_open(&t->trace, f->tpath, t->session,
+                                 (uint64_t)t->env->cfg->max_trace_mb << 20);
+  t->trace_open = t->trace_rc == 0;
+  if (t->trace_open && t->sampling)
+    cpd_trace_samples_init(&t->tsamp, &t->profile, t->session, t->sampler.event, t->sampler.hz,
+                           t->opts.dwarf_stack ? &t->sampler.unwind : NULL, t->opts.dwarf_stack);
+  if (t->trace_rc < 0 && !t->session_only)
+    cpd_log("pid %" PRIu32 ": cannot write the trace %s: %s; its events are counted, not kept",
+            t->pid, f->tpath, strerror(-t->trace_rc));
 }
 
-/* Writes the window's CPU and off-CPU profiles (when sampled) and its trace. */
-static void write_files(struct cpd_target *t, const struct cpd_timeline *tl, uint64_t cut_ns,
-                        int cut, const struct cpd_trace_extra *extra,
-                        const struct cpd_pprof_info *info, struct window_files *f)
+/*
+ * Writes one segment of the window, the time from t->segment_ns to CUT_NS: its task spans,
+ * marks, samples and states into the trace, its samples into the window's sums. ALL: the
+ * whole session, not just what lies before the cut (ALL_SAMPLES: every sample). LAST: the window's
+ * last segment. *TL is the segment's timeline, *K the samples it took, *TOTAL all the
+ * samples held. 0 or -ENOMEM (nothing written).
+ */
+static int segment(struct cpd_target *t, uint64_t cut_ns, int all, int all_samples, int last,
+                   struct window_files *f, struct cpd_timeline *tl, size_t *k, size_t *total)
 {
-  const struct cpd_profile *p = &t->profile;
+  struct cpd_session *s = t->session;
+  struct cpd_profile *p = &t->profile;
+  struct cpd_trace_extra extra = { 0 };
+  int rc;
+
+  *total = t->sampling ? p->nsamples : 0;
+  *k = t->sampling ? samples_before(t, cut_ns, all_samples) : 0;
+  s->end_mono_ns = cut_ns;
+  rc = all ? cpd_timeline_build(tl, s, cut_ns) : cpd_timeline_build_until(tl, s, cut_ns);
+  if (rc < 0)
+    return rc;
+  trace_begin(t, f);
+  if (t->sampling) {
+    struct cpd_psample *off = NULL;
+    size_t n = cpd_sampler_has_offcpu(&t->sampler) ? offcpu_window(p, cut_ns, all, &off) : 0;
+
+    if (cpd_aggregate(&t->aggs, p->samples, *k, tl) < 0 ||
+        cpd_aggregate(&t->offaggs, off, n, tl) < 0)
+      cpd_log("pid %" PRIu32 ": out of memory summing samples; some are left out", t->pid);
+    free(off);
+    p->nsamples = *k;  /* what the trace sees of this segment */
+    if (t->trace_open)
+      cpd_trace_samples_segment(&t->tsamp, t->segment_ns, cut_ns, last, &extra);
+  }
+  if (t->trace_open)
+    cpd_trace_segment(&t->trace, s, tl, t->sampling ? &extra : NULL, last);
+  if (t->trace_open && t->sampling && !last)
+    cpd_trace_samples_carry(&t->tsamp, tl);
+  p->nsamples = *total;
+  return 0;
+}
+
+/* After a segment is written: what the next window keeps of samples and thread states. */
+static void advance(struct cpd_target *t, size_t total, size_t k, uint64_t cut_ns, int cut)
+{
+  struct cpd_profile *p = &t->profile;
+
+  if (total > k)
+    memmove(p->samples, p->samples + k, (total - k) * sizeof(*p->samples));
+  p->nsamples = total - k;
+  t->samples_written += k;
+  offcpu_advance(p, cut_ns, !cut);
+  cpd_sched_cut(&p->sched, cut_ns);
+  cpd_rss_cut(&p->rss, cut_ns);
+}
+
+/* What a segment wrote is let go: the events, samples and states before CUT_NS. With
+ * CUT the session goes on past it (tasks open there are carried: at their own begin
+ * inside a window, IN_WINDOW, else at the cut); else it was written whole. */
+static void consume(struct cpd_target *t, const struct cpd_timeline *tl, uint64_t cut_ns,
+                    size_t k, size_t total, int cut, int in_window)
+{
+  struct cpd_session *s = t->session;
+
+  if (cut && cpd_session_cut(s, tl, cut_ns, in_window) < 0)
+    cpd_log("pid %" PRIu32 ": out of memory cutting the window; its tasks stay in the next one",
+            t->pid);
+  if (!cut)
+    s->nevents = 0;  /* all written */
+  if (t->sampling)
+    advance(t, total, k, cut_ns, cut);
+  t->segment_ns = cut_ns;
+}
+
+/* Sums A and writes them to PATH. 0 or -errno. */
+static int write_pprof(const char *path, const struct cpd_target *t, const struct cpd_aggs *a,
+                       const struct cpd_pprof_info *info)
+{
+  return cpd_pprof_write(path, &t->profile, t->session, a, info);
+}
+
+/* Ends the window's files: its CPU and off-CPU profiles (when sampled) and its trace. */
+static void write_files(struct cpd_target *t, const struct cpd_pprof_info *info,
+                        struct window_files *f)
+{
   uint64_t real = t->env->cfg->window_s > 0 && !t->session_only
                       ? t->window_start_ns + t->env->realtime_offset_ns : 0;
 
   f->prc = f->orc = 1;
   if (t->sampling && (f->prc = out_path(t, real, ".pb.gz", f->ppath)) == 0)
-    f->prc = write_pprof(f->ppath, t, tl, p->samples, p->nsamples, info);
+    f->prc = write_pprof(f->ppath, t, &t->aggs, info);
   if (t->sampling && f->prc == 0 && cpd_sampler_has_offcpu(&t->sampler)) {
     struct cpd_pprof_info oinfo = *info;
-    struct cpd_psample *off = NULL;
-    size_t n = offcpu_window(p, cut_ns, !cut, &off);  /* no memory: an empty profile */
 
     oinfo.kind = CPD_PPROF_OFFCPU;
     oinfo.offcpu_sampled_ns = t->sampler.offcpu_period_ns;
     if ((f->orc = out_path(t, real, ".offcpu.pb.gz", f->opath)) == 0)
-      f->orc = write_pprof(f->opath, t, tl, off, n, &oinfo);
-    free(off);
+      f->orc = write_pprof(f->opath, t, &t->offaggs, &oinfo);
   }
-  if ((f->trc = out_path(t, real, ".trace.json", f->tpath)) == 0)
-    f->trc = cpd_trace_write(f->tpath, t->session, tl, t->sampling ? extra : NULL);
+  if (t->trace_open) {
+    struct cpd_trace_extra extra = { 0 };
+
+    if (t->sampling)
+      cpd_trace_samples_segment(&t->tsamp, t->segment_ns, t->segment_ns, 1, &extra);
+    snprintf(f->tpath, sizeof(f->tpath), "%s", t->trace.o.path);
+    f->trc = cpd_trace_close(&t->trace, t->session, t->sampling ? &extra : NULL);
+    t->tasks_written = t->trace.spans;
+    t->trace_open = 0;
+  } else {
+    f->trc = t->trace_rc ? t->trace_rc : -EIO;
+  }
+}
+
+/* Forgets the window's sums and trace state: the next window starts afresh. */
+static void window_reset(struct cpd_target *t)
+{
+  if (t->trace_open)
+    cpd_trace_discard(&t->trace);
+  t->trace_open = 0;
+  t->trace_rc = 0;
+  cpd_trace_samples_free(&t->tsamp);
+  cpd_aggs_free(&t->aggs);
+  cpd_aggs_free(&t->offaggs);
 }
 
 /*
@@ -296,46 +394,30 @@ static void report_files(struct cpd_target *t, const struct window_files *f,
 
 /* The summary a --pid run prints, the one the requester of an attach gets in Done, or a
  * log line per file. */
-static void report_window(struct cpd_target *t, const struct cpd_timeline *tl, int final,
-                          size_t written_before, size_t k)
+static void report_window(struct cpd_target *t, int final, size_t written_before)
 {
   const struct cpd_config *cfg = t->env->cfg;
 
   if (final && t->sampling && cfg->target_pid && !cfg->quiet) {
     if (cfg->before_report)
       cfg->before_report(cfg->tick_arg);
-    cpd_summary_write(cfg->report ? cfg->report : stdout, t, tl, 1);
+    cpd_summary_write(cfg->report ? cfg->report : stdout, t, 1);
     return;
   }
   if (final && cfg->target_pid && !cfg->quiet)
     cpd_summary_cost(cfg->report ? cfg->report : stdout, t);
   if (final && t->sampling && t->requester && !t->summary)
-    t->summary = cpd_summary_text(t, tl);
+    t->summary = cpd_summary_text(t);
   for (size_t i = written_before; i < t->nfiles; i++)
-    cpd_log("wrote %s (pid %" PRIu32 ", %zu tasks, %zu events, %zu samples)", t->files[i],
-            t->pid, tl->nspans, t->session->nevents, k);
-}
-
-/* After the window is written: what the next window keeps of samples and thread states. */
-static void advance(struct cpd_target *t, size_t total, size_t k, uint64_t cut_ns, int cut)
-{
-  struct cpd_profile *p = &t->profile;
-
-  if (total > k)
-    memmove(p->samples, p->samples + k, (total - k) * sizeof(*p->samples));
-  p->nsamples = total - k;
-  t->samples_written += k;
-  offcpu_advance(p, cut_ns, !cut);
-  cpd_sched_cut(&p->sched, cut_ns);
-  cpd_rss_cut(&p->rss, cut_ns);
+    cpd_log("wrote %s (pid %" PRIu32 ", %zu tasks, %" PRIu64 " events, %" PRIu64 " samples)",
+            t->files[i], t->pid, t->tasks_written, t->session->events_received,
+            cpd_target_samples(t));
 }
 
 int cpd_window_write(struct cpd_target *t, uint64_t cut_ns, int final)
 {
   struct cpd_session *s = t->session;
   struct cpd_profile *p = &t->profile;
-  struct cpd_trace_samples ts;
-  struct cpd_trace_extra extra = { 0 };
   struct cpd_pprof_info info = {
     .hz = t->sampler.hz,
     .event = t->sampler.event,
@@ -345,43 +427,58 @@ int cpd_window_write(struct cpd_target *t, uint64_t cut_ns, int final)
     .kernel = t->sampler.kernel_note[0] ? t->sampler.kernel_note : NULL,
     .mode = t->sampler.mode_note[0] ? t->sampler.mode_note : NULL,
   };
-  size_t total = t->sampling ? p->nsamples : 0, k = 0, written_before = t->nfiles;
+  size_t total = 0, k = 0, written_before = t->nfiles;
   /* A session whose client stays connected to a service goes on: it is cut like a window.
    * With --pid, or when its trace alone is written (the session ends), nothing follows
    * the last window, so it takes every event. */
   int cut = !final || (!t->session_only && s->connections > 0 && !t->env->cfg->target_pid);
-  struct window_files f;
+  struct window_files f = { .prc = 1, .orc = 1, .trc = 1 };
   struct cpd_timeline tl;
   int rc;
 
-  if (t->sampling)
-    k = samples_window(t, cut_ns, final, &ts, &extra);
-  s->end_mono_ns = cut_ns;
-  rc = cut ? cpd_timeline_build_until(&tl, s, cut_ns) : cpd_timeline_build(&tl, s, cut_ns);
-  if (rc < 0) {
-    p->nsamples = total;
+  rc = segment(t, cut_ns, !cut, final, 1, &f, &tl, &k, &total);
+  if (rc < 0)
     return rc;
-  }
-  write_files(t, &tl, cut_ns, cut, &extra, &info, &f);
+  write_files(t, &info, &f);
   if (keep_window(t, &f)) {
+    /* Nothing of it was let go: the window is summed and written again next time. */
     cpd_timeline_free(&tl);
-    p->nsamples = total;
+    window_reset(t);
     return -EAGAIN;
   }
   report_files(t, &f, &info);
-  report_window(t, &tl, final, written_before, k);
-  if (cut && cpd_session_cut(s, &tl, cut_ns) < 0)
-    cpd_log("pid %" PRIu32 ": out of memory cutting the window; its tasks stay in the next one",
-            t->pid);
-  if (!cut)
-    s->nevents = 0;  /* all written */
+  report_window(t, final, written_before);
+  consume(t, &tl, cut_ns, k, total, cut, 0);
   s->written = 1;
   cpd_timeline_free(&tl);
-  if (t->sampling)
-    advance(t, total, k, cut_ns, cut);
+  window_reset(t);
   t->windows++;
   t->window_start_ns = cut_ns;
+  (void)p;
   return t->write_error;
+}
+
+int cpd_target_segment(struct cpd_target *t)
+{
+  uint64_t now = cpd_now_ns(), cut = now > CPD_SEGMENT_LAG_NS ? now - CPD_SEGMENT_LAG_NS : 0;
+  struct window_files f;
+  struct cpd_timeline tl;
+  size_t k, total;
+  int rc;
+
+  uint64_t cpu0;
+
+  if (cut < t->segment_ns + CPD_SEGMENT_NS || t->stop_ns || t->write_pending)
+    return 0;
+  cpd_target_read(t);
+  cpu0 = cpd_thread_cpu_ns();
+  rc = segment(t, cut, 0, 0, 0, &f, &tl, &k, &total);
+  if (rc == 0) {
+    consume(t, &tl, cut, k, total, 1, 1);
+    cpd_timeline_free(&tl);
+  }
+  t->write_cpu_ns += cpd_thread_cpu_ns() - cpu0;
+  return rc;  /* on failure, tried again at the next */
 }
 
 int cpd_target_cut(struct cpd_target *t)

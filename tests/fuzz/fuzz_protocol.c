@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* A window cut and the next window, as the daemon does with --window. */
     cpd_timeline_free(&tl);
     if (cpd_timeline_build_until(&tl, s, 1500) == 0) {
-      cpd_session_cut(s, &tl, 1500);
+      cpd_session_cut(s, &tl, 1500, 0);
       cpd_timeline_free(&tl);
       if (cpd_timeline_build(&tl, s, 2000) == 0)
         cpd_timeline_free(&tl);
