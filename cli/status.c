@@ -24,6 +24,9 @@ static void print_status(const Ceoprof__Wire__Status *st, const char *path)
   if (st->push_values_folded)
     printf("pyroscope: %" PRIu64 " label values pushed as \"other\" (%" PRIu64 " labels over "
            "the limit; the files keep them)\n", st->push_values_folded, st->push_labels_folded);
+  if (st->trace_left_out)
+    printf("traces: %" PRIu64 " events and samples left out past --max-trace-mb (counted in "
+           "each trace's metadata)\n", st->trace_left_out);
   printf("\nprofiles (%zu)\n", st->n_targets);
   if (st->n_targets)
     printf("  %8s  %-20s %9s %6s %9s %7s %7s  %s\n", "PID", "SERVICE", "ELAPSED", "HZ", "SAMPLES",
@@ -35,6 +38,9 @@ static void print_status(const Ceoprof__Wire__Status *st, const char *path)
     printf("  %8" PRIu32 "  %-20.20s %8.1fs %6" PRIu32 " %9" PRIu64 " %7" PRIu64 " %7" PRIu32
            "  %s\n", t->pid, cpd_escape(svc, sizeof(svc), t->service), (double)t->elapsed_ms / 1e3, t->hz, t->samples, t->lost,
            t->windows, t->auto_attached ? "--auto" : "attach");
+    if (t->trace_left_out)
+      printf("  %8s  its trace left out %" PRIu64 " events and samples past --max-trace-mb\n",
+             "", t->trace_left_out);
   }
   printf("\nclients (%zu)\n", st->n_clients);
   if (st->n_clients)

@@ -71,6 +71,7 @@ struct cpd_stats {
   uint64_t frames_rejected;      /* frames refused before a session was known */
   uint64_t conns_throttled;      /* times a connection was paused for its byte rate */
   uint64_t traces_written;
+  uint64_t trace_left_out;       /* events and samples traces left out past --max-trace-mb */
   uint64_t files_written;        /* traces and profiles */
   uint64_t write_errors;         /* files that could not be written */
 };

@@ -10,6 +10,10 @@
  *   storm  MS  $TEST_THREADS threads (default 8) of begin/end pairs as fast as possible
  *              for MS milliseconds; prints the mean ns per event too
  *   fork   N   basic work, then fork: the child does basic work too and exits
+ *   long   MS  for MS milliseconds, 2 workers each inside one "session" task (a field set
+ *              at its start) run short "job" tasks with a nested "step", as fast as they
+ * (about 50,000 tasks a second); a dispatcher begins a "handoff" task every 300 ms that worker 1 ends
+ *              700 ms later (tasks that cross the daemon's segment cuts)
  * Prints "recorded=R sent=S dropped=D ... maxrss_kb=K" at the end.
  */
 #include <inttypes.h>
@@ -164,6 +168,75 @@ static void *steady_worker(void *arg)
   return NULL;
 }
 
+/* Long mode: tasks open across segment cuts, many short ones beside them. */
+static _Atomic int long_stop;
+static _Atomic uint64_t long_tasks, handoff_id;
+
+static void *long_worker(void *arg)
+{
+  uint32_t w = (uint32_t)(uintptr_t)arg;
+  uint64_t session = atomic_fetch_add(&next_id, 1), n = 0;
+  char name[16];
+
+  snprintf(name, sizeof(name), "long-%u", w + 1);
+  ceoprof_worker_register(w + 1, name);
+  ceoprof_task_begin(session, "session");
+  ceoprof_task_field("worker", w + 1);
+  while (!atomic_load(&long_stop)) {
+    uint64_t job = atomic_fetch_add(&next_id, 2);
+
+    ceoprof_task_begin(job, "job");
+    ceoprof_task_begin(job + 1, "step");
+    spin_us(40);
+    ceoprof_task_end(job + 1);
+    ceoprof_task_end(job);
+    n += 2;
+    if (w == 1) {  /* ends the hand-offs, 700 ms after they began */
+      uint64_t h = atomic_load(&handoff_id);
+
+      if (h && mono_ns() / 1000000u >= (h >> 20) + 700 && atomic_compare_exchange_strong(&handoff_id, &h, 0))
+        ceoprof_task_end(h & 0xfffff);
+    }
+  }
+  ceoprof_task_end(session);
+  atomic_fetch_add(&long_tasks, n + 1);
+  return NULL;
+}
+
+static void *long_dispatcher(void *arg)
+{
+  (void)arg;
+  ceoprof_worker_register(9, "dispatcher");
+  while (!atomic_load(&long_stop)) {
+    uint64_t id = atomic_fetch_add(&next_id, 1) & 0xfffff, expect = 0;
+
+    /* The id and its begin time in one word: worker 1 ends it when its time has come. */
+    ceoprof_task_begin(id, "handoff");
+    atomic_fetch_add(&long_tasks, 1);
+    if (!atomic_compare_exchange_strong(&handoff_id, &expect, ((mono_ns() / 1000000u) << 20) | id))
+      ceoprof_task_end(id);  /* the last one was not taken yet: ends here */
+    usleep(300000);
+  }
+  return NULL;
+}
+
+static void run_long(long ms)
+{
+  pthread_t th[3];
+  uint64_t h;
+
+  for (uintptr_t i = 0; i < 2; i++)
+    pthread_create(&th[i], NULL, long_worker, (void *)i);
+  pthread_create(&th[2], NULL, long_dispatcher, NULL);
+  usleep((useconds_t)ms * 1000);
+  atomic_store(&long_stop, 1);
+  for (int i = 0; i < 3; i++)
+    pthread_join(th[i], NULL);
+  if ((h = atomic_exchange(&handoff_id, 0)) != 0)
+    ceoprof_task_end(h & 0xfffff);  /* the last hand-off, ended by the main thread */
+  printf("tasks=%" PRIu64 "\n", atomic_load(&long_tasks));
+}
+
 /* Late mode: workers that were registered and busy before any daemon existed. */
 static _Atomic int late_go;
 
@@ -222,7 +295,7 @@ int main(int argc, char **argv)
   int rc;
 
   if (argc < 3) {
-    fprintf(stderr, "usage: test_client basic|late|flood|steady|storm|fork N\n");
+    fprintf(stderr, "usage: test_client basic|late|flood|steady|storm|fork|long N\n");
     return 2;
   }
   mode = argv[1];
@@ -270,6 +343,8 @@ int main(int argc, char **argv)
       pthread_create(&th[i], NULL, steady_worker, (void *)i);
     for (int i = 0; i < 2; i++)
       pthread_join(th[i], NULL);
+  } else if (strcmp(mode, "long") == 0) {
+    run_long(arg_n);
   } else if (strcmp(mode, "fork") == 0) {
     pid_t child;
     int status;

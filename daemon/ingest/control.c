@@ -339,6 +339,7 @@ static void status(struct cpd_conn *c)
     ts[nt].hz = t->sampling ? (uint32_t)t->sampler.hz : 0;
     ts[nt].windows = t->windows;
     ts[nt].auto_attached = t->auto_attached;
+    ts[nt].trace_left_out = t->trace_open ? t->trace.dropped_events + t->trace.dropped_samples : 0;
     tsp[nt] = &ts[nt];
     nt++;
   }
@@ -379,6 +380,7 @@ static void status(struct cpd_conn *c)
   st.push_failed = ps.failed + ps.dropped;
   st.push_labels_folded = ps.labels_folded;
   st.push_values_folded = ps.values_folded;
+  st.trace_left_out = e->stats.trace_left_out;
   st.window_s = (uint32_t)e->cfg.window_s;
   st.output_dir = (char *)(e->cfg.output_dir ? e->cfg.output_dir : "");
   st.auto_attach = e->cfg.auto_attach;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -378,6 +379,10 @@ int cpd_engine_start(struct cpd_engine **out, const struct cpd_config *cfg)
   *out = NULL;
   if (!e)
     return -ENOMEM;
+  /* The arrays of a segment (events, spans, a timeline's copy) are megabytes, made and
+   * freed twice a second: from mmap, so that freeing gives the memory back at once, not
+   * to a heap that glibc's sliding threshold would let them fragment and grow. */
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   e->cfg = *cfg;
   e->env.cfg = &e->cfg;
   e->env.stats = &e->stats;

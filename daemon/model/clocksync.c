@@ -73,7 +73,7 @@ uint64_t cpd_clocksync_to_mono(const struct cpd_clocksync *c, uint64_t ts)
     return 0;
   if (ts <= c->pairs[0].tsc)
     return along(&c->pairs[0], &c->pairs[1], ts);
-  if (ts >= c->pairs[c->n - 1].tsc)
+  if (ts >= c->pairs[c->n - 2].tsc)  /* the newest stretch: where events of a batch fall */
     return along(&c->pairs[c->n - 2], &c->pairs[c->n - 1], ts);
   /* pairs[0].tsc < ts < pairs[n-1].tsc: the first pair at or after TS, and the one before */
   hi = cp_lower_bound(c->pairs, c->n, sizeof(*c->pairs), &ts, tsc_before);

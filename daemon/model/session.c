@@ -443,6 +443,9 @@ static void apply_run(struct cpd_session *s, const Ceoprof__Wire__EventRun *run)
   struct cp_evrun_iter it;
   struct cpd_thread *t = NULL;
   struct cp_ev e;
+  /* Converted once, here: the frame's own clock pair, taken after its last event, is in.
+   * (Without two pairs yet, when the timeline is built.) */
+  int mono = !s->clock.tsc || s->clock.n >= 2;
 
   if (cp__evrun_check(run) < 0) {
     s->rejects.frames++;
@@ -483,7 +486,7 @@ static void apply_run(struct cpd_session *s, const Ceoprof__Wire__EventRun *run)
       continue;
     }
     out = &s->events[s->nevents++];
-    out->ts = e.ts;
+    out->ts = mono ? cpd_clocksync_to_mono(&s->clock, e.ts) : e.ts;
     out->task_id = e.task_id;
     out->value = e.value;
     out->seq = s->next_seq++;
@@ -491,7 +494,8 @@ static void apply_run(struct cpd_session *s, const Ceoprof__Wire__EventRun *run)
     out->name_id = e.name_id;
     out->kind = e.kind;
     out->resend = e.resend;
-    out->mono = 0;
+    out->mono = (uint8_t)mono;
+    out->carried = 0;
     s->resends += e.resend;
     s->tasks_begun += e.kind == CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_BEGIN && !e.resend;
     s->events_received += !e.resend;

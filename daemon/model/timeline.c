@@ -449,9 +449,7 @@ int cpd_session_cut(struct cpd_session *s, const struct cpd_timeline *tl, uint64
 {
   const struct cpd_span **open = NULL;
   struct cpd_event *ev = NULL;
-  size_t nopen = 0, n = 0, need = s->nevents;
-  uint64_t seq = 0;
-
+  size_t nopen = 0, n = 0, ncarry = 0, keep = 0;
   uint32_t span_keys[3] = { cpd_session_string_id(s, "@trace_hi"),
                              cpd_session_string_id(s, "@trace_lo"),
                              cpd_session_string_id(s, "@span_id") };
@@ -459,12 +457,15 @@ int cpd_session_cut(struct cpd_session *s, const struct cpd_timeline *tl, uint64
   for (size_t i = 0; i < tl->nspans; i++)
     if (tl->spans[i].unfinished) {
       nopen++;
-      need += 1 + tl->spans[i].nfields + 3;
+      ncarry += 1 + tl->spans[i].nfields + 3;
     }
-  if (nopen && !(open = malloc(nopen * sizeof(*open))))
-    return -ENOMEM;
-  if (need && !(ev = malloc(need * sizeof(*ev)))) {
+  for (size_t i = 0; i < s->nevents; i++)
+    keep += cpd_session_event_time(s, &s->events[i]) >= cut_ns;
+  if ((nopen && !(open = malloc(nopen * sizeof(*open)))) ||
+      (ncarry && !(ev = malloc(ncarry * sizeof(*ev)))) ||
+      cpd_reserve(&s->events, &s->events_cap, keep + ncarry, sizeof(*s->events)) < 0) {
     free(open);
+    free(ev);
     return -ENOMEM;
   }
   nopen = 0;
@@ -477,15 +478,15 @@ int cpd_session_cut(struct cpd_session *s, const struct cpd_timeline *tl, uint64
     const struct cpd_span *sp = open[i];
     uint64_t at = segment ? sp->begin : cut_ns;
 
-    ev[n++] = (struct cpd_event){ .ts = at, .task_id = sp->task_id, .seq = seq++,
-                                  .tid = sp->tid, .name_id = sp->name_id,
+    ev[n++] = (struct cpd_event){ .ts = at, .task_id = sp->task_id, .tid = sp->tid,
+                                  .name_id = sp->name_id,
                                   .kind = CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_BEGIN, .mono = 1,
                                   .carried = (uint8_t)segment };
     for (uint32_t f = 0; f < sp->nfields; f++) {
       const struct cpd_field *fd = &tl->fields[sp->first_field + f];
 
       ev[n++] = (struct cpd_event){ .ts = at, .task_id = sp->task_id, .value = fd->value,
-                                    .seq = seq++, .tid = sp->tid, .name_id = fd->key,
+                                    .tid = sp->tid, .name_id = fd->key,
                                     .kind = CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_FIELD, .mono = 1,
                                     .carried = (uint8_t)segment };
     }
@@ -494,30 +495,29 @@ int cpd_session_cut(struct cpd_session *s, const struct cpd_timeline *tl, uint64
 
       for (int k = 0; k < 3; k++)
         ev[n++] = (struct cpd_event){ .ts = at, .task_id = sp->task_id, .value = (int64_t)v[k],
-                                      .seq = seq++, .tid = sp->tid, .name_id = span_keys[k],
+                                      .tid = sp->tid, .name_id = span_keys[k],
                                       .kind = CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_FIELD,
                                       .mono = 1, .carried = (uint8_t)segment };
     }
   }
-  /* The events after the cut keep their order; their sequence numbers follow the carried ones. */
+  /* In place: the events after the cut keep their order, behind the carried ones, and
+   * their sequence numbers follow them. */
+  keep = 0;
   for (size_t i = 0; i < s->nevents; i++)
-    if (cpd_session_event_time(s, &s->events[i]) >= cut_ns) {
-      ev[n] = s->events[i];
-      ev[n++].seq = seq++;
-    }
+    if (cpd_session_event_time(s, &s->events[i]) >= cut_ns)
+      s->events[keep++] = s->events[i];
+  if (n && keep)
+    memmove(s->events + n, s->events, keep * sizeof(*s->events));
+  if (n)
+    memcpy(s->events, ev, n * sizeof(*ev));
+  s->nevents = n + keep;
+  for (size_t i = 0; i < s->nevents; i++)
+    s->events[i].seq = i;
   free(open);
-  free(s->events);
-  s->events = ev;
-  s->nevents = n;
-  s->events_cap = need;
-  s->next_seq = seq;
+  free(ev);
+  s->next_seq = s->nevents;
   if (!segment)
     s->start_mono_ns = cut_ns;
   s->cut_ns = cut_ns;
   return 0;
 }
-
-/*
- * Makes S valid UTF-8 of at most MAX bytes: invalid bytes become '?', and a string too
- * long is cut at a character boundary. Returns 1 when it changed anything.
- */

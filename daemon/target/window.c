@@ -308,6 +308,7 @@ static void write_files(struct cpd_target *t, const struct cpd_pprof_info *info,
       cpd_trace_samples_segment(&t->tsamp, t->segment_ns, t->segment_ns, 1, &extra);
     snprintf(f->tpath, sizeof(f->tpath), "%s", t->trace.o.path);
     f->trc = cpd_trace_close(&t->trace, t->session, t->sampling ? &extra : NULL);
+    t->env->stats->trace_left_out += t->trace.dropped_events + t->trace.dropped_samples;
     t->tasks_written = t->trace.spans;
     t->trace_open = 0;
   } else {

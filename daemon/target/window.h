@@ -26,12 +26,12 @@ int cpd_window_write_session(const struct cpd_target_env *env, struct cpd_sessio
 
 /*
  * A window is written in segments as it goes (--pid, ceoprof record): every CPD_SEGMENT_NS
- * the time up to CPD_SEGMENT_LAG_NS ago (what clients and the kernel may still deliver
- * comes within it) goes into the trace file and the window's sums and is let go, so a
- * session of any length needs the memory of about a second of it.
+ * the time up to CPD_SEGMENT_LAG_NS ago (clients flush every 10 ms, the kernel's rings are
+ * read at least every 100 ms) goes into the trace file and the window's sums and is let
+ * go, so a session of any length needs the memory of about half a second of it.
  */
-#define CPD_SEGMENT_NS 500000000ull
-#define CPD_SEGMENT_LAG_NS 500000000ull
+#define CPD_SEGMENT_NS 250000000ull
+#define CPD_SEGMENT_LAG_NS 300000000ull
 /* Writes the next segment when one is due. 0 (also when not due) or -ENOMEM. */
 int cpd_target_segment(struct cpd_target *t);
 
