@@ -24,6 +24,13 @@ static void print_status(const Ceoprof__Wire__Status *st, const char *path)
   if (st->push_values_folded)
     printf("pyroscope: %" PRIu64 " label values pushed as \"other\" (%" PRIu64 " labels over "
            "the limit; the files keep them)\n", st->push_values_folded, st->push_labels_folded);
+  if (st->memory_limit)
+    printf("memory: %.1f MiB held of %.0f MiB (peak %.1f MiB)%s", (double)st->memory_used / 1048576.0,
+           (double)st->memory_limit / 1048576.0, (double)st->memory_peak / 1048576.0,
+           st->memory_refusals ? "" : "\n");
+  if (st->memory_refusals)
+    printf("; %" PRIu64 " refusals: clients' data refused and counted (--max-memory-mb)\n",
+           st->memory_refusals);
   if (st->trace_left_out)
     printf("traces: %" PRIu64 " events and samples left out past --max-trace-mb (counted in "
            "each trace's metadata)\n", st->trace_left_out);

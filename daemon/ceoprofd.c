@@ -68,6 +68,9 @@ static const char usage[] =
   "      --max-trace-mb MB    a trace file's size past which its events are left out\n"
   "                           and counted (default 512: Chrome-based viewers load no\n"
   "                           larger JSON; 0: no limit)\n"
+  "      --max-memory-mb MB   what all clients' events and frames may hold together;\n"
+  "                           past it new data is refused and counted (default: an\n"
+  "                           eighth of the memory, 64 to 2048)\n"
   "      --hello-timeout MS   drop clients silent this long after connecting (5000)\n"
   "  -v, --verbose            log every client connection\n"
   "  -h, --help               show this help\n"
@@ -141,6 +144,13 @@ static int set_value(struct cpd_config *cfg, int c, const char *arg, struct args
       return 0;
     fprintf(stderr, "ceoprofd: %s\n", why);
     return -1;
+  case 'm':
+    if (cp_parse_u32(arg, 1u << 22, &u) == 0 && u >= 16) {
+      cfg->max_memory_mb = u;
+      return 0;
+    }
+    need = "--max-memory-mb needs a size in MiB, at least 16";
+    break;
   case 'M':
     if (strcmp(arg, "0") == 0 || cp_parse_u32(arg, 1u << 22, &u) == 0) {
       cfg->max_trace_mb = strcmp(arg, "0") == 0 ? 0 : u;
@@ -197,6 +207,7 @@ static int parse_args(int argc, char **argv, struct cpd_config *cfg, struct args
     { "auto", no_argument, NULL, 'a' },
     { "window", required_argument, NULL, 'w' },
     { "max-trace-mb", required_argument, NULL, 'M' },
+    { "max-memory-mb", required_argument, NULL, 'm' },
     { "pyroscope", required_argument, NULL, 'P' },
     { "push-retries", required_argument, NULL, 'R' },
     { "push-backoff", required_argument, NULL, 'B' },

@@ -36,6 +36,8 @@ struct cpd_config {
   double window_s;               /* --window: cut profiles into windows this long, 0 = none */
   uint32_t max_trace_mb;         /* --max-trace-mb: a trace file's size past which its
                                   * events are left out and counted; 0 = no limit */
+  uint32_t max_memory_mb;        /* --max-memory-mb: the one budget of all sessions' events
+                                  * and connections' frames; 0 = cpd_budget_default() */
   const char *pyroscope_url;     /* --pyroscope: push each pprof there */
   const char *pyroscope_tenant;  /* --pyroscope-tenant: X-Scope-OrgID */
   const char *pyroscope_basic_auth; /* "user:password" (from a file or the environment) */

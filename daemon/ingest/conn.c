@@ -63,6 +63,8 @@ void cpd_conn_close(struct cpd_conn *c)
   close(c->fd);
   c->fd = -1;
   cp__frame_reader_free(&c->reader);
+  cpd_budget_give(&e->budget, c->held);
+  c->held = 0;
   /* A profile whose requester went away (ceoprof killed) ends: its files are still written. */
   for (struct cpd_target *t = e->targets; t; t = t->next) {
     if (t->detacher == c)
@@ -209,6 +211,22 @@ static int conn_frames(struct cpd_conn *c)
   }
 }
 
+/* Takes what C's reader buffer grew by from the engine's budget, or gives back what it
+ * shrank by. 0, or -ENOMEM when its growth does not fit. */
+static int conn_hold(struct cpd_conn *c)
+{
+  uint64_t now = c->reader.cap;
+
+  if (now > c->held) {
+    if (cpd_budget_take(&c->engine->budget, now - c->held, "a client's frame") < 0)
+      return -ENOMEM;
+  } else {
+    cpd_budget_give(&c->engine->budget, c->held - now);
+  }
+  c->held = now;
+  return 0;
+}
+
 /* Stops reading C until the next second: the socket fills, the client's sends time out. */
 static void conn_throttle(struct cpd_conn *c, int on)
 {
@@ -245,6 +263,10 @@ void cpd_conn_read(struct cpd_conn *c)
 
     if (!space) {
       conn_drop(c, "out of memory");
+      return;
+    }
+    if (conn_hold(c) < 0) {
+      conn_drop(c, "its partial frame is over the daemon's memory budget");
       return;
     }
     n = recv(c->fd, space, 65536, MSG_DONTWAIT);

@@ -381,6 +381,10 @@ static void status(struct cpd_conn *c)
   st.push_labels_folded = ps.labels_folded;
   st.push_values_folded = ps.values_folded;
   st.trace_left_out = e->stats.trace_left_out;
+  st.memory_limit = e->budget.limit;
+  st.memory_used = e->budget.used;
+  st.memory_peak = e->budget.peak;
+  st.memory_refusals = e->budget.refusals;
   st.window_s = (uint32_t)e->cfg.window_s;
   st.output_dir = (char *)(e->cfg.output_dir ? e->cfg.output_dir : "");
   st.auto_attach = e->cfg.auto_attach;

@@ -66,6 +66,7 @@ struct cpd_session *cpd_session_get(struct cpd_engine *e, uint32_t pid, uint32_t
   s = cpd_session_new(pid, uid, cpd_now_ns());
   if (!s)
     return NULL;
+  s->budget = &e->budget;
   s->next = e->sessions;
   e->sessions = s;
   return s;
@@ -335,6 +336,8 @@ static int engine_init(struct cpd_engine *e)
   struct rlimit nofile;
   int rc;
 
+  e->budget.limit = e->cfg.max_memory_mb ? (uint64_t)e->cfg.max_memory_mb << 20
+                                         : cpd_budget_default();
   /* Every descriptor the system allows: clients, perf events and rings. */
   if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
     nofile.rlim_cur = nofile.rlim_max;

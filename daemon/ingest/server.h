@@ -10,6 +10,7 @@
 
 #include "engine.h"
 #include "frame.h"
+#include "model/budget.h"
 #include "model/session.h"
 #include "target/target.h"
 #include "watch.h"
@@ -35,6 +36,7 @@ struct cpd_conn {
   uint64_t rate_bytes;           /* bytes read in it */
   int throttled;                 /* over CPD_CONN_BYTES_PER_S: not read until the next second */
   uint64_t partial_ms;           /* since when part of a frame waits for the rest, 0: none */
+  uint64_t held;                 /* bytes of its reader taken from the engine's budget */
   struct cpd_conn *next;
 };
 
@@ -53,6 +55,7 @@ struct cpd_engine {
   struct cpd_conn *conns;        /* open connections */
   struct cpd_conn *closed;       /* closed in this turn of the loop, freed after it */
   struct cpd_session *sessions;  /* open sessions, one per process */
+  struct cpd_budget budget;      /* the memory all sessions and connections hold */
   struct cpd_target *targets;    /* processes being sampled */
   uint64_t started_ms;           /* CLOCK_MONOTONIC ms at start */
   int stop;                      /* a signal's number, or -1 for the duration: the loop exits */

@@ -44,6 +44,7 @@ void cpd_session_free(struct cpd_session *s)
     free(s->threads[i].worker_name);
   free(s->threads);
   free(s->events);
+  cpd_budget_give(s->budget, (uint64_t)s->events_cap * sizeof(*s->events));
   free(s->drops);
   free(s->tidmap);
   free(s->service);
@@ -437,6 +438,27 @@ static int event_needs_name(uint32_t kind)
          kind == CEOPROF__WIRE__EVENT_KIND__EVENT_TASK_FIELD;
 }
 
+int cpd_session_reserve_events(struct cpd_session *s, size_t want)
+{
+  size_t cap = s->events_cap ? s->events_cap : 64;
+  struct cpd_event *p;
+
+  while (cap < want)
+    cap *= 2;
+  if (cap <= s->events_cap)
+    return 0;
+  if (cpd_budget_take(s->budget, (uint64_t)(cap - s->events_cap) * sizeof(*p), "task events") < 0)
+    return -ENOMEM;
+  p = realloc(s->events, cap * sizeof(*p));
+  if (!p) {
+    cpd_budget_give(s->budget, (uint64_t)(cap - s->events_cap) * sizeof(*p));
+    return -ENOMEM;
+  }
+  s->events = p;
+  s->events_cap = cap;
+  return 0;
+}
+
 /* Appends the events of one run of thread RUN->tid, each checked and counted. */
 static void apply_run(struct cpd_session *s, const Ceoprof__Wire__EventRun *run)
 {
@@ -459,7 +481,7 @@ static void apply_run(struct cpd_session *s, const Ceoprof__Wire__EventRun *run)
 
     if (want > CPD_MAX_EVENTS)
       want = CPD_MAX_EVENTS;
-    cpd_reserve(&s->events, &s->events_cap, want, sizeof(*s->events));  /* else: counted below */
+    cpd_session_reserve_events(s, want);  /* else: counted below */
   }
   cp__evrun_iter_init(&it, run);
   while (cp__evrun_next(&it, &e) > 0) {

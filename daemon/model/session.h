@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "ceoprof.pb-c.h"
+#include "model/budget.h"
 #include "model/clocksync.h"
 
 #define CPD_MAX_STRING_ID (1u << 16)  /* larger string ids are refused (the client's table holds 4096) */
@@ -54,7 +55,8 @@ struct cpd_rejects {
   uint64_t strings;           /* string definitions with id 0 or too large */
   uint64_t strings_repaired;  /* strings with invalid UTF-8 (replaced by '?') or too long (cut) */
   uint64_t threads_quota;     /* events and workers for threads beyond CPD_MAX_THREADS */
-  uint64_t events_quota;      /* events beyond CPD_MAX_EVENTS held */
+  uint64_t events_quota;      /* events beyond CPD_MAX_EVENTS held, or past the daemon's
+                                 memory budget */
 };
 
 struct cpd_session {
@@ -69,7 +71,8 @@ struct cpd_session {
   char **strings;               /* by id; NULL where undefined */
   size_t nstrings;
   struct cpd_event *events;
-  size_t nevents, events_cap;
+  size_t nevents, events_cap;   /* events_cap is taken from BUDGET */
+  struct cpd_budget *budget;    /* the daemon's; NULL: none */
   uint64_t next_seq;
   struct cpd_thread *threads;
   size_t nthreads, threads_cap;
@@ -97,6 +100,9 @@ struct cpd_session {
 
 struct cpd_session *cpd_session_new(uint32_t pid, uint32_t uid, uint64_t now_mono_ns);
 void cpd_session_free(struct cpd_session *s);
+
+/* Makes room for WANT events in all, taking it from the session's budget. 0 or -ENOMEM. */
+int cpd_session_reserve_events(struct cpd_session *s, size_t want);
 
 /* Applies one decoded frame from a client of this session. 0, or -errno for a frame out of place. */
 int cpd_session_hello(struct cpd_session *s, const Ceoprof__Wire__Hello *h);

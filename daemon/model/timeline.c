@@ -35,13 +35,20 @@ struct builder {
   size_t npending, pending_cap;
 };
 
+/* An event's place in the replay: its time, then its arrival (its index in the session's
+ * array, which is in arrival order: seq follows it). 16 bytes, not a copy of the event. */
+struct ev_key {
+  uint64_t ts;
+  uint64_t idx;
+};
+
 static int cmp_events(const void *a, const void *b)
 {
-  const struct cpd_event *x = a, *y = b;
+  const struct ev_key *x = a, *y = b;
 
   if (x->ts != y->ts)
     return x->ts < y->ts ? -1 : 1;
-  return x->seq < y->seq ? -1 : x->seq > y->seq;
+  return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
 static struct thread_stack *stack_of(struct builder *b, uint32_t tid)
@@ -310,7 +317,7 @@ static int build(struct cpd_timeline *tl, const struct cpd_session *s, uint64_t 
                  uint64_t end_ns)
 {
   struct builder b = { .tl = tl, .s = s };
-  struct cpd_event *ev = NULL;
+  struct ev_key *ev = NULL;
   size_t stacks_cap = 0, nev = 0;
   int rc = 0;
 
@@ -325,12 +332,15 @@ static int build(struct cpd_timeline *tl, const struct cpd_session *s, uint64_t 
 
     if (ts >= cut_ns)
       continue;
-    ev[nev] = s->events[i];
-    ev[nev++].ts = ts;
+    ev[nev].ts = ts;
+    ev[nev++].idx = i;
   }
   cpd_qsort(ev, nev, sizeof(*ev), cmp_events);
   for (size_t i = 0; i < nev && rc == 0; i++) {
-    const struct cpd_event *e = &ev[i];
+    struct cpd_event ecopy = s->events[ev[i].idx];
+    const struct cpd_event *e = &ecopy;
+
+    ecopy.ts = ev[i].ts;
 
     if (!stack_of(&b, e->tid)) {
       if (cpd_grow(&b.stacks, &stacks_cap, b.nstacks, sizeof(*b.stacks)) < 0) {
@@ -463,7 +473,7 @@ int cpd_session_cut(struct cpd_session *s, const struct cpd_timeline *tl, uint64
     keep += cpd_session_event_time(s, &s->events[i]) >= cut_ns;
   if ((nopen && !(open = malloc(nopen * sizeof(*open)))) ||
       (ncarry && !(ev = malloc(ncarry * sizeof(*ev)))) ||
-      cpd_reserve(&s->events, &s->events_cap, keep + ncarry, sizeof(*s->events)) < 0) {
+      cpd_session_reserve_events(s, keep + ncarry) < 0) {
     free(open);
     free(ev);
     return -ENOMEM;
