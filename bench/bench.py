@@ -11,6 +11,10 @@ Six sections, each printed as a Markdown table on stdout (progress goes to stder
   offcpu    a switch-heavy target bare, under ceoprofd with the perf tracepoint and with the
             BPF helper (when built --with-libbpf), and under perf record -e sched:sched_switch
   output    file sizes against perf.data for one capture, and time from stop to files written
+  events    the event path at a task runtime's rate (bench/pool, ~80k tasks/s): throughput
+            bare and under ceoprofd --no-sampling, the flusher's and the daemon's CPU per
+            event, trace bytes per task, time from the target's end to the files, and the
+            daemon's RSS sampled over a long session (with and without sampling)
   runtime   task runtimes (bench/pool): a queue-fed pool of 8 workers with ~15 us tasks and a
             lock-heavy case, bare / ceoprofd (defaults) / perf record -g -p / perf record -g -a,
             alternating in each run; the profile's CPU against the process's user+sys; and
@@ -19,7 +23,7 @@ Six sections, each printed as a Markdown table on stdout (progress goes to stder
 Every figure is the median of REPS runs; every comparison (slowdown, ratio) is computed within
 one run and then the median is taken. Run from the build directory, as root (perf_event_open
 on another process, perf record, lttng-sessiond).
-Usage: bench/bench.py [--reps N] [--sections client,slowdown,daemon,dwarf,offcpu,output,runtime]
+Usage: bench/bench.py [--reps N] [--sections client,slowdown,daemon,dwarf,offcpu,output,events,runtime]
                       [--quick]
 """
 import argparse
@@ -646,6 +650,120 @@ class Bench:
                 res[k] = float(v)
         return res
 
+    def run_events(self, secs, profiler, extra=(), rss_every=None):
+        """bench/pool for SECS at full rate, bare (PROFILER False) or under ceoprofd --pid
+        with EXTRA options: the workload's figures, the flusher's and the daemon's CPU per
+        event, the daemon's RSS every RSS_EVERY s, the time from the target's end to the
+        daemon's, and the trace's size."""
+        out, sock = self.path("pool.out"), self.path("s.sock")
+        env = dict(os.environ, CEOPROF_SOCKET=sock)
+        with open(out, "w") as f:
+            p = subprocess.Popen(["./bench/pool", "pool", str(secs), "8", "15"], stdout=f, env=env)
+        time.sleep(0.05)
+        prof, prefix, rss = None, self.path("ev"), []
+        if profiler:
+            prof = Child(["./ceoprofd", "--pid", str(p.pid), "-o", prefix, "--socket", sock] +
+                         list(extra), self.path("cpd.out"))
+        t0 = time.monotonic()
+        while p.poll() is None:
+            if prof and rss_every:
+                try:
+                    with open(f"/proc/{prof.p.pid}/status") as f:
+                        m = re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M)
+                    rss.append((time.monotonic() - t0, int(m.group(1))))
+                except (OSError, AttributeError):
+                    pass
+            time.sleep(rss_every or 0.02)
+        t_end = time.monotonic()
+        res = {"rss": rss}
+        with open(out) as f:
+            for line in f:
+                k, v = line.split()
+                res[k] = float(v)
+        if res.get("flusher_cpu_s") is not None and res.get("events_sent"):
+            res["flusher_ns"] = 1e9 * res["flusher_cpu_s"] / res["events_sent"]
+        if prof:
+            prof.wait()
+            res["stop_s"] = prof.exit_s - t_end
+            res["peak_mib"] = prof.peak_mib
+            m = re.search(r"\((\d+) ns per task event, ([0-9.]+) s of it writing\)", prof.text)
+            if m:
+                res["daemon_ns"] = float(m.group(1))
+            m = (re.search(r"\(pid \d+, (\d+) tasks, (\d+) events", prof.text) or
+                 re.search(r"workers \d+, tasks (\d+)", prof.text))
+            tasks = int(m.group(1)) if m else 0
+            w = re.search(r"\(\d+(?:\.\d+)? (?:ns per task event|us per sample), ([0-9.]+) s of it writing", prof.text)
+            if w and tasks:
+                res["write_ns_task"] = 1e9 * float(w.group(1)) / tasks
+            if os.path.exists(prefix + ".trace.json") and tasks:
+                res["trace_b_task"] = os.path.getsize(prefix + ".trace.json") / tasks
+            res["tasks"] = tasks
+            res["text"] = prof.text
+        return res
+
+    @staticmethod
+    def slope_kib_s(points, after_s):
+        pts = [(t, v) for t, v in points if t >= after_s]
+        if len(pts) < 3:
+            return None
+        mt = sum(t for t, _ in pts) / len(pts)
+        mv = sum(v for _, v in pts) / len(pts)
+        den = sum((t - mt) ** 2 for t, _ in pts)
+        return sum((t - mt) * (v - mv) for t, v in pts) / den if den else None
+
+    def section_events(self):
+        reps, secs = self.args.reps, (2 if self.args.quick else 5)
+        long_s = 15 if self.args.quick else 60
+        print(f"### The event path: `bench/pool` (8 workers, ~15 µs tasks, ~80k tasks/s, "
+              f"{secs} s), bare and under `ceoprofd --pid --no-sampling` (median of {reps} "
+              f"runs, alternating)")
+        print()
+        runs = {"bare": [], "ceoprofd": []}
+        for rep in range(reps):
+            log(f"events: run {rep + 1}/{reps}")
+            bare = self.run_events(secs, False)
+            r = self.run_events(secs, True, ["--no-sampling"])
+            r["of_bare"] = 100 * r["ops_per_sec"] / bare["ops_per_sec"]
+            runs["bare"].append(bare)
+            runs["ceoprofd"].append(r)
+        med = lambda name, k: median([x.get(k) for x in runs[name]])
+        print("| | tasks/s | of bare | flusher ns/event | daemon ns/event (ingest) | "
+              "daemon ns/task (trace writing) | trace bytes/task | files after the target ended |")
+        print("|---|---|---|---|---|---|---|---|")
+        print(f"| bare (libceoprof, no daemon) | {fmt(med('bare', 'ops_per_sec'), '{:.0f}')} | - | "
+              f"{fmt(med('bare', 'flusher_ns'), '{:.1f}')} | - | - | - | - |")
+        print(f"| ceoprofd --no-sampling | {fmt(med('ceoprofd', 'ops_per_sec'), '{:.0f}')} | "
+              f"{fmt(med('ceoprofd', 'of_bare'), '{:.1f}%')} | {fmt(med('ceoprofd', 'flusher_ns'), '{:.1f}')} | "
+              f"{fmt(med('ceoprofd', 'daemon_ns'), '{:.0f}')} | {fmt(med('ceoprofd', 'write_ns_task'), '{:.0f}')} | "
+              f"{fmt(med('ceoprofd', 'trace_b_task'), '{:.0f}')} | {fmt(med('ceoprofd', 'stop_s'), '{:.3f} s')} |")
+        print()
+        print(f"| a {long_s} s session | tasks | daemon RSS after 5 s | at the end | slope after 5 s | "
+              f"peak RSS | files after the target ended |")
+        print("|---|---|---|---|---|---|---|")
+        longs = {}
+        for name, extra in (("--no-sampling", ["--no-sampling"]), ("defaults (99 Hz, BPF)", [])):
+            log(f"events: a {long_s} s session, {name}")
+            r = self.run_events(long_s, True, extra, rss_every=1.0)
+            longs[name] = r
+            pts = r["rss"]
+            early = next((v for t, v in pts if t >= 5), None)
+            slope = self.slope_kib_s(pts, 5)
+            print(f"| {name} | {r.get('tasks', 0)} | {fmt(early and early / 1024, '{:.1f} MiB')} | "
+                  f"{fmt(pts and pts[-1][1] / 1024, '{:.1f} MiB')} | {fmt(slope, '{:+.1f} KiB/s')} | "
+                  f"{fmt(r.get('peak_mib'), '{:.1f} MiB')} | {fmt(r.get('stop_s'), '{:.3f} s')} |")
+        print()
+        ns = longs["--no-sampling"]
+        slope = self.slope_kib_s(ns["rss"], 5)
+        print(f"Targets: --no-sampling at least 98.5% of bare: "
+              f"{'met' if (med('ceoprofd', 'of_bare') or 0) >= 98.5 else 'NOT met'} "
+              f"({fmt(med('ceoprofd', 'of_bare'), '{:.1f}%')}); daemon at most 100 ns per event: "
+              f"{'met' if (med('ceoprofd', 'daemon_ns') or 1e9) <= 100 else 'NOT met'}; flusher at "
+              f"most 50 ns per event: {'met' if (med('ceoprofd', 'flusher_ns') or 1e9) <= 50 else 'NOT met'}; "
+              f"{long_s} s session peak RSS under 64 MiB with a flat slope: "
+              f"{'met' if ns.get('peak_mib', 1e9) < 64 and slope is not None and abs(slope) < 64 else 'NOT met'}; "
+              f"files within 1 s of the end: {'met' if (ns.get('stop_s') or 1e9) <= 1 else 'NOT met'}.")
+        print()
+
     def section_runtime(self):
         reps, secs = self.args.reps, (2 if self.args.quick else 5)
         loads = [("pool: 8 workers, ~15 µs tasks, a 16-slot mutex+condvar queue",
@@ -750,7 +868,7 @@ class Bench:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--sections", default="client,slowdown,daemon,dwarf,offcpu,output,runtime")
+    ap.add_argument("--sections", default="client,slowdown,daemon,dwarf,offcpu,output,events,runtime")
     ap.add_argument("--quick", action="store_true", help="shorter runs, for a smoke test")
     args = ap.parse_args()
     for s in args.sections.split(","):
