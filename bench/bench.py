@@ -664,24 +664,25 @@ class Bench:
         if profiler:
             prof = Child(["./ceoprofd", "--pid", str(p.pid), "-o", prefix, "--socket", sock] +
                          list(extra), self.path("cpd.out"))
-        t0 = time.monotonic()
+        t0 = last = time.monotonic()
         while p.poll() is None:
-            if prof and rss_every:
+            time.sleep(0.01)
+            if prof and rss_every and time.monotonic() - last >= rss_every:
+                last = time.monotonic()
                 try:
                     with open(f"/proc/{prof.p.pid}/status") as f:
                         m = re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M)
                     rss.append((time.monotonic() - t0, int(m.group(1))))
                 except (OSError, AttributeError):
                     pass
-            time.sleep(rss_every or 0.02)
         t_end = time.monotonic()
         res = {"rss": rss}
         with open(out) as f:
             for line in f:
                 k, v = line.split()
                 res[k] = float(v)
-        if res.get("flusher_cpu_s") is not None and res.get("events_sent"):
-            res["flusher_ns"] = 1e9 * res["flusher_cpu_s"] / res["events_sent"]
+        if res.get("flusher_cpu_s") is not None and res.get("events_recorded"):
+            res["flusher_ns"] = 1e9 * res["flusher_cpu_s"] / res["events_recorded"]
         if prof:
             prof.wait()
             res["stop_s"] = prof.exit_s - t_end
@@ -727,7 +728,7 @@ class Bench:
             runs["bare"].append(bare)
             runs["ceoprofd"].append(r)
         med = lambda name, k: median([x.get(k) for x in runs[name]])
-        print("| | tasks/s | of bare | flusher ns/event | daemon ns/event (ingest) | "
+        print("| | tasks/s | of bare | flusher ns/event handled | daemon ns/event (ingest) | "
               "daemon ns/task (trace writing) | trace bytes/task | files after the target ended |")
         print("|---|---|---|---|---|---|---|---|")
         print(f"| bare (libceoprof, no daemon) | {fmt(med('bare', 'ops_per_sec'), '{:.0f}')} | - | "

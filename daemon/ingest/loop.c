@@ -382,10 +382,10 @@ int cpd_engine_start(struct cpd_engine **out, const struct cpd_config *cfg)
   *out = NULL;
   if (!e)
     return -ENOMEM;
-  /* The arrays of a segment (events, spans, a timeline's copy) are megabytes, made and
-   * freed twice a second: from mmap, so that freeing gives the memory back at once, not
-   * to a heap that glibc's sliding threshold would let them fragment and grow. */
-  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  /* Arrays past 8 MiB (a window's events, its timeline) come from mmap, so that freeing
+   * them gives the memory back at once: a fixed threshold, not glibc's sliding one, which
+   * let such arrays, made and freed every segment, fragment the heap and grow it. */
+  mallopt(M_MMAP_THRESHOLD, 8 << 20);
   e->cfg = *cfg;
   e->env.cfg = &e->cfg;
   e->env.stats = &e->stats;

@@ -35,7 +35,17 @@ void cpd_json_str(FILE *f, const char *str)
 
   putc('"', f);
   while (*s) {
-    int n = utf8_len(s);
+    const unsigned char *run = s;
+    int n;
+
+    /* Printable ASCII other than the two escaped: written as one run. */
+    while (*s >= 0x20 && *s < 0x7f && *s != '"' && *s != '\\')
+      s++;
+    if (s > run)
+      fwrite_unlocked(run, 1, (size_t)(s - run), f);
+    if (!*s)
+      break;
+    n = utf8_len(s);
 
     if (n == 0) {
       fputs("\xef\xbf\xbd", f);
@@ -84,6 +94,16 @@ void cpd_json_u64(FILE *f, uint64_t v)
     v /= 10;
   } while (v);
   fwrite_unlocked(buf + i, 1, sizeof(buf) - i, f);  /* the file is one thread's */
+}
+
+void cpd_json_i64(FILE *f, int64_t v)
+{
+  if (v < 0) {
+    putc('-', f);
+    cpd_json_u64(f, (uint64_t)0 - (uint64_t)v);
+    return;
+  }
+  cpd_json_u64(f, (uint64_t)v);
 }
 
 void cpd_json_us(FILE *f, uint64_t ns)

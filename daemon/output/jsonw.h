@@ -11,5 +11,7 @@ void cpd_json_str(FILE *f, const char *s);
 void cpd_json_us(FILE *f, uint64_t ns);
 /* Writes V in decimal; much cheaper than fprintf for the trace's long arrays of numbers. */
 void cpd_json_u64(FILE *f, uint64_t v);
+/* The same for a signed V. */
+void cpd_json_i64(FILE *f, int64_t v);
 
 #endif

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,8 +34,14 @@ static const char *name_of(const struct cpd_session *s, uint32_t id)
  * Chrome's own "__metadata"). */
 static void head(FILE *f, const char *ph, uint32_t pid, uint32_t tid)
 {
-  fprintf(f, ",\n{\"ph\":\"%s\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 "%s", ph, pid, tid,
-          strcmp(ph, "M") == 0 ? ",\"cat\":\"__metadata\"" : "");
+  fputs(",\n{\"ph\":\"", f);
+  fputs(ph, f);
+  fputs("\",\"pid\":", f);
+  cpd_json_u64(f, pid);
+  fputs(",\"tid\":", f);
+  cpd_json_u64(f, tid);
+  if (ph[0] == 'M' && !ph[1])
+    fputs(",\"cat\":\"__metadata\"", f);
 }
 
 static void write_metadata(FILE *f, const struct cpd_trace_out *w, const struct cpd_session *s,
@@ -134,13 +141,15 @@ static void write_span(FILE *f, const struct cpd_session *s, const struct cpd_ti
   cpd_json_us(f, sp->end - sp->begin);
   fputs(",\"cat\":\"task\",\"name\":", f);
   cpd_json_str(f, name_of(s, sp->name_id));
-  fprintf(f, ",\"args\":{\"task_id\":%" PRIu64, sp->task_id);
+  fputs(",\"args\":{\"task_id\":", f);
+  cpd_json_u64(f, sp->task_id);
   for (uint32_t i = 0; i < sp->nfields; i++) {
     const struct cpd_field *fl = &tl->fields[sp->first_field + i];
 
     putc(',', f);
     cpd_json_str(f, name_of(s, fl->key));
-    fprintf(f, ":%" PRId64, fl->value);
+    putc(':', f);
+    cpd_json_i64(f, fl->value);
   }
   if (sp->has_span == 1)
     fprintf(f, ",\"trace_id\":\"%016" PRIx64 "%016" PRIx64 "\",\"span_id\":\"%016" PRIx64 "\"",
@@ -300,6 +309,7 @@ int cpd_trace_open(struct cpd_trace_out *w, const char *path, const struct cpd_s
   w->buf = malloc(TRACE_BUF);
   if (w->buf)
     setvbuf(w->f, w->buf, _IOFBF, TRACE_BUF);
+  __fsetlocking(w->f, FSETLOCKING_BYCALLER);  /* one thread writes it: no lock per call */
   write_head(w->f, s);
   return 0;
 }
