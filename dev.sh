@@ -25,6 +25,23 @@ install_missing() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 }
 
+# The viewers the tests load traces in: Debian's chromium, speedscope from npm.
+install_viewers() {
+  command -v chromium >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 &&
+    [ -f "$(npm root -g)/speedscope/dist/release/index.html" ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "dev.sh: the speedscope test needs chromium and speedscope (apt-get install chromium npm;" \
+         "npm install -g speedscope); it skips without them" >&2
+    return 0
+  fi
+  command -v chromium >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || {
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium \
+      $(command -v npm >/dev/null 2>&1 || echo npm) >/dev/null
+  }
+  npm install -g --no-audit --no-fund speedscope@1.25.0 >/dev/null
+}
+
 build() {
   [ -x configure ] || ./autogen.sh
   [ -f Makefile ] || ./configure ${CONFIGURE_FLAGS:-}
@@ -45,6 +62,7 @@ case "${1:-}" in
     ;;
   test)
     install_missing
+    install_viewers
     build
     make -j"$(nproc)" check || { cat test-suite.log 2>/dev/null | tail -400; exit 1; }
     ;;

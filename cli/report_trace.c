@@ -62,34 +62,63 @@ json_object *cpc_trace_read(const char *path, json_object **events)
   return root;
 }
 
+/* The ts of each async end ("e", cat task) by its id: where a task that moved ended. */
+static json_object *async_ends(json_object *events)
+{
+  json_object *ends = json_object_new_object(), *v, *id, *ts;
+  size_t nev = json_object_array_length(events);
+
+  for (size_t i = 0; ends && i < nev; i++) {
+    json_object *e = json_object_array_get_idx(events, i);
+
+    if (json_object_object_get_ex(e, "ph", &v) && strcmp(json_object_get_string(v), "e") == 0 &&
+        json_object_object_get_ex(e, "cat", &v) && strcmp(json_object_get_string(v), "task") == 0 &&
+        json_object_object_get_ex(e, "id", &id) && json_object_object_get_ex(e, "ts", &ts))
+      json_object_object_add(ends, json_object_get_string(id), json_object_get(ts));
+  }
+  return ends;
+}
+
 int cpc_report_trace(const char *path, int top)
 {
-  json_object *events, *v, *root = cpc_trace_read(path, &events);
+  json_object *events, *v, *root = cpc_trace_read(path, &events), *ends;
   struct task_stats *st = NULL;
   size_t nst = 0, cap = 0, nev, unfinished = 0;
   int rc = 0;
 
   if (!root)
     return 1;
+  ends = async_ends(events);
   nev = json_object_array_length(events);
   for (size_t i = 0; i < nev; i++) {
-    json_object *e = json_object_array_get_idx(events, i), *args, *x;
-    const char *name;
+    json_object *e = json_object_array_get_idx(events, i), *args, *x, *id, *end;
+    const char *name, *ph;
     double dur;
     size_t k;
 
-    if (!json_object_object_get_ex(e, "ph", &v) || strcmp(json_object_get_string(v), "X") != 0 ||
+    /* A task: a complete slice, or an async one (a task that moved threads) that ends in
+     * the "e" of its id. */
+    if (!json_object_object_get_ex(e, "ph", &v))
+      continue;
+    ph = json_object_get_string(v);
+    if ((strcmp(ph, "X") != 0 && strcmp(ph, "b") != 0) ||
         !json_object_object_get_ex(e, "cat", &v) || strcmp(json_object_get_string(v), "task") != 0 ||
         !json_object_object_get_ex(e, "name", &v))
       continue;
     name = json_object_get_string(v);
     if (json_object_object_get_ex(e, "args", &args)) {
       if (json_object_object_get_ex(args, "began_on_tid", &x))
-        continue;  /* the end marker of a task that moved, not a task */
+        continue;  /* the end marker of a task that moved (older files), not a task */
       if (json_object_object_get_ex(args, "unfinished", &x) && json_object_get_boolean(x))
         unfinished++;
     }
-    dur = json_object_object_get_ex(e, "dur", &x) ? json_object_get_double(x) : 0;
+    if (ph[0] == 'b')
+      dur = ends && json_object_object_get_ex(e, "id", &id) &&
+                    json_object_object_get_ex(ends, json_object_get_string(id), &end) &&
+                    json_object_object_get_ex(e, "ts", &x)
+                ? json_object_get_double(end) - json_object_get_double(x) : 0;
+    else
+      dur = json_object_object_get_ex(e, "dur", &x) ? json_object_get_double(x) : 0;
     for (k = 0; k < nst && strcmp(st[k].name, name) != 0; k++)
       ;
     if (k == nst) {
@@ -127,6 +156,7 @@ out:
   for (size_t k = 0; k < nst; k++)
     free(st[k].durs);
   free(st);
+  json_object_put(ends);
   json_object_put(root);
   if (rc)
     fprintf(stderr, "ceoprof report: out of memory\n");

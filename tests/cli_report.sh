@@ -70,9 +70,13 @@ $PYTHON3 - "$WORK/r.trace.json" "$WORK/trace.txt" <<'PY' || die "trace report is
 import json, math, sys
 ev = json.load(open(sys.argv[1]))["traceEvents"]
 d = {}
+# Tasks: complete slices, and async ones (tasks that moved threads) closed by their "e".
+ends = {e["id"]: e["ts"] for e in ev if e.get("ph") == "e" and e.get("cat") == "task"}
 for e in ev:
-    if e.get("ph") == "X" and e.get("cat") == "task" and "began_on_tid" not in e["args"]:
+    if e.get("ph") == "X" and e.get("cat") == "task":
         d.setdefault(e["name"], []).append(e["dur"])
+    elif e.get("ph") == "b" and e.get("cat") == "task":
+        d.setdefault(e["name"], []).append(ends[e["id"]] - e["ts"])
 rows = {l.split()[0]: l.split() for l in open(sys.argv[2]).readlines()[3:]}
 def us(s):
     for suf, m in (("ms", 1e3), ("us", 1), ("s", 1e6)):

@@ -85,11 +85,13 @@ spans = {}
 for w in wins:
     start, end = w["time_nanos"], w["time_nanos"] + w["duration_nanos"]
     d = json.load(open(w["trace"]))
+    ends = {e["id"]: e["ts"] for e in d["traceEvents"] if e.get("ph") == "e" and e.get("cat") == "task"}
     for e in d["traceEvents"]:
-        if e.get("ph") != "X" or e.get("cat") != "task" or "began_on_tid" in e["args"]:
+        if e.get("cat") != "task" or e.get("ph") not in ("X", "b"):
             continue
-        spans.setdefault(e["args"]["task_id"], []).append((e["ts"], e["ts"] + e["dur"]))
-    w["nspans"] = sum(1 for e in d["traceEvents"] if e.get("ph") == "X" and e.get("cat") == "task")
+        end = e["ts"] + e["dur"] if e["ph"] == "X" else ends[e["id"]]
+        spans.setdefault(e["args"]["task_id"], []).append((e["ts"], end))
+    w["nspans"] = sum(1 for e in d["traceEvents"] if e.get("ph") in ("X", "b") and e.get("cat") == "task")
 split = 0
 for tid, ss in spans.items():
     ss.sort()

@@ -49,7 +49,7 @@ grep -q burn_a "$WORK/top.txt" || die "the written profile lacks the workload's 
 $PYTHON3 - "$WORK/small/cpuworkload-$wpid.trace.json" <<'PY' || die "the trace written late is incomplete"
 import json, sys
 d = json.load(open(sys.argv[1]))
-spans = [e for e in d["traceEvents"] if e["ph"] == "X" and e.get("cat") == "task" and "began_on_tid" not in e["args"]]
+spans = [e for e in d["traceEvents"] if e["ph"] in ("X", "b") and e.get("cat") == "task"]
 names = {}
 for e in spans:
     names[e["name"]] = names.get(e["name"], 0) + 1

@@ -38,8 +38,11 @@ md = d["metadata"]
 # task the client ran is a span (when the client itself dropped nothing).
 assert md["events_received"] == sent, (md["events_received"], sent)
 assert md["drops"]["trace_events_over_limit"] == 0, md["drops"]
-spans = [e for e in d["traceEvents"] if e["ph"] == "X" and e.get("cat") == "task"
-         and "began_on_tid" not in e["args"]]
+ends = {e["id"]: e for e in d["traceEvents"] if e["ph"] == "e" and e.get("cat") == "task"}
+spans = [e for e in d["traceEvents"] if e["ph"] in ("X", "b") and e.get("cat") == "task"]
+for e in spans:
+    if e["ph"] == "b":  # a task that moved threads: its end on the other thread
+        e["dur"] = ends[e["id"]]["ts"] - e["ts"]
 if dropped == 0:
     assert len(spans) == tasks == md["tasks"]["spans"], (len(spans), tasks, md["tasks"])
 # Every event received is in the file: two per task, and the sessions' two fields.
@@ -77,8 +80,7 @@ $PYTHON3 - "$WORK/capped.trace.json" <<'PY' || die "what the limit left out is n
 import json, sys
 d = json.load(open(sys.argv[1]))
 md = d["metadata"]
-spans = [e for e in d["traceEvents"] if e["ph"] == "X" and e.get("cat") == "task"
-         and "began_on_tid" not in e["args"]]
+spans = [e for e in d["traceEvents"] if e["ph"] in ("X", "b") and e.get("cat") == "task"]
 fields = sum(1 for e in spans if e["name"] == "session")
 left = md["drops"]["trace_events_over_limit"]
 assert left > 0, md["drops"]

@@ -32,11 +32,15 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 md = d["metadata"]
 thr = md["drops"]["client_threshold_filtered"]
-spans = [e for e in d["traceEvents"] if e["ph"] == "X" and e.get("cat") == "task" and "began_on_tid" not in e["args"]]
+spans = [e for e in d["traceEvents"] if e["ph"] == "X" and e.get("cat") == "task"]
+# The task that moved threads: an async slice, its end on the other thread.
+ends = {e["id"]: e for e in d["traceEvents"] if e["ph"] == "e" and e.get("cat") == "task"}
+moved = [e for e in d["traceEvents"] if e["ph"] == "b" and e.get("cat") == "task"]
 assert thr > 0, md["drops"]
 assert md["events_received"] + thr == int(sys.argv[2]), (md["events_received"], thr, sys.argv[2])
 assert all(e["dur"] >= 150 for e in spans), [e for e in spans if e["dur"] < 150][:3]
-assert sum(e["name"] == "moved" for e in spans) == 1
+assert [e["name"] for e in moved] == ["moved"], moved
+assert ends[moved[0]["id"]]["tid"] == moved[0]["args"]["ended_on_tid"] != moved[0]["tid"], moved
 print("threshold ok:", thr, "events filtered,", len(spans), "spans kept")
 PY
 

@@ -48,6 +48,7 @@ def main():
     used = set()
     spans = defaultdict(list)
     states = defaultdict(list)  # thread-state slices by lane
+    begins, async_ends = {}, {}  # async task slices by (pid, id)
     for e in evs:
         ph = e.get("ph")
         if ph is None or "pid" not in e or "tid" not in e:
@@ -77,6 +78,21 @@ def main():
                 spans[e["tid"]].append(e)
             if e.get("cat") == "thread_state":
                 states[e["tid"]].append(e)
+        # A task that moved threads: an async slice, "b" where it began, "e" (same id) where
+        # it ended; it is not on a lane, so it never crosses the lane's slices.
+        if ph in ("b", "e") and e.get("cat") == "task":
+            if "id" not in e:
+                fail(errors, f"async task event without an id: {e}")
+                continue
+            key = (e["pid"], e["id"])
+            if ph == "b":
+                if key in begins:
+                    fail(errors, f"two begins of async task {key}")
+                begins[key] = e
+            else:
+                if key in async_ends:
+                    fail(errors, f"two ends of async task {key}")
+                async_ends[key] = e
     for tid in sorted(used):
         if tid not in names:
             fail(errors, f"lane {tid} has events but no thread_name")
@@ -101,7 +117,16 @@ def main():
                 fail(errors, f"state lane {tid}: {a['name']} at {a['ts']} + {a['dur']} ends after "
                              f"{b['name']} begins at {b['ts']}")
                 break
+    for key, b in begins.items():
+        e = async_ends.get(key)
+        if e is None:
+            fail(errors, f"async task {b['name']} {key} never ends")
+        elif e["ts"] < b["ts"] or e.get("name") != b.get("name"):
+            fail(errors, f"async task {key}: end {e} does not close {b}")
+    for key in async_ends.keys() - begins.keys():
+        fail(errors, f"async task end {key} without its begin")
     counts = Counter(e["name"] for lst in spans.values() for e in lst)
+    counts.update(b["name"] for b in begins.values())
     lane_names = set(names.values())
     for tid, n in names.items():
         if re.search(r" \((tid|pid) \d+\)", n):
@@ -119,7 +144,8 @@ def main():
             fail(errors, f"{counts[n]} spans named {n}, expected at least {c}")
     for spec in args.field:
         n, k = spec.split(":", 1)
-        bad = [e for lst in spans.values() for e in lst if e["name"] == n and k not in e["args"]]
+        bad = [e for lst in list(spans.values()) + [list(begins.values())] for e in lst
+               if e["name"] == n and k not in e["args"]]
         if bad:
             fail(errors, f"{len(bad)} spans named {n} lack args.{k}")
     if args.zero_drops:

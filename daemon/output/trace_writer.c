@@ -131,16 +131,9 @@ static void write_lanes(FILE *f, const struct cpd_session *s, const struct cpd_t
   }
 }
 
-static void write_span(FILE *f, const struct cpd_session *s, const struct cpd_timeline *tl,
-                       const struct cpd_span *sp, uint64_t flow, const struct cpd_trace_extra *extra)
+static void write_span_args(FILE *f, const struct cpd_session *s, const struct cpd_timeline *tl,
+                            const struct cpd_span *sp)
 {
-  head(f, "X", s->pid, sp->tid);
-  fputs(",\"ts\":", f);
-  cpd_json_us(f, sp->begin);
-  fputs(",\"dur\":", f);
-  cpd_json_us(f, sp->end - sp->begin);
-  fputs(",\"cat\":\"task\",\"name\":", f);
-  cpd_json_str(f, name_of(s, sp->name_id));
   fputs(",\"args\":{\"task_id\":", f);
   cpd_json_u64(f, sp->task_id);
   for (uint32_t i = 0; i < sp->nfields; i++) {
@@ -156,29 +149,54 @@ static void write_span(FILE *f, const struct cpd_session *s, const struct cpd_ti
             sp->trace_hi, sp->trace_lo, sp->span_id);
   if (sp->unfinished)
     fputs(",\"unfinished\":true", f);
-  if (sp->end_tid != sp->tid)
+}
+
+/*
+ * A task that began and ended on one thread is a complete ("X") slice on its lane. A task
+ * that moved is an async slice ("b" on the thread it began on, "e" on the one it ended on,
+ * one id): on the lane it began on it could not be drawn, for that thread went on with other
+ * tasks after it left, which would cross it; Perfetto gives it a track of its own. A marker
+ * on the lane it ended on shows where.
+ */
+static void write_span(FILE *f, const struct cpd_session *s, const struct cpd_timeline *tl,
+                       const struct cpd_span *sp, uint64_t id, const struct cpd_trace_extra *extra)
+{
+  int moved = sp->end_tid != sp->tid;
+
+  head(f, moved ? "b" : "X", s->pid, sp->tid);
+  fputs(",\"ts\":", f);
+  cpd_json_us(f, sp->begin);
+  if (!moved) {
+    fputs(",\"dur\":", f);
+    cpd_json_us(f, sp->end - sp->begin);
+  }
+  fputs(",\"cat\":\"task\",\"name\":", f);
+  cpd_json_str(f, name_of(s, sp->name_id));
+  if (moved) {
+    fputs(",\"id\":\"0x", f);
+    fprintf(f, "%" PRIx64 "\"", id);
+  }
+  write_span_args(f, s, tl, sp);
+  if (moved)
     fprintf(f, ",\"ended_on_tid\":%" PRIu32, sp->end_tid);
   else if (extra && extra->span_args)
     extra->span_args(f, extra->arg, sp);
   fputs("}}", f);
-  if (sp->end_tid == sp->tid)
+  if (!moved)
     return;
-  /* A task that moved: a marker where it ended, and a flow arrow from its start to there. */
-  head(f, "X", s->pid, sp->end_tid);
+  head(f, "e", s->pid, sp->end_tid);
   fputs(",\"ts\":", f);
   cpd_json_us(f, sp->end);
-  fputs(",\"dur\":0,\"cat\":\"task\",\"name\":", f);
+  fputs(",\"cat\":\"task\",\"name\":", f);
   cpd_json_str(f, name_of(s, sp->name_id));
-  fprintf(f, ",\"args\":{\"task_id\":%" PRIu64 ",\"began_on_tid\":%" PRIu32 "}}", sp->task_id, sp->tid);
-  head(f, "s", s->pid, sp->tid);
-  fputs(",\"ts\":", f);
-  cpd_json_us(f, sp->begin);
-  fprintf(f, ",\"cat\":\"task_moved\",\"name\":\"moved\",\"id\":%" PRIu64 "}", flow);
-  head(f, "f", s->pid, sp->end_tid);
-  fputs(",\"ts\":", f);
+  fprintf(f, ",\"id\":\"0x%" PRIx64 "\"}", id);
+  head(f, "i", s->pid, sp->end_tid);
+  fputs(",\"s\":\"t\",\"ts\":", f);
   cpd_json_us(f, sp->end);
-  fprintf(f, ",\"bp\":\"e\",\"cat\":\"task_moved\",\"name\":\"moved\",\"id\":%" PRIu64 "}",
-          flow);
+  fputs(",\"cat\":\"task_moved\",\"name\":", f);
+  cpd_json_str(f, name_of(s, sp->name_id));
+  fprintf(f, ",\"args\":{\"task_id\":%" PRIu64 ",\"began_on_tid\":%" PRIu32 "}}", sp->task_id,
+          sp->tid);
 }
 
 static void write_head(FILE *f, const struct cpd_session *s)
