@@ -7,7 +7,7 @@ set -eu
 cd "$(dirname "$0")"
 
 DEPS="build-essential autoconf automake libtool pkg-config protobuf-c-compiler libprotobuf-c-dev
-check zlib1g-dev libelf-dev libdw-dev libunwind-dev libcurl4-openssl-dev libjson-c-dev python3 golang-go linux-perf
+check zlib1g-dev libelf-dev libdw-dev libunwind-dev libcurl4-openssl-dev libjson-c-dev python3 golang-go linux-perf protobuf-compiler
 clang valgrind liblttng-ust-dev lttng-tools bpftool libbpf-dev"
 
 install_missing() {

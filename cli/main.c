@@ -14,7 +14,8 @@ static const struct {
   { "attach", cpc_attach,
     "ceoprof attach PID [-F HZ] [-D SEC] [-o PREFIX] [-k] [-s SOCKET]\n"
     "  Profile a running process until Ctrl-C, --duration, or its exit; write PREFIX.pb.gz,\n"
-    "  PREFIX.offcpu.pb.gz and PREFIX.trace.json (default prefix: ./ceoprof-PID). Asks the\n"
+    "  PREFIX.offcpu.pb.gz, PREFIX.pftrace and PREFIX.trace.json (default prefix:\n"
+    "  ./ceoprof-PID). Asks the\n"
     "  running ceoprofd, or profiles directly when none runs.\n" },
   { "record", cpc_record,
     "ceoprof record [-F HZ] [-D SEC] [-o PREFIX] [-k] -- CMD [ARGS...]\n"
@@ -22,7 +23,7 @@ static const struct {
     "  and exit with CMD's exit status. Default prefix: ./ceoprof-PID.\n" },
   { "report", cpc_report,
     "ceoprof report FILE.pb.gz [--by function|worker|task|thread] [--top N]\n"
-    "ceoprof report FILE.trace.json [--top N]\n"
+    "ceoprof report FILE.pftrace|FILE.trace.json [--top N]\n"
     "ceoprof report FILE.trace.json --waits [--by task|worker] [--top N]\n"
     "  A profile as a table (flat and cumulative share, samples, CPU time), a trace's\n"
     "  task durations per task name (count, total, p50, p95, max), or where the tasks'\n"
@@ -49,7 +50,8 @@ static const char options[] =
   "Options of attach and record:\n"
   "  -F, --freq HZ          samples per second (default 99)\n"
   "  -D, --duration SEC     stop after SEC seconds\n"
-  "  -o, --output PREFIX    write PREFIX.pb.gz, PREFIX.offcpu.pb.gz and PREFIX.trace.json\n"
+  "  -o, --output PREFIX    write PREFIX.pb.gz, PREFIX.offcpu.pb.gz, PREFIX.pftrace and\n"
+  "                         PREFIX.trace.json\n"
   "  -k, --kernel           kernel stacks too\n"
   "  -g, --call-graph MODE  fp: frame pointers (the default); dwarf[,SIZE]: DWARF CFI over\n"
   "                         SIZE bytes of stack copied per sample (8192), for code built\n"

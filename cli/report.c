@@ -440,7 +440,7 @@ int cpc_report(int argc, char **argv)
     }
   }
   if (optind != argc - 1) {
-    fprintf(stderr, "ceoprof report: give one FILE.pb.gz or FILE.trace.json\n");
+    fprintf(stderr, "ceoprof report: give one FILE.pb.gz, FILE.trace.json or FILE.pftrace\n");
     return 2;
   }
   if (waits) {
@@ -454,6 +454,14 @@ int cpc_report(int argc, char **argv)
       return 2;
     }
     return cpc_report_waits(argv[optind], by ? by : "task", top);
+  }
+  if (ends_with(argv[optind], ".pftrace")) {
+    if (by) {
+      fprintf(stderr, "ceoprof report: a trace's task durations are by task name; --by %s "
+              "goes with a .pb.gz profile\n", by);
+      return 2;
+    }
+    return cpc_report_pftrace(argv[optind], top);
   }
   if (ends_with(argv[optind], ".json")) {
     if (by) {

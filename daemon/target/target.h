@@ -11,6 +11,7 @@
 #include "engine.h"
 #include "model/join.h"
 #include "model/profile.h"
+#include "output/perfetto_writer.h"
 #include "output/trace_samples.h"
 #include "output/trace_writer.h"
 #include "perf/sampler.h"
@@ -81,6 +82,8 @@ struct cpd_target {
   struct cpd_aggs aggs, offaggs; /* its CPU and off-CPU samples summed so far */
   struct cpd_trace_out trace;  /* its trace, open since its first segment */
   int trace_open;
+  struct cpd_pf_out pf;        /* the same in Perfetto's format */
+  int pf_open;
   int trace_rc;                /* its trace could not be begun: -errno, else 0 */
   struct cpd_trace_samples tsamp;  /* what its trace draws of the samples so far */
   size_t tasks_written;        /* task spans in the last trace closed */

@@ -171,8 +171,8 @@ static size_t samples_before(struct cpd_target *t, uint64_t cut_ns, int all)
 
 /* The files of one window, their paths and how each write went. */
 struct window_files {
-  char ppath[PATH_MAX], opath[PATH_MAX], tpath[PATH_MAX];
-  int prc, orc, trc;             /* 0 written, -errno failed, 1 not written (no such file) */
+  char ppath[PATH_MAX], opath[PATH_MAX], tpath[PATH_MAX], fpath[PATH_MAX];
+  int prc, orc, trc, frc;        /* 0 written, -errno failed, 1 not written (no such file) */
 };
 
 static int out_path(const struct cpd_target *t, uint64_t real, const char *ext, char *path)
@@ -200,6 +200,8 @@ static void trace_begin(struct cpd_target *t, struct window_files *f)
   if (t->trace_rc < 0 && !t->session_only)
     cpd_log("pid %" PRIu32 ": cannot write the trace %s: %s; its events are counted, not kept",
             t->pid, f->tpath, strerror(-t->trace_rc));
+  if (t->trace_open && out_path(t, real, ".pftrace", f->fpath) == 0)
+    t->pf_open = cpd_pf_open(&t->pf, f->fpath, (uint64_t)t->env->cfg->max_trace_mb << 20) == 0;
 }
 
 /*
@@ -224,22 +226,26 @@ static int segment(struct cpd_target *t, uint64_t cut_ns, int all, int all_sampl
   if (rc < 0)
     return rc;
   trace_begin(t, f);
-  if (t->sampling) {
-    struct cpd_psample *off = NULL;
-    size_t n = cpd_sampler_has_offcpu(&t->sampler) ? offcpu_window(p, cut_ns, all, &off) : 0;
+  struct cpd_psample *off = NULL;
+  size_t n = 0;
 
+  if (t->sampling) {
+    n = cpd_sampler_has_offcpu(&t->sampler) ? offcpu_window(p, cut_ns, all, &off) : 0;
     if (cpd_aggregate(&t->aggs, p->samples, *k, tl) < 0 ||
         cpd_aggregate(&t->offaggs, off, n, tl) < 0)
       cpd_log("pid %" PRIu32 ": out of memory summing samples; some are left out", t->pid);
-    free(off);
     p->nsamples = *k;  /* what the trace sees of this segment */
     if (t->trace_open)
       cpd_trace_samples_segment(&t->tsamp, t->segment_ns, cut_ns, last, &extra);
   }
   if (t->trace_open)
     cpd_trace_segment(&t->trace, s, tl, t->sampling ? &extra : NULL, last);
+  if (t->pf_open)
+    cpd_pf_segment(&t->pf, s, tl, t->sampling ? p : NULL, p->samples, *k, off, n, t->segment_ns,
+                   cut_ns, last);
   if (t->trace_open && t->sampling && !last)
     cpd_trace_samples_carry(&t->tsamp, tl);
+  free(off);
   p->nsamples = *total;
   return 0;
 }
@@ -314,6 +320,13 @@ static void write_files(struct cpd_target *t, const struct cpd_pprof_info *info,
   } else {
     f->trc = t->trace_rc ? t->trace_rc : -EIO;
   }
+  f->frc = 1;
+  if (t->pf_open) {
+    snprintf(f->fpath, sizeof(f->fpath), "%s", t->pf.o.path);
+    f->frc = cpd_pf_close(&t->pf, t->session, t->sampling ? &t->profile : NULL);
+    t->env->stats->trace_left_out += t->pf.dropped_events + t->pf.dropped_samples;
+    t->pf_open = 0;
+  }
 }
 
 /* Forgets the window's sums and trace state: the next window starts afresh. */
@@ -322,6 +335,9 @@ static void window_reset(struct cpd_target *t)
   if (t->trace_open)
     cpd_trace_discard(&t->trace);
   t->trace_open = 0;
+  if (t->pf_open)
+    cpd_pf_discard(&t->pf);
+  t->pf_open = 0;
   t->trace_rc = 0;
   cpd_trace_samples_free(&t->tsamp);
   cpd_aggs_free(&t->aggs);
@@ -346,10 +362,10 @@ static int keep_window(struct cpd_target *t, struct window_files *f)
     snprintf(f->ppath, sizeof(f->ppath), "%s", f->opath);
     f->orc = 1;
   }
-  if (f->prc >= 0 && f->trc >= 0)
+  if (f->prc >= 0 && f->trc >= 0 && f->frc >= 0)
     return 0;
-  failed = f->prc < 0 ? f->ppath : f->tpath;
-  rc = f->prc < 0 ? f->prc : f->trc;
+  failed = f->prc < 0 ? f->ppath : f->trc < 0 ? f->tpath : f->fpath;
+  rc = f->prc < 0 ? f->prc : f->trc < 0 ? f->trc : f->frc;
   if (!t->write_pending) {
     cpd_log("could not write the files of pid %" PRIu32 " (%s: %s); its data is kept "
             "and written when the disk allows it", t->pid, failed, strerror(-rc));
@@ -362,6 +378,8 @@ static int keep_window(struct cpd_target *t, struct window_files *f)
     unlink(f->opath);
   if (f->trc == 0)
     unlink(f->tpath);
+  if (f->frc == 0)
+    unlink(f->fpath);
   return 1;
 }
 
@@ -391,6 +409,8 @@ static void report_files(struct cpd_target *t, const struct window_files *f,
   wrote(t, f->trc, "trace", f->tpath);
   if (f->trc == 0)
     t->env->stats->traces_written++;
+  if (f->frc <= 0)
+    wrote(t, f->frc, "Perfetto trace", f->fpath);
 }
 
 /* The summary a --pid run prints, the one the requester of an attach gets in Done, or a
@@ -433,7 +453,7 @@ int cpd_window_write(struct cpd_target *t, uint64_t cut_ns, int final)
    * With --pid, or when its trace alone is written (the session ends), nothing follows
    * the last window, so it takes every event. */
   int cut = !final || (!t->session_only && s->connections > 0 && !t->env->cfg->target_pid);
-  struct window_files f = { .prc = 1, .orc = 1, .trc = 1 };
+  struct window_files f = { .prc = 1, .orc = 1, .trc = 1, .frc = 1 };
   struct cpd_timeline tl;
   int rc;
 

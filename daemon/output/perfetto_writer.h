@@ -1,0 +1,61 @@
+/*
+ * perfetto_writer.h: a session as Perfetto's own trace format (PREFIX.pftrace): process and
+ * thread tracks named after their workers, task slices with their fields as debug
+ * annotations, tasks that moved threads on tracks of their own linked by flows, instants,
+ * counters and resident memory, and each CPU and off-CPU sample as an event on its thread
+ * with an interned callstack weighted by its nanoseconds. Written a segment at a time, like
+ * the JSON trace, into a temporary file renamed into place when it is closed.
+ */
+#ifndef CPD_PERFETTO_WRITER_H
+#define CPD_PERFETTO_WRITER_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "model/profile.h"
+#include "model/session.h"
+#include "model/timeline.h"
+#include "util.h"
+
+struct interned;
+
+struct cpd_pf_out {
+  struct cpd_outfile o;
+  FILE *f;
+  int rc;                      /* the first error, 0 when none */
+  int cleared;                 /* the sequence's first packet went out */
+  uint64_t limit;              /* bytes past which events are left out; 0: no limit */
+  int full;
+  uint64_t dropped_events, dropped_samples;
+  size_t spans, samples;       /* written */
+  uint64_t flows;              /* ids of tasks that moved */
+  uint64_t last_ts;            /* the incremental clock's time: the last delta-stamped packet */
+  /* The sequence's interned state: what went out already, by index. */
+  uint8_t *names, *annos, *locs, *maps, *stacks, *counters;
+  size_t names_cap, annos_cap, locs_cap, maps_cap, stacks_cap, counters_cap;
+  uint64_t *tracks;            /* thread tracks described (uuids), sorted */
+  size_t ntracks, tracks_cap;
+  uint8_t fixed_sent;          /* the fixed names (bit per name) */
+  struct interned *in;         /* what one packet interns (scratch) */
+  uint8_t *buf;                /* one packet's encoding */
+  size_t buf_cap;
+};
+
+/* Starts PATH (through a temporary file). 0 or -errno (nothing left behind). */
+int cpd_pf_open(struct cpd_pf_out *w, const char *path, uint64_t limit_bytes);
+/*
+ * Writes one segment [BEGIN_NS, END_NS): the threads of S not described yet, TL's spans
+ * that ended (all when LAST), its instants and counters, the N samples SMPS and the NOFF
+ * off-CPU samples OFF of profile P (P NULL: nothing sampled), and P's resident-memory
+ * readings of the segment. Errors are kept for the close.
+ */
+void cpd_pf_segment(struct cpd_pf_out *w, const struct cpd_session *s, const struct cpd_timeline *tl,
+                    const struct cpd_profile *p, const struct cpd_psample *smps, size_t n,
+                    const struct cpd_psample *off, size_t noff, uint64_t begin_ns,
+                    uint64_t end_ns, int last);
+/* Describes the threads again with their last names, and renames the file into place.
+ * 0 or -errno (the file is removed then). */
+int cpd_pf_close(struct cpd_pf_out *w, const struct cpd_session *s, const struct cpd_profile *p);
+void cpd_pf_discard(struct cpd_pf_out *w);
+
+#endif
