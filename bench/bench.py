@@ -698,6 +698,8 @@ class Bench:
                 res["write_ns_task"] = 1e9 * float(w.group(1)) / tasks
             if os.path.exists(prefix + ".trace.json") and tasks:
                 res["trace_b_task"] = os.path.getsize(prefix + ".trace.json") / tasks
+            if os.path.exists(prefix + ".pftrace") and tasks:
+                res["pf_b_task"] = os.path.getsize(prefix + ".pftrace") / tasks
             res["tasks"] = tasks
             res["text"] = prof.text
         return res
@@ -729,14 +731,16 @@ class Bench:
             runs["ceoprofd"].append(r)
         med = lambda name, k: median([x.get(k) for x in runs[name]])
         print("| | tasks/s | of bare | flusher ns/event handled | daemon ns/event (ingest) | "
-              "daemon ns/task (trace writing) | trace bytes/task | files after the target ended |")
-        print("|---|---|---|---|---|---|---|---|")
+              "daemon ns/task (trace writing) | JSON bytes/task | .pftrace bytes/task | "
+              "files after the target ended |")
+        print("|---|---|---|---|---|---|---|---|---|")
         print(f"| bare (libceoprof, no daemon) | {fmt(med('bare', 'ops_per_sec'), '{:.0f}')} | - | "
-              f"{fmt(med('bare', 'flusher_ns'), '{:.1f}')} | - | - | - | - |")
+              f"{fmt(med('bare', 'flusher_ns'), '{:.1f}')} | - | - | - | - | - |")
         print(f"| ceoprofd --no-sampling | {fmt(med('ceoprofd', 'ops_per_sec'), '{:.0f}')} | "
               f"{fmt(med('ceoprofd', 'of_bare'), '{:.1f}%')} | {fmt(med('ceoprofd', 'flusher_ns'), '{:.1f}')} | "
               f"{fmt(med('ceoprofd', 'daemon_ns'), '{:.0f}')} | {fmt(med('ceoprofd', 'write_ns_task'), '{:.0f}')} | "
-              f"{fmt(med('ceoprofd', 'trace_b_task'), '{:.0f}')} | {fmt(med('ceoprofd', 'stop_s'), '{:.3f} s')} |")
+              f"{fmt(med('ceoprofd', 'trace_b_task'), '{:.0f}')} | {fmt(med('ceoprofd', 'pf_b_task'), '{:.0f}')} | "
+              f"{fmt(med('ceoprofd', 'stop_s'), '{:.3f} s')} |")
         print()
         print(f"| a {long_s} s session | tasks | daemon RSS after 5 s | at the end | slope after 5 s | "
               f"peak RSS | files after the target ended |")

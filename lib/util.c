@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "util.h"
 
 int cpd_reserve(void *arr, size_t *cap, size_t need, size_t size)
@@ -72,6 +73,21 @@ int cpd_outfile_close(struct cpd_outfile *o, int rc)
   if (rc < 0)
     unlink(o->tmp);
   return rc;
+}
+
+int cpd_outfile_full(FILE *f, const char *path, uint64_t limit, int *full)
+{
+  off_t at;
+
+  if (!limit || *full)
+    return *full;
+  at = ftello(f);
+  if (at >= 0 && (uint64_t)at >= limit) {
+    *full = 1;
+    cpd_log("the trace %s reached its limit of %" PRIu64 " MiB: later events are left out "
+            "and counted (--max-trace-mb)", path, limit >> 20);
+  }
+  return *full;
 }
 
 uint64_t cpd_process_cpu_ns(void)

@@ -3,6 +3,7 @@
 #define CPD_UTIL_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -70,5 +71,10 @@ int cpd_outfile_open(struct cpd_outfile *o, const char *path);
  * or the rename's -errno.
  */
 int cpd_outfile_close(struct cpd_outfile *o, int rc);
+/*
+ * Whether the file F (written to PATH) has reached LIMIT bytes (0: no limit): sets *FULL
+ * and says so in the log the first time. Returns *FULL.
+ */
+int cpd_outfile_full(FILE *f, const char *path, uint64_t limit, int *full);
 
 #endif

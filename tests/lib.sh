@@ -94,6 +94,12 @@ stop_daemon() {
 stat_of() { sed -n "s/.*[ ]$1=\([0-9]*\).*/\1/p" | head -n 1; }
 
 # Skips (exit 77) where this user may not sample other processes with perf_event_open.
+# True in a build with AddressSanitizer: its shadow memory and quarantine are most of the
+# daemon's RSS there, so the tests bound the daemon's memory in the plain builds only.
+asan_build() {
+  grep -q __asan_init "$CEOPROFD" 2>/dev/null
+}
+
 require_perf() {
   paranoid=$(cat /proc/sys/kernel/perf_event_paranoid 2>/dev/null || echo 3)
   if [ "$(id -u)" != 0 ] && [ "$paranoid" -gt 1 ]; then

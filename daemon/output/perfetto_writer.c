@@ -610,17 +610,7 @@ static void write_rss(struct cpd_pf_out *w, const struct cpd_session *s, const s
 
 static int over_limit(struct cpd_pf_out *w)
 {
-  off_t at;
-
-  if (!w->limit || w->full)
-    return w->full;
-  at = ftello(w->f);
-  if (at >= 0 && (uint64_t)at >= w->limit) {
-    w->full = 1;
-    cpd_log("the trace %s reached its limit of %" PRIu64 " MiB: later events are left out "
-            "and counted (--max-trace-mb)", w->o.path, w->limit >> 20);
-  }
-  return w->full;
+  return cpd_outfile_full(w->f, w->o.path, w->limit, &w->full);
 }
 
 /* One thing to write, in time order (all of a segment's events are sorted before they go

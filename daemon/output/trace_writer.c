@@ -209,17 +209,7 @@ static void write_head(FILE *f, const struct cpd_session *s)
 /* Whether the limit is passed: checked every few hundred events, not for each. */
 static int over_limit(struct cpd_trace_out *w)
 {
-  off_t at;
-
-  if (!w->limit || w->full)
-    return w->full;
-  at = ftello(w->f);
-  if (at >= 0 && (uint64_t)at >= w->limit) {
-    w->full = 1;
-    cpd_log("the trace %s reached its limit of %" PRIu64 " MiB: later events are left out "
-            "and counted (--max-trace-mb)", w->o.path, w->limit >> 20);
-  }
-  return w->full;
+  return cpd_outfile_full(w->f, w->o.path, w->limit, &w->full);
 }
 
 static void add_counts(struct cpd_timeline_counts *to, const struct cpd_timeline_counts *c,
