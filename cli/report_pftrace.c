@@ -20,6 +20,8 @@ struct open_slice {
 struct reader {
   char **names;          /* event names by iid (NULL: not interned) */
   size_t nnames;
+  uint64_t *states;      /* tracks of thread states ("state"): their slices are not tasks */
+  size_t nstates, states_cap;
   struct open_slice *open;
   size_t nopen, open_cap;
   uint32_t default_clock;  /* the sequence's timestamp clock (trace_packet_defaults) */
@@ -91,6 +93,12 @@ static int on_packet(struct reader *r, const Perfetto__Protos__TracePacket *p)
     r->default_clock = p->trace_packet_defaults->timestamp_clock_id;
   if (p->has_timestamp)
     ts = packet_time(r, p);
+  if (p->track_descriptor && p->track_descriptor->name &&
+      strcmp(p->track_descriptor->name, "state") == 0 && p->track_descriptor->parent_uuid) {
+    if (cpd_grow(&r->states, &r->states_cap, r->nstates, sizeof(*r->states)) < 0)
+      return -ENOMEM;
+    r->states[r->nstates++] = p->track_descriptor->uuid;
+  }
 
   if (p->interned_data)
     for (size_t i = 0; i < p->interned_data->n_event_names; i++)
@@ -99,6 +107,9 @@ static int on_packet(struct reader *r, const Perfetto__Protos__TracePacket *p)
         return rc;
   if (!ev || !ev->has_type)
     return 0;
+  for (size_t i = 0; i < r->nstates; i++)
+    if (r->states[i] == ev->track_uuid)
+      return 0;
   if (ev->type == PERFETTO__PROTOS__TRACK_EVENT__TYPE__TYPE_SLICE_BEGIN) {
     if (cpd_grow(&r->open, &r->open_cap, r->nopen, sizeof(*r->open)) < 0)
       return -ENOMEM;
@@ -179,6 +190,7 @@ int cpc_report_pftrace(const char *path, int top)
   for (size_t i = 0; i < r.nnames; i++)
     free(r.names[i]);
   free(r.names);
+  free(r.states);
   free(r.open);
   free(buf);
   return rc < 0 ? 1 : 0;

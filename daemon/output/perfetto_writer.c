@@ -28,16 +28,22 @@ typedef Perfetto__Protos__InternedData pf_interned;
 #define UUID_RSS(pid) ((3ull << 22) | (uint64_t)(pid))
 #define UUID_COUNTER(pid, name) ((1ull << 40) | (uint64_t)(pid) << 17 | (uint64_t)(name))
 #define UUID_MOVED(flow) ((2ull << 40) | (uint64_t)(flow))
+#define UUID_STATE(tid) ((4ull << 22) | (uint64_t)(tid))
 #define CLOCK_INCREMENTAL 64u  /* this sequence's own clock: deltas */
-#define CLOCK_MONOTONIC 3u     /* BUILTIN_CLOCK_MONOTONIC */
+#define PF_CLOCK_MONOTONIC 3u  /* BUILTIN_CLOCK_MONOTONIC: the clock ceoprof stamps everything with */
 
 /* Names that are not the clients': event names and annotation names past their ids. */
-enum { FIXED_CPU = 1, FIXED_OFF, FIXED_TASK_ID, FIXED_ENDED_ON, FIXED_BEGAN_ON, FIXED_N };
+enum { FIXED_CPU = 1, FIXED_OFF, FIXED_TASK_ID, FIXED_ENDED_ON, FIXED_BEGAN_ON, FIXED_CPU_NS,
+       FIXED_BLOCKED_NS, FIXED_DELAY_NS, FIXED_SWITCHES, FIXED_RSS, FIXED_RUNNING, FIXED_RUNNABLE,
+       FIXED_BLOCKED, FIXED_N };
 #define FIXED_IID(k) ((uint64_t)(k))          /* the clients' names follow them */
 #define NAME_IID(id) ((uint64_t)(id) + FIXED_N)
 static const char *const fixed_names[FIXED_N] = {
   [FIXED_CPU] = "cpu sample", [FIXED_OFF] = "off-CPU sample", [FIXED_TASK_ID] = "task_id",
   [FIXED_ENDED_ON] = "ended_on_tid", [FIXED_BEGAN_ON] = "began_on_tid",
+  [FIXED_CPU_NS] = "cpu_ns", [FIXED_BLOCKED_NS] = "blocked_ns", [FIXED_DELAY_NS] = "sched_delay_ns",
+  [FIXED_SWITCHES] = "switches", [FIXED_RSS] = "rss_delta_bytes", [FIXED_RUNNING] = "running",
+  [FIXED_RUNNABLE] = "runnable", [FIXED_BLOCKED] = "blocked",
 };
 
 #define PF_MAX_FRAMES 256  /* locations per stack, inlined frames included */
@@ -137,7 +143,7 @@ static void emit(struct cpd_pf_out *w, pf_packet *p)
 }
 
 /* The sequence's first packet: its clock, whose timestamps are deltas, beside
- * CLOCK_MONOTONIC (the trace's clock, the one ceoprof stamps everything with). */
+ * PF_CLOCK_MONOTONIC (the trace's clock, the one ceoprof stamps everything with). */
 static void emit_clock(struct cpd_pf_out *w, uint64_t t0)
 {
   pf_packet p = PERFETTO__PROTOS__TRACE_PACKET__INIT;
@@ -152,11 +158,11 @@ static void emit_clock(struct cpd_pf_out *w, uint64_t t0)
   }
   c[0].clock_id = CLOCK_INCREMENTAL;
   c[0].has_is_incremental = c[0].is_incremental = 1;
-  c[1].clock_id = CLOCK_MONOTONIC;
+  c[1].clock_id = PF_CLOCK_MONOTONIC;
   cs.n_clocks = 2;
   cs.clocks = cp;
   cs.has_primary_trace_clock = 1;
-  cs.primary_trace_clock = CLOCK_MONOTONIC;
+  cs.primary_trace_clock = PF_CLOCK_MONOTONIC;
   def.has_timestamp_clock_id = 1;
   def.timestamp_clock_id = CLOCK_INCREMENTAL;
   p.clock_snapshot = &cs;
@@ -177,7 +183,7 @@ static void emit_event(struct cpd_pf_out *w, struct interned *in, uint64_t ts, p
     /* Before the packet ahead of it (a task carried from an earlier segment): absolute. */
     p.timestamp = ts;
     p.has_timestamp_clock_id = 1;
-    p.timestamp_clock_id = CLOCK_MONOTONIC;
+    p.timestamp_clock_id = PF_CLOCK_MONOTONIC;
   }
   p.track_event = ev;
   if (in && interned_any(in))
@@ -221,7 +227,7 @@ static uint64_t event_name(struct cpd_pf_out *w, struct interned *in, const stru
 static uint64_t fixed_name(struct cpd_pf_out *w, struct interned *in, int k, int as_event)
 {
   if (!(w->fixed_sent & (1u << k))) {
-    w->fixed_sent |= (uint8_t)(1u << k);
+    w->fixed_sent |= 1u << k;
     if (as_event) {
       Perfetto__Protos__EventName *e = &in->names[in->d.n_event_names];
 
@@ -380,9 +386,10 @@ static void add_int(Perfetto__Protos__DebugAnnotation *a, Perfetto__Protos__Debu
  * track of its own beside its process's threads (the thread it began on went on with other
  * tasks) with a flow from a mark on its first thread (FLOW, not 0). */
 static void span_begin(struct cpd_pf_out *w, const struct cpd_session *s,
-                       const struct cpd_timeline *tl, const struct cpd_span *sp, uint64_t flow)
+                       const struct cpd_timeline *tl, const struct cpd_trace_samples *ts,
+                       const struct cpd_span *sp, uint64_t flow)
 {
-  Perfetto__Protos__DebugAnnotation ann[36], *annp[36];
+  Perfetto__Protos__DebugAnnotation ann[40], *annp[40];
   struct interned *in = w->in;
   pf_event b = PERFETTO__PROTOS__TRACK_EVENT__INIT;
   size_t na = 0;
@@ -399,6 +406,21 @@ static void span_begin(struct cpd_pf_out *w, const struct cpd_session *s,
     const struct cpd_field *fl = &tl->fields[sp->first_field + i];
 
     add_int(ann, annp, &na, anno_name(w, in, s, fl->key), fl->value);
+  }
+  if (ts && !flow) {
+    /* Its wall time split by its thread's states, as in the JSON trace's args. */
+    struct cpd_sched_times t;
+    int64_t rss;
+    int known = cpd_trace_samples_split(ts, sp, &t, &rss);
+
+    if (known & CPD_SPLIT_TIMES) {
+      add_int(ann, annp, &na, fixed_name(w, in, FIXED_CPU_NS, 0), (int64_t)t.cpu_ns);
+      add_int(ann, annp, &na, fixed_name(w, in, FIXED_BLOCKED_NS, 0), (int64_t)t.blocked_ns);
+      add_int(ann, annp, &na, fixed_name(w, in, FIXED_DELAY_NS, 0), (int64_t)t.delay_ns);
+      add_int(ann, annp, &na, fixed_name(w, in, FIXED_SWITCHES, 0), t.switches);
+    }
+    if (known & CPD_SPLIT_RSS)
+      add_int(ann, annp, &na, fixed_name(w, in, FIXED_RSS, 0), rss);
   }
   if (flow) {
     pf_event mark = PERFETTO__PROTOS__TRACK_EVENT__INIT;
@@ -606,6 +628,48 @@ static void write_rss(struct cpd_pf_out *w, const struct cpd_session *s, const s
   emit_event(w, NULL, r->time, &ev);
 }
 
+/* A stretch of one thread's state, on the track beside it. */
+struct pf_state {
+  uint64_t from, to;
+  uint32_t tid;
+  uint8_t state;
+};
+
+struct state_sink {
+  struct pf_state *v;
+  size_t n, cap;
+  uint32_t tid;
+};
+
+static void collect_state(void *arg, uint64_t from, uint64_t to, enum cpd_thread_state state)
+{
+  struct state_sink *k = arg;
+
+  if (cpd_grow(&k->v, &k->cap, k->n, sizeof(*k->v)) == 0)
+    k->v[k->n++] = (struct pf_state){ from, to, k->tid, (uint8_t)state };
+}
+
+static void write_state(struct cpd_pf_out *w, const struct pf_state *st, int begin)
+{
+  static const int names[] = { FIXED_RUNNING, FIXED_RUNNABLE, FIXED_BLOCKED };
+  pf_event ev = PERFETTO__PROTOS__TRACK_EVENT__INIT;
+  struct interned *in = w->in;
+
+  interned_init(in);
+  ev.has_type = 1;
+  ev.has_track_uuid = 1;
+  ev.track_uuid = UUID_STATE(st->tid);
+  if (begin) {
+    ev.type = PERFETTO__PROTOS__TRACK_EVENT__TYPE__TYPE_SLICE_BEGIN;
+    ev.has_name_iid = 1;
+    ev.name_iid = fixed_name(w, in, names[st->state], 1);
+    emit_event(w, in, st->from, &ev);
+  } else {
+    ev.type = PERFETTO__PROTOS__TRACK_EVENT__TYPE__TYPE_SLICE_END;
+    emit_event(w, NULL, st->to, &ev);
+  }
+}
+
 /* ---- the file ---- */
 
 static int over_limit(struct cpd_pf_out *w)
@@ -615,7 +679,8 @@ static int over_limit(struct cpd_pf_out *w)
 
 /* One thing to write, in time order (all of a segment's events are sorted before they go
  * out: the incremental clock's deltas need them so, and the file reads in order). */
-enum { IT_END, IT_BEGIN, IT_INSTANT, IT_COUNTER, IT_SAMPLE, IT_OFF, IT_RSS };
+enum { IT_END, IT_BEGIN, IT_INSTANT, IT_COUNTER, IT_SAMPLE, IT_OFF, IT_RSS, IT_STATE_BEGIN,
+       IT_STATE_END };
 struct pf_item {
   uint64_t ts;
   uint64_t order;  /* at one time: ends first, the innermost first; then the rest */
@@ -642,10 +707,12 @@ static int add_item(struct pf_item **v, size_t *n, size_t *cap, uint64_t ts, uin
 }
 
 void cpd_pf_segment(struct cpd_pf_out *w, const struct cpd_session *s, const struct cpd_timeline *tl,
-                    const struct cpd_profile *p, const struct cpd_psample *smps, size_t n,
+                    const struct cpd_trace_samples *ts, const struct cpd_psample *smps, size_t n,
                     const struct cpd_psample *off, size_t noff, uint64_t begin_ns,
                     uint64_t end_ns, int last)
 {
+  const struct cpd_profile *p = ts ? ts->prof : NULL;
+  struct state_sink states = { 0 };
   struct pf_item *it = NULL;
   uint64_t *flows = NULL;
   size_t nit = 0, cap = 0, seq = 0;
@@ -708,6 +775,21 @@ void cpd_pf_segment(struct cpd_pf_out *w, const struct cpd_session *s, const str
                      thread_track(w, s, off[i].tid), "off-CPU", -1, 0);
       rc = add_item(&it, &nit, &cap, off[i].time, 2ull << 62 | ++seq, i, IT_OFF);
     }
+    /* Each thread's states beside it: a segment that is not the last draws a thread's last
+     * state up to its end, where the next one goes on. */
+    for (size_t i = 0; p && p->switches && i < s->nthreads; i++) {
+      size_t from = states.n;
+
+      states.tid = s->threads[i].tid;
+      cpd_sched_slices(&p->sched, states.tid, begin_ns, end_ns, !last, collect_state, &states);
+      if (states.n > from)
+        describe_child(w, UUID_STATE(states.tid), thread_track(w, s, states.tid), "state", -1, -1);
+    }
+    for (size_t i = 0; i < states.n && rc == 0; i++) {
+      rc = add_item(&it, &nit, &cap, states.v[i].from, 1ull << 62 | ++seq, i, IT_STATE_BEGIN);
+      if (rc == 0)
+        rc = add_item(&it, &nit, &cap, states.v[i].to, 0xffffull << 40 | ++seq, i, IT_STATE_END);
+    }
     for (size_t i = 0; p && i < p->rss.n && rc == 0; i++) {
       const struct cpd_rss_rec *r = &p->rss.recs[i];
 
@@ -726,7 +808,11 @@ void cpd_pf_segment(struct cpd_pf_out *w, const struct cpd_session *s, const str
 
     switch (x->kind) {
     case IT_BEGIN:
-      span_begin(w, s, tl, &tl->spans[x->idx], flows[x->idx]);
+      span_begin(w, s, tl, ts, &tl->spans[x->idx], flows[x->idx]);
+      break;
+    case IT_STATE_BEGIN:
+    case IT_STATE_END:
+      write_state(w, &states.v[x->idx], x->kind == IT_STATE_BEGIN);
       break;
     case IT_END:
       span_end(w, s, &tl->spans[x->idx], flows[x->idx]);
@@ -752,6 +838,7 @@ void cpd_pf_segment(struct cpd_pf_out *w, const struct cpd_session *s, const str
     w->rc = rc;
   free(it);
   free(flows);
+  free(states.v);
   if (ferror(w->f) && !w->rc)
     w->rc = errno ? -errno : -EIO;
 }

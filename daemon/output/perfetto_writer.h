@@ -15,6 +15,7 @@
 #include "model/profile.h"
 #include "model/session.h"
 #include "model/timeline.h"
+#include "output/trace_samples.h"
 #include "util.h"
 
 struct interned;
@@ -35,7 +36,7 @@ struct cpd_pf_out {
   size_t names_cap, annos_cap, locs_cap, maps_cap, stacks_cap, counters_cap;
   uint64_t *tracks;            /* thread tracks described (uuids), sorted */
   size_t ntracks, tracks_cap;
-  uint8_t fixed_sent;          /* the fixed names (bit per name) */
+  uint32_t fixed_sent;         /* the fixed names (bit per name) */
   struct interned *in;         /* what one packet interns (scratch) */
   uint8_t *buf;                /* one packet's encoding */
   size_t buf_cap;
@@ -45,12 +46,13 @@ struct cpd_pf_out {
 int cpd_pf_open(struct cpd_pf_out *w, const char *path, uint64_t limit_bytes);
 /*
  * Writes one segment [BEGIN_NS, END_NS): the threads of S not described yet, TL's spans
- * that ended (all when LAST), its instants and counters, the N samples SMPS and the NOFF
- * off-CPU samples OFF of profile P (P NULL: nothing sampled), and P's resident-memory
- * readings of the segment. Errors are kept for the close.
+ * that ended (all when LAST) with their wait split from TS, its instants and counters, the
+ * N samples SMPS and the NOFF off-CPU samples OFF of TS's profile, each thread's states on
+ * a track beside it, and the resident-memory readings of the segment (TS NULL: nothing was
+ * sampled). Errors are kept for the close.
  */
 void cpd_pf_segment(struct cpd_pf_out *w, const struct cpd_session *s, const struct cpd_timeline *tl,
-                    const struct cpd_profile *p, const struct cpd_psample *smps, size_t n,
+                    const struct cpd_trace_samples *ts, const struct cpd_psample *smps, size_t n,
                     const struct cpd_psample *off, size_t noff, uint64_t begin_ns,
                     uint64_t end_ns, int last);
 /* Describes the threads again with their last names, and renames the file into place.

@@ -407,27 +407,39 @@ static void add_times(struct cpd_sched_times *to, const struct cpd_sched_times *
  * sched_delay_ns (runnable, waiting for a CPU) and switches (times switched out), and its
  * change in resident memory. A task begun in an earlier segment adds what was kept of it
  * then to what this segment's records say. */
+int cpd_trace_samples_split(const struct cpd_trace_samples *ts, const struct cpd_span *sp,
+                            struct cpd_sched_times *t, int64_t *rss_delta)
+{
+  const struct cpd_span_carry *c = sp->begin < ts->begin_ns ? carry_find(ts, sp) : NULL;
+  int known = 0;
+
+  if (sp->end < sp->begin)
+    return 0;
+  if (c ? c->has_rss && cpd_rss_change_since(&ts->prof->rss, c->rss_begin, sp->end, rss_delta)
+        : cpd_rss_change(&ts->prof->rss, sp->begin, sp->end, rss_delta))
+    known |= CPD_SPLIT_RSS;
+  if (ts->prof->switches) {
+    cpd_sched_span(&ts->prof->sched, sp->tid, c ? ts->begin_ns : sp->begin, sp->end, t);
+    if (c)
+      add_times(t, &c->t);
+    known |= CPD_SPLIT_TIMES;
+  }
+  return known;
+}
+
+/* The split as span args (a task carried from an earlier segment is forgotten by the next
+ * carry, which keeps only tasks still open). */
 static void write_span_args(FILE *f, void *arg, const struct cpd_span *sp)
 {
-  struct cpd_trace_samples *ts = arg;
-  struct cpd_span_carry *c = sp->begin < ts->begin_ns ? carry_find(ts, sp) : NULL;
-  uint64_t from = c ? ts->begin_ns : sp->begin;
   struct cpd_sched_times t;
   int64_t delta;
+  int known = cpd_trace_samples_split(arg, sp, &t, &delta);
 
-  if (sp->end >= sp->begin &&
-      (c ? c->has_rss && cpd_rss_change_since(&ts->prof->rss, c->rss_begin, sp->end, &delta)
-         : cpd_rss_change(&ts->prof->rss, sp->begin, sp->end, &delta)))
+  if (known & CPD_SPLIT_RSS)
     fprintf(f, ",\"rss_delta_bytes\":%" PRId64, delta);
-  if (ts->prof->switches && sp->end >= sp->begin) {
-    cpd_sched_span(&ts->prof->sched, sp->tid, from, sp->end, &t);
-    if (c)
-      add_times(&t, &c->t);
+  if (known & CPD_SPLIT_TIMES)
     fprintf(f, ",\"cpu_ns\":%" PRIu64 ",\"blocked_ns\":%" PRIu64 ",\"sched_delay_ns\":%" PRIu64
                ",\"switches\":%" PRIu32, t.cpu_ns, t.blocked_ns, t.delay_ns, t.switches);
-  }
-  if (c)
-    *c = ts->carry[--ts->ncarry];  /* written: forgotten */
 }
 
 /* Beside each thread's lane, its state lane's name and place, when it has one. */

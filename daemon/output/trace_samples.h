@@ -71,6 +71,15 @@ void cpd_trace_samples_init(struct cpd_trace_samples *ts, const struct cpd_profi
  * EXTRA so that the trace writer adds them, the states and the memory of that time. */
 void cpd_trace_samples_segment(struct cpd_trace_samples *ts, uint64_t begin_ns, uint64_t end_ns,
                                int last, struct cpd_trace_extra *extra);
+/*
+ * Task SP's wall time split by its thread's states into *T (CPD_SPLIT_TIMES, when switch
+ * records were kept) and its change in resident memory into *RSS_DELTA (CPD_SPLIT_RSS), over
+ * all of its segments. Returns which of the two are known.
+ */
+#define CPD_SPLIT_TIMES 1
+#define CPD_SPLIT_RSS 2
+int cpd_trace_samples_split(const struct cpd_trace_samples *ts, const struct cpd_span *sp,
+                            struct cpd_sched_times *t, int64_t *rss_delta);
 /* After a segment is written: keeps the wait split so far of each task TL holds open. */
 void cpd_trace_samples_carry(struct cpd_trace_samples *ts, const struct cpd_timeline *tl);
 void cpd_trace_samples_free(struct cpd_trace_samples *ts);

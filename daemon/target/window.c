@@ -241,8 +241,8 @@ static int segment(struct cpd_target *t, uint64_t cut_ns, int all, int all_sampl
   if (t->trace_open)
     cpd_trace_segment(&t->trace, s, tl, t->sampling ? &extra : NULL, last);
   if (t->pf_open)
-    cpd_pf_segment(&t->pf, s, tl, t->sampling ? p : NULL, p->samples, *k, off, n, t->segment_ns,
-                   cut_ns, last);
+    cpd_pf_segment(&t->pf, s, tl, t->sampling && t->trace_open ? &t->tsamp : NULL, p->samples, *k,
+                   off, n, t->segment_ns, cut_ns, last);
   if (t->trace_open && t->sampling && !last)
     cpd_trace_samples_carry(&t->tsamp, tl);
   free(off);
