@@ -15,32 +15,8 @@
 #include "model/profile.h"
 #include "model/session.h"
 #include "model/timeline.h"
+#include "output/perfetto_seq.h"
 #include "output/trace_samples.h"
-#include "util.h"
-
-struct interned;
-
-struct cpd_pf_out {
-  struct cpd_outfile o;
-  FILE *f;
-  int rc;                      /* the first error, 0 when none */
-  int cleared;                 /* the sequence's first packet went out */
-  uint64_t limit;              /* bytes past which events are left out; 0: no limit */
-  int full;
-  uint64_t dropped_events, dropped_samples;
-  size_t spans, samples;       /* written */
-  uint64_t flows;              /* ids of tasks that moved */
-  uint64_t last_ts;            /* the incremental clock's time: the last delta-stamped packet */
-  /* The sequence's interned state: what went out already, by index. */
-  uint8_t *names, *annos, *locs, *maps, *stacks, *counters;
-  size_t names_cap, annos_cap, locs_cap, maps_cap, stacks_cap, counters_cap;
-  uint64_t *tracks;            /* thread tracks described (uuids), sorted */
-  size_t ntracks, tracks_cap;
-  uint32_t fixed_sent;         /* the fixed names (bit per name) */
-  struct interned *in;         /* what one packet interns (scratch) */
-  uint8_t *buf;                /* one packet's encoding */
-  size_t buf_cap;
-};
 
 /* Starts PATH (through a temporary file). 0 or -errno (nothing left behind). */
 int cpd_pf_open(struct cpd_pf_out *w, const char *path, uint64_t limit_bytes);
