@@ -252,6 +252,54 @@ static int cmp_items(const void *a, const void *b)
   return x->order < y->order ? -1 : x->order > y->order;
 }
 
+/*
+ * Sorts V[0..n) as cmp_items does: by time with a radix sort (8 bits a pass, over the bits
+ * the times differ in; stable), then each run of equal times by its order. A segment has
+ * tens of thousands of events and few equal times: qsort's comparisons were a third of the
+ * writer's cost.
+ */
+static int sort_items(struct pf_item *v, size_t n)
+{
+  struct pf_item *tmp, *src = v, *dst;
+  uint64_t lo = UINT64_MAX, hi = 0;
+
+  if (n < 64) {
+    cpd_qsort(v, n, sizeof(*v), cmp_items);
+    return 0;
+  }
+  if (!(tmp = malloc(n * sizeof(*tmp))))
+    return -ENOMEM;
+  dst = tmp;
+  for (size_t i = 0; i < n; i++) {
+    lo = v[i].ts < lo ? v[i].ts : lo;
+    hi = v[i].ts > hi ? v[i].ts : hi;
+  }
+  for (unsigned shift = 0; shift < 64 && ((hi - lo) >> shift); shift += 8) {
+    size_t count[257] = { 0 };
+    struct pf_item *t;
+
+    for (size_t i = 0; i < n; i++)
+      count[((src[i].ts - lo) >> shift & 0xff) + 1]++;
+    for (int b = 0; b < 256; b++)
+      count[b + 1] += count[b];
+    for (size_t i = 0; i < n; i++)
+      dst[count[(src[i].ts - lo) >> shift & 0xff]++] = src[i];
+    t = src;
+    src = dst;
+    dst = t;
+  }
+  if (src != v)
+    memcpy(v, src, n * sizeof(*v));
+  free(tmp);
+  for (size_t i = 0, j; i < n; i = j) {  /* equal times: by their order */
+    for (j = i + 1; j < n && v[j].ts == v[i].ts; j++)
+      ;
+    if (j - i > 1)
+      cpd_qsort(v + i, j - i, sizeof(*v), cmp_items);
+  }
+  return 0;
+}
+
 static int add_item(struct pf_item **v, size_t *n, size_t *cap, uint64_t ts, uint64_t order,
                     size_t idx, int kind)
 {
@@ -357,7 +405,7 @@ void cpd_pf_segment(struct cpd_pf_out *w, const struct cpd_session *s, const str
     }
   }
   if (rc == 0)
-    cpd_qsort(it, nit, sizeof(*it), cmp_items);
+    rc = sort_items(it, nit);
   for (size_t i = 0; i < nit && rc == 0; i++) {
     const struct pf_item *x = &it[i];
 
