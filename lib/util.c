@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -73,6 +74,39 @@ int cpd_outfile_close(struct cpd_outfile *o, int rc)
   if (rc < 0)
     unlink(o->tmp);
   return rc;
+}
+
+#define OUTSTREAM_BUF (1u << 20)  /* the file goes out in large writes */
+
+int cpd_outstream_open(struct cpd_outstream *s, const char *path)
+{
+  int rc = cpd_outfile_open(&s->o, path);
+
+  s->f = NULL;
+  s->buf = NULL;
+  if (rc < 0)
+    return cpd_outfile_close(&s->o, rc);
+  if (!(s->f = fdopen(s->o.fd, "w")))
+    return cpd_outfile_close(&s->o, -errno);
+  if ((s->buf = malloc(OUTSTREAM_BUF)) != NULL)
+    setvbuf(s->f, s->buf, _IOFBF, OUTSTREAM_BUF);
+  __fsetlocking(s->f, FSETLOCKING_BYCALLER);
+  return 0;
+}
+
+int cpd_outstream_close(struct cpd_outstream *s, int rc)
+{
+  if (!s->f)
+    return rc ? rc : -EBADF;
+  if (rc == 0 && (fflush(s->f) != 0 || ferror(s->f) || fsync(s->o.fd) != 0))
+    rc = errno ? -errno : -EIO;
+  if (fclose(s->f) != 0 && rc == 0)
+    rc = -errno;
+  s->f = NULL;
+  s->o.fd = -1;  /* closed with the stream */
+  free(s->buf);
+  s->buf = NULL;
+  return cpd_outfile_close(&s->o, rc);
 }
 
 int cpd_outfile_full(FILE *f, const char *path, uint64_t limit, int *full)

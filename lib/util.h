@@ -71,6 +71,20 @@ int cpd_outfile_open(struct cpd_outfile *o, const char *path);
  * or the rename's -errno.
  */
 int cpd_outfile_close(struct cpd_outfile *o, int rc);
+/* An output file written through a stdio stream: a large buffer, no locking (one thread
+ * writes it), through its temporary name. */
+struct cpd_outstream {
+  struct cpd_outfile o;
+  FILE *f;
+  char *buf;
+};
+
+/* Starts PATH as a stream. 0 or -errno (nothing left behind). */
+int cpd_outstream_open(struct cpd_outstream *s, const char *path);
+/* Ends it: with RC == 0 flushed, synced and renamed into place (the returned -errno when a
+ * step fails); otherwise, or then, removed. */
+int cpd_outstream_close(struct cpd_outstream *s, int rc);
+
 /*
  * Whether the file F (written to PATH) has reached LIMIT bytes (0: no limit): sets *FULL
  * and says so in the log the first time. Returns *FULL.

@@ -15,7 +15,7 @@
 
 static const char *const fixed_names[FIXED_N] = {
   [FIXED_CPU] = "cpu sample", [FIXED_OFF] = "off-CPU sample", [FIXED_TASK_ID] = "task_id",
-  [FIXED_ENDED_ON] = "ended_on_tid", [FIXED_BEGAN_ON] = "began_on_tid",
+  [FIXED_ENDED_ON] = "ended_on_tid",
   [FIXED_CPU_NS] = "cpu_ns", [FIXED_BLOCKED_NS] = "blocked_ns", [FIXED_DELAY_NS] = "sched_delay_ns",
   [FIXED_SWITCHES] = "switches", [FIXED_RSS] = "rss_delta_bytes", [FIXED_RUNNING] = "running",
   [FIXED_RUNNABLE] = "runnable", [FIXED_BLOCKED] = "blocked",
@@ -96,9 +96,9 @@ static void cpd_pfs_emit(struct cpd_pf_out *w, pf_packet *p)
     w->buf_cap = n;
   }
   perfetto__protos__trace_packet__pack(p, w->buf);
-  putc(0x0a, w->f);
-  write_varint(w->f, n);
-  fwrite(w->buf, 1, n, w->f);
+  putc(0x0a, w->out.f);
+  write_varint(w->out.f, n);
+  fwrite(w->buf, 1, n, w->out.f);
 }
 
 /* The sequence's first packet: its clock, whose timestamps are deltas, beside

@@ -32,7 +32,7 @@ typedef Perfetto__Protos__InternedData pf_interned;
 #define PF_CLOCK_MONOTONIC 3u  /* BUILTIN_CLOCK_MONOTONIC: the clock ceoprof stamps everything with */
 
 /* Names that are not the clients': event names and annotation names past their ids. */
-enum { FIXED_CPU = 1, FIXED_OFF, FIXED_TASK_ID, FIXED_ENDED_ON, FIXED_BEGAN_ON, FIXED_CPU_NS,
+enum { FIXED_CPU = 1, FIXED_OFF, FIXED_TASK_ID, FIXED_ENDED_ON, FIXED_CPU_NS,
        FIXED_BLOCKED_NS, FIXED_DELAY_NS, FIXED_SWITCHES, FIXED_RSS, FIXED_RUNNING, FIXED_RUNNABLE,
        FIXED_BLOCKED, FIXED_N };
 #define FIXED_IID(k) ((uint64_t)(k))          /* the clients' names follow them */
@@ -43,8 +43,7 @@ enum { FIXED_CPU = 1, FIXED_OFF, FIXED_TASK_ID, FIXED_ENDED_ON, FIXED_BEGAN_ON, 
 
 /* A .pftrace being written: its file, its limit, and its sequence's incremental state. */
 struct cpd_pf_out {
-  struct cpd_outfile o;
-  FILE *f;
+  struct cpd_outstream out;
   int rc;                      /* the first error, 0 when none */
   int cleared;                 /* the sequence's first packet went out */
   uint64_t limit;              /* bytes past which events are left out; 0: no limit */

@@ -2,12 +2,9 @@
 #include "config.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "log.h"
 #include "model/thread_state.h"
 #include "output/perfetto_writer.h"
 #include "output/perfetto_seq.h"
@@ -229,7 +226,7 @@ static void write_state(struct cpd_pf_out *w, const struct pf_state *st, int beg
 
 static int over_limit(struct cpd_pf_out *w)
 {
-  return cpd_outfile_full(w->f, w->o.path, w->limit, &w->full);
+  return cpd_outfile_full(w->out.f, w->out.o.path, w->limit, &w->full);
 }
 
 /* One thing to write, in time order (all of a segment's events are sorted before they go
@@ -321,7 +318,7 @@ void cpd_pf_segment(struct cpd_pf_out *w, const struct cpd_session *s, const str
   size_t nit = 0, cap = 0, seq = 0;
   int rc = 0;
 
-  if (!w->f)
+  if (!w->out.f)
     return;
   if (!w->cleared)
     cpd_pfs_emit_clock(w, begin_ns);
@@ -442,11 +439,9 @@ void cpd_pf_segment(struct cpd_pf_out *w, const struct cpd_session *s, const str
   free(it);
   free(flows);
   free(states.v);
-  if (ferror(w->f) && !w->rc)
+  if (ferror(w->out.f) && !w->rc)
     w->rc = errno ? -errno : -EIO;
 }
-
-#define PF_BUF (1u << 20)
 
 int cpd_pf_open(struct cpd_pf_out *w, const char *path, uint64_t limit_bytes)
 {
@@ -454,19 +449,10 @@ int cpd_pf_open(struct cpd_pf_out *w, const char *path, uint64_t limit_bytes)
 
   memset(w, 0, sizeof(*w));
   w->limit = limit_bytes;
-  rc = cpd_outfile_open(&w->o, path);
-  if (rc < 0)
-    return cpd_outfile_close(&w->o, rc);
-  w->f = fdopen(w->o.fd, "w");
-  if (!w->f)
-    return cpd_outfile_close(&w->o, -errno);
-  setvbuf(w->f, NULL, _IOFBF, PF_BUF);
-  if (!(w->in = malloc(sizeof(*w->in)))) {
-    fclose(w->f);
-    w->f = NULL;
-    w->o.fd = -1;
-    return cpd_outfile_close(&w->o, -ENOMEM);
-  }
+  if ((rc = cpd_outstream_open(&w->out, path)) < 0)
+    return rc;
+  if (!(w->in = malloc(sizeof(*w->in))))
+    return cpd_outstream_close(&w->out, -ENOMEM);
   return 0;
 }
 
@@ -483,33 +469,19 @@ static void pf_free(struct cpd_pf_out *w)
   free(w->in);
 }
 
-int cpd_pf_close(struct cpd_pf_out *w, const struct cpd_session *s, const struct cpd_profile *p)
+int cpd_pf_close(struct cpd_pf_out *w, const struct cpd_session *s)
 {
-  int rc = w->rc;
-
-  (void)p;
-  if (!w->f)
-    return rc ? rc : -EBADF;
   /* The threads as they were last named (a worker registered after its first event). */
-  for (size_t i = 0; i < s->nthreads; i++)
+  for (size_t i = 0; w->out.f && i < s->nthreads; i++)
     cpd_pfs_describe_thread(w, s, &s->threads[i], 1);
-  if ((fflush(w->f) != 0 || ferror(w->f) || fsync(w->o.fd) != 0) && rc == 0)
-    rc = errno ? -errno : -EIO;
-  if (fclose(w->f) != 0 && rc == 0)
-    rc = -errno;
-  w->f = NULL;
-  w->o.fd = -1;
   pf_free(w);
-  return cpd_outfile_close(&w->o, rc);
+  return cpd_outstream_close(&w->out, w->rc);
 }
 
 void cpd_pf_discard(struct cpd_pf_out *w)
 {
-  if (!w->f)
+  if (!w->out.f)
     return;
-  fclose(w->f);
-  w->f = NULL;
-  w->o.fd = -1;
   pf_free(w);
-  cpd_outfile_close(&w->o, -ECANCELED);
+  cpd_outstream_close(&w->out, -ECANCELED);
 }

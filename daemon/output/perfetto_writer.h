@@ -33,7 +33,7 @@ void cpd_pf_segment(struct cpd_pf_out *w, const struct cpd_session *s, const str
                     uint64_t end_ns, int last);
 /* Describes the threads again with their last names, and renames the file into place.
  * 0 or -errno (the file is removed then). */
-int cpd_pf_close(struct cpd_pf_out *w, const struct cpd_session *s, const struct cpd_profile *p);
+int cpd_pf_close(struct cpd_pf_out *w, const struct cpd_session *s);
 void cpd_pf_discard(struct cpd_pf_out *w);
 
 #endif

@@ -4,12 +4,9 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "log.h"
 #include "output/jsonw.h"
 #include "output/trace_writer.h"
 #include "util.h"
@@ -209,7 +206,7 @@ static void write_head(FILE *f, const struct cpd_session *s)
 /* Whether the limit is passed: checked every few hundred events, not for each. */
 static int over_limit(struct cpd_trace_out *w)
 {
-  return cpd_outfile_full(w->f, w->o.path, w->limit, &w->full);
+  return cpd_outfile_full(w->out.f, w->out.o.path, w->limit, &w->full);
 }
 
 static void add_counts(struct cpd_timeline_counts *to, const struct cpd_timeline_counts *c,
@@ -228,7 +225,7 @@ void cpd_trace_segment(struct cpd_trace_out *w, const struct cpd_session *s,
                        const struct cpd_timeline *tl, const struct cpd_trace_extra *extra,
                        int last)
 {
-  FILE *f = w->f;
+  FILE *f = w->out.f;
 
   add_counts(&w->counts, &tl->counts, last);
   for (size_t i = 0; i < tl->nspans; i++) {
@@ -297,8 +294,6 @@ static void write_tail(FILE *f, const struct cpd_trace_out *w, const struct cpd_
   fputs("}\n", f);
 }
 
-#define TRACE_BUF (1u << 20)  /* stdio buffer: the trace goes out in large writes */
-
 int cpd_trace_open(struct cpd_trace_out *w, const char *path, const struct cpd_session *s,
                    uint64_t limit_bytes)
 {
@@ -306,57 +301,30 @@ int cpd_trace_open(struct cpd_trace_out *w, const char *path, const struct cpd_s
 
   memset(w, 0, sizeof(*w));
   w->limit = limit_bytes;
-  rc = cpd_outfile_open(&w->o, path);
-  if (rc < 0)
-    return cpd_outfile_close(&w->o, rc);
-  w->f = fdopen(w->o.fd, "w");
-  if (!w->f) {
-    rc = -errno;
-    return cpd_outfile_close(&w->o, rc);
-  }
-  w->buf = malloc(TRACE_BUF);
-  if (w->buf)
-    setvbuf(w->f, w->buf, _IOFBF, TRACE_BUF);
-  __fsetlocking(w->f, FSETLOCKING_BYCALLER);  /* one thread writes it: no lock per call */
-  write_head(w->f, s);
+  if ((rc = cpd_outstream_open(&w->out, path)) < 0)
+    return rc;
+  write_head(w->out.f, s);
   return 0;
 }
 
 int cpd_trace_close(struct cpd_trace_out *w, const struct cpd_session *s,
                     const struct cpd_trace_extra *extra)
 {
-  int rc = w->rc;
-
-  if (!w->f)
-    return rc ? rc : -EBADF;
-  write_tail(w->f, w, s, extra);
-  if ((fflush(w->f) != 0 || ferror(w->f) || fsync(w->o.fd) != 0) && rc == 0)
-    rc = errno ? -errno : -EIO;
-  if (fclose(w->f) != 0 && rc == 0)
-    rc = -errno;
-  w->f = NULL;
-  w->o.fd = -1;  /* closed with the stream */
-  free(w->buf);
-  w->buf = NULL;
-  return cpd_outfile_close(&w->o, rc);
+  if (w->out.f)
+    write_tail(w->out.f, w, s, extra);
+  return cpd_outstream_close(&w->out, w->rc);
 }
 
 void cpd_trace_discard(struct cpd_trace_out *w)
 {
-  if (!w->f)
-    return;
-  fclose(w->f);
-  w->f = NULL;
-  w->o.fd = -1;
-  free(w->buf);
-  w->buf = NULL;
-  cpd_outfile_close(&w->o, -ECANCELED);
+  if (w->out.f)
+    cpd_outstream_close(&w->out, -ECANCELED);
 }
 
 void cpd_trace_emit(FILE *f, const struct cpd_session *s, const struct cpd_timeline *tl,
                     const struct cpd_trace_extra *extra)
 {
-  struct cpd_trace_out w = { .f = f };
+  struct cpd_trace_out w = { .out.f = f };
 
   write_head(f, s);
   cpd_trace_segment(&w, s, tl, extra, 1);

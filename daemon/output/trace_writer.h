@@ -30,8 +30,7 @@ struct cpd_trace_extra {
  * when it is closed: a session of any length is written as it goes, never held whole.
  */
 struct cpd_trace_out {
-  struct cpd_outfile o;
-  FILE *f;
+  struct cpd_outstream out;
   int rc;                            /* the first error, 0 when none */
   uint64_t limit;                    /* bytes past which events are left out; 0: no limit */
   int full;                          /* the limit was reached */
@@ -40,7 +39,6 @@ struct cpd_trace_out {
   size_t spans;                      /* task spans written */
   uint64_t flows;                    /* flow ids given to tasks that moved */
   struct cpd_timeline_counts counts; /* summed over the segments */
-  char *buf;                         /* the stream's buffer */
 };
 
 /* Starts PATH (through a temporary file) for session S. 0 or -errno (nothing left behind). */

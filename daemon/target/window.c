@@ -312,7 +312,7 @@ static void write_files(struct cpd_target *t, const struct cpd_pprof_info *info,
 
     if (t->sampling)
       cpd_trace_samples_segment(&t->tsamp, t->segment_ns, t->segment_ns, 1, &extra);
-    snprintf(f->tpath, sizeof(f->tpath), "%s", t->trace.o.path);
+    snprintf(f->tpath, sizeof(f->tpath), "%s", t->trace.out.o.path);
     f->trc = cpd_trace_close(&t->trace, t->session, t->sampling ? &extra : NULL);
     t->env->stats->trace_left_out += t->trace.dropped_events + t->trace.dropped_samples;
     t->tasks_written = t->trace.spans;
@@ -322,8 +322,8 @@ static void write_files(struct cpd_target *t, const struct cpd_pprof_info *info,
   }
   f->frc = 1;
   if (t->pf_open) {
-    snprintf(f->fpath, sizeof(f->fpath), "%s", t->pf.o.path);
-    f->frc = cpd_pf_close(&t->pf, t->session, t->sampling ? &t->profile : NULL);
+    snprintf(f->fpath, sizeof(f->fpath), "%s", t->pf.out.o.path);
+    f->frc = cpd_pf_close(&t->pf, t->session);
     t->env->stats->trace_left_out += t->pf.dropped_events + t->pf.dropped_samples;
     t->pf_open = 0;
   }
@@ -438,7 +438,6 @@ static void report_window(struct cpd_target *t, int final, size_t written_before
 int cpd_window_write(struct cpd_target *t, uint64_t cut_ns, int final)
 {
   struct cpd_session *s = t->session;
-  struct cpd_profile *p = &t->profile;
   struct cpd_pprof_info info = {
     .hz = t->sampler.hz,
     .event = t->sampler.event,
@@ -475,7 +474,6 @@ int cpd_window_write(struct cpd_target *t, uint64_t cut_ns, int final)
   window_reset(t);
   t->windows++;
   t->window_start_ns = cut_ns;
-  (void)p;
   return t->write_error;
 }
 
