@@ -83,30 +83,30 @@ START_TEST(test_thread_state_slices)
 {
   /* From the first record on; the state after the last one has no end yet. */
   ngot = 0;
-  ck_assert_uint_eq(cpd_sched_slices(&s, 7, 50, 500, 0, collect, NULL), 3);
+  ck_assert_uint_eq(cpd_sched_slices(&s, 7, 50, 500, collect, NULL), 3);
   ck_assert_uint_eq(ngot, 3);
   ck_assert(got[0].from == 100 && got[0].to == 300 && got[0].state == CPD_BLOCKED);
   ck_assert(got[1].from == 300 && got[1].to == 400 && got[1].state == CPD_RUNNING);
   ck_assert(got[2].from == 400 && got[2].to == 450 && got[2].state == CPD_RUNNABLE);
   /* A window that begins blocked: its first slice starts at the window. */
   ngot = 0;
-  ck_assert_uint_eq(cpd_sched_slices(&s, 7, 200, 420, 0, collect, NULL), 2);
+  ck_assert_uint_eq(cpd_sched_slices(&s, 7, 200, 420, collect, NULL), 2);
   ck_assert(got[0].from == 200 && got[0].to == 300 && got[0].state == CPD_BLOCKED);
   ck_assert(got[1].from == 300 && got[1].to == 400 && got[1].state == CPD_RUNNING);
   /* Thread 9's records only. */
   ngot = 0;
-  ck_assert_uint_eq(cpd_sched_slices(&s, 9, 0, 1000, 0, collect, NULL), 1);
+  ck_assert_uint_eq(cpd_sched_slices(&s, 9, 0, 1000, collect, NULL), 1);
   ck_assert(got[0].from == 150 && got[0].to == 250 && got[0].state == CPD_RUNNABLE);
-  ck_assert_uint_eq(cpd_sched_slices(&s, 8, 0, 1000, 0, collect, NULL), 0);
-  /* A segment written while the thread goes on: its last state is drawn to the segment's
-   * end, and the next segment begins in it, with nothing between them. */
+  ck_assert_uint_eq(cpd_sched_slices(&s, 8, 0, 1000, collect, NULL), 0);
+  /* A segment written while the thread goes on leaves its last state out; the next one
+   * draws it from that record (cpd_sched_last), with nothing between them. */
   ngot = 0;
-  ck_assert_uint_eq(cpd_sched_slices(&s, 7, 50, 350, 1, collect, NULL), 2);
-  ck_assert(got[1].from == 300 && got[1].to == 350 && got[1].state == CPD_RUNNING);
+  ck_assert_uint_eq(cpd_sched_slices(&s, 7, 50, 350, collect, NULL), 1);
+  ck_assert_uint_eq(cpd_sched_last(&s, 7, 350), 300);
   ngot = 0;
-  ck_assert_uint_eq(cpd_sched_slices(&s, 7, 350, 420, 1, collect, NULL), 2);
-  ck_assert(got[0].from == 350 && got[0].to == 400 && got[0].state == CPD_RUNNING);
-  ck_assert(got[1].from == 400 && got[1].to == 420 && got[1].state == CPD_RUNNABLE);
+  ck_assert_uint_eq(cpd_sched_slices(&s, 7, cpd_sched_last(&s, 7, 350), 420, collect, NULL), 1);
+  ck_assert(got[0].from == 300 && got[0].to == 400 && got[0].state == CPD_RUNNING);
+  ck_assert_uint_eq(cpd_sched_last(&s, 7, 100), 0);  /* nothing before its first record */
 }
 END_TEST
 

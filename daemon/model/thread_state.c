@@ -55,6 +55,13 @@ static size_t lower_bound(const struct cpd_sched *s, uint32_t tid, uint64_t time
   return cp_lower_bound(s->recs, s->n, sizeof(*s->recs), &k, rec_before);
 }
 
+uint64_t cpd_sched_last(const struct cpd_sched *s, uint32_t tid, uint64_t before)
+{
+  size_t i = lower_bound(s, tid, before);
+
+  return i > 0 && s->recs[i - 1].tid == tid ? s->recs[i - 1].time : 0;
+}
+
 void cpd_sched_span(const struct cpd_sched *s, uint32_t tid, uint64_t begin, uint64_t end,
                     struct cpd_sched_times *out)
 {
@@ -83,7 +90,6 @@ void cpd_sched_span(const struct cpd_sched *s, uint32_t tid, uint64_t begin, uin
 }
 
 size_t cpd_sched_slices(const struct cpd_sched *s, uint32_t tid, uint64_t begin, uint64_t end,
-                        int to_end,
                         void (*fn)(void *arg, uint64_t from, uint64_t to,
                                    enum cpd_thread_state state),
                         void *arg)
@@ -105,10 +111,6 @@ size_t cpd_sched_slices(const struct cpd_sched *s, uint32_t tid, uint64_t begin,
     known = 1;
     t = r->time;
     state = r->state;
-  }
-  if (to_end && known && end > t) {
-    fn(arg, t, end, (enum cpd_thread_state)state);
-    n++;
   }
   return n;
 }

@@ -40,6 +40,8 @@ void cpd_sched_index(struct cpd_sched *s);
  */
 void cpd_sched_span(const struct cpd_sched *s, uint32_t tid, uint64_t begin, uint64_t end,
                     struct cpd_sched_times *out);
+/* The time of TID's last record before BEFORE, 0 when none. Needs cpd_sched_index() first. */
+uint64_t cpd_sched_last(const struct cpd_sched *s, uint32_t tid, uint64_t before);
 /*
  * How long TID stayed off the CPU after being switched out at TIME: until its next
  * RUNNING record, or LIMIT when none comes before it (then *STILL_OFF is set). Needs
@@ -50,13 +52,12 @@ uint64_t cpd_sched_off(const struct cpd_sched *s, uint32_t tid, uint64_t time, u
 /*
  * Calls FN for each stretch of TID's time in [BEGIN, END) in one state, in time order:
  * from BEGIN (in the state it was last put in, when known) or its first record, to each
- * next record. The state after its last record has no known end and is left out, unless
- * TO_END: then it is drawn up to END (the caller knows every record before END is in: a
- * segment written while the thread goes on). Zero-length stretches are skipped. Returns
- * how many. Needs cpd_sched_index() first.
+ * next record. The state after its last record has no known end and is left out (a segment
+ * written while the thread goes on draws it in the next one, from that record: a thread's
+ * switch-out is recorded at its switch-in, maybe after the cut). Zero-length stretches are
+ * skipped. Returns how many. Needs cpd_sched_index() first.
  */
 size_t cpd_sched_slices(const struct cpd_sched *s, uint32_t tid, uint64_t begin, uint64_t end,
-                        int to_end,
                         void (*fn)(void *arg, uint64_t from, uint64_t to,
                                    enum cpd_thread_state state),
                         void *arg);

@@ -375,13 +375,13 @@ void cpd_pf_segment(struct cpd_pf_out *w, const struct cpd_session *s, const str
                      cpd_pfs_thread_track(w, s, off[i].tid), "off-CPU", -1, 0);
       rc = add_item(&it, &nit, &cap, off[i].time, 2ull << 62 | ++seq, i, IT_OFF);
     }
-    /* Each thread's states beside it: a segment that is not the last draws a thread's last
-     * state up to its end, where the next one goes on. */
+    /* Each thread's states beside it, from where its lane stopped in the segment before. */
     for (size_t i = 0; p && p->switches && i < s->nthreads; i++) {
       size_t from = states.n;
 
       states.tid = s->threads[i].tid;
-      cpd_sched_slices(&p->sched, states.tid, begin_ns, end_ns, !last, collect_state, &states);
+      cpd_sched_slices(&p->sched, states.tid, cpd_trace_samples_lane_from(ts, states.tid), end_ns,
+                       collect_state, &states);
       if (states.n > from)
         cpd_pfs_describe_child(w, UUID_STATE(states.tid), cpd_pfs_thread_track(w, s, states.tid), "state", -1, -1);
     }

@@ -325,7 +325,7 @@ static void write_states(FILE *f, struct cpd_trace_samples *ts)
     struct state_lane l = { f, cpd_profile_pid_of(ts->prof, tid), tid | CPD_STATE_LANE };
     struct cpd_v8_thread *t;
 
-    if (cpd_sched_slices(&ts->prof->sched, tid, ts->begin_ns, ts->end_ns, !ts->last,
+    if (cpd_sched_slices(&ts->prof->sched, tid, cpd_trace_samples_lane_from(ts, tid), ts->end_ns,
                          write_state_slice, &l) && (t = v8_thread(ts, tid)) != NULL)
       t->has_states = 1;
   }
@@ -419,7 +419,7 @@ int cpd_trace_samples_split(const struct cpd_trace_samples *ts, const struct cpd
         : cpd_rss_change(&ts->prof->rss, sp->begin, sp->end, rss_delta))
     known |= CPD_SPLIT_RSS;
   if (ts->prof->switches) {
-    cpd_sched_span(&ts->prof->sched, sp->tid, c ? ts->begin_ns : sp->begin, sp->end, t);
+    cpd_sched_span(&ts->prof->sched, sp->tid, c ? c->from : sp->begin, sp->end, t);
     if (c)
       add_times(t, &c->t);
     known |= CPD_SPLIT_TIMES;
@@ -488,9 +488,25 @@ void cpd_trace_samples_segment(struct cpd_trace_samples *ts, uint64_t begin_ns, 
   extra->samples = ts->prof->nsamples;
 }
 
+uint64_t cpd_trace_samples_lane_from(const struct cpd_trace_samples *ts, uint32_t tid)
+{
+  const struct cpd_v8_thread *t = v8_find(ts, tid);
+
+  return t && t->lane_next ? t->lane_next : ts->begin_ns;
+}
+
 void cpd_trace_samples_carry(struct cpd_trace_samples *ts, const struct cpd_timeline *tl)
 {
   size_t k = 0;
+
+  for (size_t i = 0; ts->prof->switches && ts->session && i < ts->session->nthreads; i++) {
+    uint32_t tid = ts->session->threads[i].tid;
+    uint64_t last = cpd_sched_last(&ts->prof->sched, tid, ts->end_ns);
+    struct cpd_v8_thread *t;
+
+    if (last > cpd_trace_samples_lane_from(ts, tid) && (t = v8_thread(ts, tid)) != NULL)
+      t->lane_next = last;
+  }
 
   for (size_t i = 0; i < ts->ncarry; i++)
     ts->carry[i].seen = 0;
@@ -510,12 +526,19 @@ void cpd_trace_samples_carry(struct cpd_trace_samples *ts, const struct cpd_time
       c->tid = sp->tid;
       c->begin = sp->begin;
       c->has_rss = cpd_rss_begin_value(&ts->prof->rss, sp->begin, &c->rss_begin);
+      c->from = sp->begin;
     }
     c->seen = 1;
     if (ts->prof->switches) {
-      cpd_sched_span(&ts->prof->sched, sp->tid, c->begin < ts->begin_ns ? ts->begin_ns : c->begin,
-                     sp->end, &t);
-      add_times(&c->t, &t);
+      /* Up to its thread's last record only: a switch-out before the cut is recorded at the
+       * switch-in after it, maybe after the cut; the next segment goes on from here. */
+      uint64_t last = cpd_sched_last(&ts->prof->sched, sp->tid, sp->end);
+
+      if (last > c->from) {
+        cpd_sched_span(&ts->prof->sched, sp->tid, c->from, last, &t);
+        add_times(&c->t, &t);
+        c->from = last;
+      }
     }
   }
   /* A task carried before that ended on another thread gets no split: forgotten. */

@@ -30,6 +30,8 @@ struct cpd_v8_thread {
   size_t nnodes, nodes_cap, nodes_sent;
   struct cp_hindex index;       /* nodes by (parent, location) */
   int has_states;               /* it has a state lane */
+  uint64_t lane_next;           /* where its state lane goes on: its last record before the
+                                 * last cut (0: the segment's start) */
 };
 
 /* A task open across a segment cut: its wait split and resident memory so far. */
@@ -39,6 +41,9 @@ struct cpd_span_carry {
   int has_rss;
   int seen;                     /* still open at the last cut */
   uint64_t rss_begin;
+  uint64_t from;                /* T holds its time up to here: its thread's last record
+                                 * before the cut (a thread's record comes when it runs again,
+                                 * so its state after that record is not known yet) */
   struct cpd_sched_times t;
 };
 
@@ -80,7 +85,11 @@ void cpd_trace_samples_segment(struct cpd_trace_samples *ts, uint64_t begin_ns, 
 #define CPD_SPLIT_RSS 2
 int cpd_trace_samples_split(const struct cpd_trace_samples *ts, const struct cpd_span *sp,
                             struct cpd_sched_times *t, int64_t *rss_delta);
-/* After a segment is written: keeps the wait split so far of each task TL holds open. */
+/* Where thread TID's state lane begins in this segment: its last record before the cut
+ * before (its state after it was not known then), or the segment's start. */
+uint64_t cpd_trace_samples_lane_from(const struct cpd_trace_samples *ts, uint32_t tid);
+/* After a segment is written: keeps the wait split so far of each task TL holds open, and
+ * where each thread's state lane goes on. */
 void cpd_trace_samples_carry(struct cpd_trace_samples *ts, const struct cpd_timeline *tl);
 void cpd_trace_samples_free(struct cpd_trace_samples *ts);
 
